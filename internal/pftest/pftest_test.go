@@ -1,0 +1,247 @@
+package pftest
+
+import (
+	"encoding/binary"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"tlsproxy/internal/fdpass"
+)
+
+func pair(t *testing.T) (a, b *net.UnixConn) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns [2]*net.UnixConn
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "pair")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = c.(*net.UnixConn)
+		t.Cleanup(func() { c.Close() })
+	}
+	return conns[0], conns[1]
+}
+
+func TestRequest(t *testing.T) {
+	cases := []struct {
+		name     string
+		endpoint string
+		flags    int
+		hs, sess int
+		serverid string
+		want     string
+	}{
+		// tlsproxy-protocol spec §6.1 (postscreen 3.7, 82 bytes).
+		{"postscreen", "[127.0.0.1]:38510", 1, 300, 300, "smtpd",
+			"remote_endpoint\x00[127.0.0.1]:38510\x00flags\x001\x00timeout\x00300\x00timeout\x00300\x00serverid\x00smtpd\x00\x00"},
+		// §3.1: smtp(8) client role, CLIENT|SEND_CONTEXT, 300/600.
+		{"smtp", "[192.0.2.25]:25", 6, 300, 600, "smtp",
+			"remote_endpoint\x00[192.0.2.25]:25\x00flags\x006\x00timeout\x00300\x00timeout\x00600\x00serverid\x00smtp\x00\x00"},
+		// Negative C ints go out as unsigned 32-bit decimal.
+		{"negative", "", -1, 0, -2, "",
+			"remote_endpoint\x00\x00flags\x004294967295\x00timeout\x000\x00timeout\x004294967294\x00serverid\x00\x00\x00"},
+	}
+	for _, tc := range cases {
+		got := Request(tc.endpoint, tc.flags, tc.hs, tc.sess, tc.serverid)
+		if string(got) != tc.want {
+			t.Errorf("%s: Request = %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	if n := len(Request("[127.0.0.1]:38510", 1, 300, 300, "smtpd")); n != 82 {
+		t.Errorf("postscreen request is %d bytes, want 82", n)
+	}
+	a, b := pair(t)
+	if err := SendRequest(a, "[127.0.0.1]:38510", 1, 300, 300, "smtpd"); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 82)
+	if _, err := io.ReadFull(b, got); err != nil || string(got) != cases[0].want {
+		t.Errorf("SendRequest wrote %q, %v", got, err)
+	}
+}
+
+// TestReadLists covers ReadAnnouncement and ReadStatus. Each input is
+// followed by a marker byte that the reader must leave unread.
+func TestReadLists(t *testing.T) {
+	ann := func(c *net.UnixConn) (int, error) { return 0, ReadAnnouncement(c) }
+	cases := []struct {
+		name    string
+		read    func(*net.UnixConn) (int, error)
+		in      string
+		want    int
+		wantErr string
+		eof     bool // close the writer after in (no marker)
+	}{
+		{"announcement", ann, "protocol\x00tlsproxy_protocol\x00\x00", 0, "", false},
+		{"announcement wrong value", ann, "protocol\x00tlsmgr_protocol\x00\x00", 0, "unexpected protocol announcement", false},
+		{"announcement extra attr", ann, "protocol\x00tlsproxy_protocol\x00x\x00y\x00\x00", 0, "unexpected", false},
+		{"announcement empty list", ann, "\x00", 0, "unexpected", false},
+		{"announcement is a status", ann, "status\x001\x00\x00", 0, "unexpected", false},
+		{"announcement EOF", ann, "protocol\x00tls", 0, "EOF", true},
+		{"status 1", ReadStatus, "status\x001\x00\x00", 1, "", false},
+		{"status 0", ReadStatus, "status\x000\x00\x00", 0, "", false},
+		{"status -1", ReadStatus, "status\x004294967295\x00\x00", -1, "", false},
+		{"status empty value", ReadStatus, "status\x00\x00\x00", 0, "malformed status value", false},
+		{"status junk", ReadStatus, "status\x001x\x00\x00", 0, "malformed status value", false},
+		{"status wrong name", ReadStatus, "protocol\x00tlsproxy_protocol\x00\x00", 0, "unexpected status reply", false},
+		{"status two attrs", ReadStatus, "status\x001\x00status\x001\x00\x00", 0, "unexpected status reply", false},
+		{"status EOF", ReadStatus, "", 0, "EOF", true},
+		{"too long", ReadStatus, strings.Repeat("x", maxList+1), 0, "attribute list too long", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			a, b := pair(t)
+			go func() {
+				a.Write([]byte(tc.in))
+				if tc.eof {
+					a.Close()
+				} else {
+					a.Write([]byte("M"))
+				}
+			}()
+			got, err := tc.read(b)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("got %d, %v; want %d", got, err, tc.want)
+			}
+			b.SetReadDeadline(time.Now().Add(10 * time.Second))
+			var m [1]byte
+			if _, err := io.ReadFull(b, m[:]); err != nil || m[0] != 'M' {
+				t.Fatalf("byte after the list = %q, %v; want marker", m, err)
+			}
+		})
+	}
+}
+
+func TestDialAndPassFD(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tlsproxy")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	if _, err := DialTLSProxy(path + ".missing"); err == nil {
+		t.Error("DialTLSProxy to a missing socket succeeded")
+	}
+	c, err := DialTLSProxy(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ln.SetDeadline(time.Now().Add(10 * time.Second))
+	s, err := ln.AcceptUnix()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	if err := PassFD(c, w); err != nil {
+		t.Fatal(err)
+	}
+	s.SetReadDeadline(time.Now().Add(10 * time.Second))
+	got, err := fdpass.Recv(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Write([]byte("via fd"))
+	got.Close()
+	w.Close()
+	if b, err := io.ReadAll(r); err != nil || string(b) != "via fd" {
+		t.Fatalf("pipe content %q, %v", b, err)
+	}
+}
+
+func listener(t *testing.T) *net.UnixListener {
+	t.Helper()
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(t.TempDir(), "l"), Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+// fakeDaemon checks the descriptor types, reports GENERATION on stderr,
+// writes one status record {1, 2, 1}, waits for EOF on fd 5, exits 7.
+const fakeDaemon = `[ -p /dev/fd/3 ] && [ -p /dev/fd/4 ] && [ -S /dev/fd/5 ] && [ -S /dev/fd/6 ] || exit 9
+echo "gen=$GENERATION" >&2
+printf '\001\000\000\000\002\000\000\000\001\000\000\000' >&5
+cat <&5 >/dev/null
+exit 7`
+
+func TestFakeMaster(t *testing.T) {
+	if binary.NativeEndian.Uint16([]byte{1, 0}) != 1 {
+		t.Skip("the fake daemon writes a little-endian record")
+	}
+	cases := []struct {
+		name    string
+		env     []string
+		wantGen string
+	}{
+		{"default generation", []string{"PATH=/usr/bin:/bin"}, "gen=1\n"},
+		{"given generation", []string{"PATH=/usr/bin:/bin", "GENERATION=14"}, "gen=14\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			m := StartFakeMaster(t, "/bin/sh", []string{"-c", fakeDaemon}, tc.env, listener(t))
+			pid, gen, avail, err := m.Status()
+			if err != nil || pid != 1 || gen != 2 || avail != 1 {
+				t.Fatalf("Status = %d %d %d %v; stderr %q", pid, gen, avail, err, m.Stderr())
+			}
+			if err := m.CloseStatus(); err != nil {
+				t.Fatal(err)
+			}
+			if code, err := m.Wait(); code != 7 || err != nil {
+				t.Fatalf("Wait = %d, %v; want 7; stderr %q", code, err, m.Stderr())
+			}
+			if got := m.Stderr(); got != tc.wantGen {
+				t.Errorf("stderr %q, want %q", got, tc.wantGen)
+			}
+		})
+	}
+}
+
+func TestFakeMasterTimeouts(t *testing.T) {
+	m := StartFakeMaster(t, "/bin/sh", []string{"-c", "cat <&5"}, nil, listener(t))
+	m.Timeout = 50 * time.Millisecond
+	if _, _, _, err := m.Status(); err == nil {
+		t.Error("Status returned a record that was never written")
+	}
+	if _, err := m.Wait(); err == nil || !strings.Contains(err.Error(), "did not exit") {
+		t.Errorf("Wait = %v, want a timeout", err)
+	}
+	// t.Cleanup kills and reaps the process.
+}
+
+func TestFakeMasterSignal(t *testing.T) {
+	m := StartFakeMaster(t, "/bin/sh", []string{"-c", "kill -KILL $$"}, nil, listener(t))
+	if code, err := m.Wait(); code != -1 || err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Errorf("Wait = %d, %v; want -1 and a signal error", code, err)
+	}
+	if m.Stderr() != "" {
+		t.Errorf("stderr %q", m.Stderr())
+	}
+}
