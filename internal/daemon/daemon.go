@@ -1,0 +1,227 @@
+// Package daemon is the process skeleton that Postfix's event_server(3)
+// gives tlsproxy: it accepts plaintext clients on the socket master(8)
+// passed as fd 6, tells master when it takes and frees a connection, runs
+// each connection in its own goroutine, and decides when the process ends:
+//
+//   - master goes away or runs "postfix reload"/"postfix stop" (EOF on the
+//     status socket, fd 5): stop accepting, let open sessions finish, exit;
+//   - max_idle: no client for that long, exit;
+//   - max_use: that many sessions have ended and none is open, exit;
+//   - retirement (3.4+): after max_idle × max_use, drain as on reload;
+//   - watchdog: the loop that does all of the above must come round at
+//     least once every tlsproxy_watchdog_timeout, else the process logs
+//     "fatal: watchdog timeout" and exits (a stuck process helps nobody).
+//
+// Unlike Postfix, the drain does not fork: the same process stops
+// listening and exits as soon as its last session has ended.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+	"time"
+)
+
+// Notifier tells master(8) about availability (master.Status).
+type Notifier interface {
+	Taken() error
+	Available() error
+}
+
+// Logger is the part of the process logger the daemon uses.
+type Logger interface {
+	Infof(format string, a ...any)
+	Warnf(format string, a ...any)
+	Fatalf(format string, a ...any)
+}
+
+// Daemon is one tlsproxy process's accept loop and lifetime rules.
+type Daemon struct {
+	Listener   *net.UnixListener
+	Status     Notifier        // nil: no master (tests)
+	MasterGone <-chan struct{} // closed on EOF of fd 5; nil: never
+	Handle     func(ctx context.Context, c *net.UnixConn)
+	Log        Logger
+
+	MaxIdle  time.Duration // 0: no idle exit
+	MaxUse   int           // 0: unlimited
+	Retire   time.Duration // 0: never
+	Watchdog time.Duration // 0: no watchdog
+	// OnWatchdog is called, after "fatal: watchdog timeout" was logged,
+	// from the watchdog's own goroutine when the loop is stuck; it must
+	// end the process (cmd/tlsproxy exits 1). Tests observe it.
+	OnWatchdog func()
+}
+
+// Reasons Run gives for a normal end.
+const (
+	EndIdle    = "idle"
+	EndUse     = "use limit"
+	EndDrained = "drained"
+)
+
+// Run serves until one of the end conditions holds and every session it
+// started has ended. It returns the reason.
+func (d *Daemon) Run(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	accepted := make(chan *net.UnixConn)
+	acceptErr := make(chan error, 1)
+	go func() {
+		var backoff time.Duration
+		for {
+			c, err := d.Listener.AcceptUnix()
+			if err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					acceptErr <- err
+					return
+				}
+				// Transient (EMFILE, ECONNABORTED…): back off like
+				// net/http, 5 ms doubling to 1 s.
+				if backoff == 0 {
+					backoff = 5 * time.Millisecond
+				} else if backoff *= 2; backoff > time.Second {
+					backoff = time.Second
+				}
+				d.Log.Warnf("accept connection: %v", err)
+				select {
+				case <-time.After(backoff):
+					continue
+				case <-ctx.Done():
+					return
+				}
+			}
+			backoff = 0
+			select {
+			case accepted <- c:
+			case <-ctx.Done():
+				_ = c.Close()
+				return
+			}
+		}
+	}()
+
+	var (
+		wg       sync.WaitGroup
+		ended    = make(chan struct{}, 64)
+		clients  int
+		used     int
+		draining bool
+		idle     = newTimer(d.MaxIdle)
+		retire   = newTimer(d.Retire)
+		tick     <-chan time.Time
+	)
+	defer idle.Stop()
+	defer retire.Stop()
+	if d.Watchdog > 0 {
+		t := time.NewTicker(d.Watchdog / 3)
+		defer t.Stop()
+		tick = t.C
+	}
+	wd := d.startWatchdog(ctx)
+
+	drain := func() {
+		if draining {
+			return
+		}
+		draining = true
+		_ = d.Listener.Close()
+		idle.Stop()
+	}
+	masterGone := d.MasterGone
+
+	for {
+		wd.pat()
+		if draining && clients == 0 {
+			wg.Wait()
+			return EndDrained, nil
+		}
+		if !draining && d.MaxUse > 0 && used >= d.MaxUse && clients == 0 {
+			_ = d.Listener.Close()
+			return EndUse, nil
+		}
+		select {
+		case c := <-accepted:
+			if draining {
+				_ = c.Close()
+				continue
+			}
+			idle.Stop()
+			clients++
+			if d.Status != nil {
+				if err := d.Status.Taken(); err != nil {
+					drain()
+				}
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { ended <- struct{}{} }()
+				d.Handle(ctx, c)
+			}()
+			if d.Status != nil && !draining {
+				if err := d.Status.Available(); err != nil {
+					// master is gone: same as EOF on fd 5.
+					drain()
+				}
+			}
+		case <-ended:
+			clients--
+			used++
+			if clients == 0 && !draining {
+				idle.Reset()
+			}
+		case <-acceptErr:
+			drain()
+		case <-masterGone:
+			masterGone = nil
+			drain()
+		case <-idle.C():
+			if clients == 0 && !draining {
+				_ = d.Listener.Close()
+				return EndIdle, nil
+			}
+		case <-retire.C():
+			drain()
+		case <-tick:
+			// Keeps the loop coming round while nothing happens, so
+			// that only a stuck loop trips the watchdog.
+		}
+	}
+}
+
+// timer is a resettable optional timer; a zero duration never fires.
+type timer struct {
+	d time.Duration
+	t *time.Timer
+}
+
+func newTimer(d time.Duration) *timer {
+	tm := &timer{d: d}
+	if d > 0 {
+		tm.t = time.NewTimer(d)
+	}
+	return tm
+}
+
+func (tm *timer) C() <-chan time.Time {
+	if tm.t == nil {
+		return nil
+	}
+	return tm.t.C
+}
+
+func (tm *timer) Stop() {
+	if tm.t != nil {
+		tm.t.Stop()
+	}
+}
+
+func (tm *timer) Reset() {
+	if tm.t != nil {
+		tm.t.Reset(tm.d)
+	}
+}

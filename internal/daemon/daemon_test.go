@@ -1,0 +1,247 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+)
+
+// recNotifier records the status records the daemon would send master.
+type recNotifier struct {
+	mu     sync.Mutex
+	events []string
+	block  chan struct{} // when non-nil, Taken blocks until it is closed
+	fail   bool          // Available fails (master gone)
+}
+
+func (n *recNotifier) Taken() error {
+	if n.block != nil {
+		<-n.block
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.events = append(n.events, "taken")
+	return nil
+}
+
+func (n *recNotifier) Available() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.events = append(n.events, "avail")
+	if n.fail {
+		return errors.New("master gone")
+	}
+	return nil
+}
+
+func (n *recNotifier) Events() []string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]string(nil), n.events...)
+}
+
+type nopLog struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *nopLog) add(s string) { l.mu.Lock(); l.lines = append(l.lines, s); l.mu.Unlock() }
+func (l *nopLog) Infof(f string, a ...any)  { l.add(fmt.Sprintf(f, a...)) }
+func (l *nopLog) Warnf(f string, a ...any)  { l.add("warning: " + fmt.Sprintf(f, a...)) }
+func (l *nopLog) Fatalf(f string, a ...any) { l.add("fatal: " + fmt.Sprintf(f, a...)) }
+
+// setup returns a daemon on a fresh UNIX listener; each accepted
+// connection is handed to the returned channel and held open until the
+// test closes it.
+func setup(t *testing.T) (*Daemon, string, chan *net.UnixConn) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "tlsproxy")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	conns := make(chan *net.UnixConn, 16)
+	d := &Daemon{
+		Listener: ln,
+		Log:      &nopLog{},
+		Handle: func(ctx context.Context, c *net.UnixConn) {
+			conns <- c
+			buf := make([]byte, 1)
+			_, _ = c.Read(buf) // returns when the client closes
+			c.Close()
+		},
+	}
+	return d, path, conns
+}
+
+func dial(t *testing.T, path string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+type result struct {
+	reason string
+	err    error
+}
+
+func start(d *Daemon) chan result {
+	ch := make(chan result, 1)
+	go func() {
+		r, err := d.Run(context.Background())
+		ch <- result{r, err}
+	}()
+	return ch
+}
+
+func wait(t *testing.T, ch chan result) result {
+	t.Helper()
+	select {
+	case r := <-ch:
+		return r
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return")
+	}
+	return result{}
+}
+
+func TestStatusAroundEachAccept(t *testing.T) {
+	d, path, conns := setup(t)
+	n := &recNotifier{}
+	d.Status = n
+	d.MaxUse = 2
+	done := start(d)
+	for i := 0; i < 2; i++ {
+		c := dial(t, path)
+		<-conns
+		c.Close()
+	}
+	r := wait(t, done)
+	if r.reason != EndUse || r.err != nil {
+		t.Fatalf("Run = %q, %v; want %q", r.reason, r.err, EndUse)
+	}
+	want := []string{"taken", "avail", "taken", "avail"}
+	if got := n.Events(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("status records %v, want %v", got, want)
+	}
+}
+
+func TestDrainOnMasterEOF(t *testing.T) {
+	d, path, conns := setup(t)
+	gone := make(chan struct{})
+	d.MasterGone = gone
+	done := start(d)
+	c := dial(t, path)
+	<-conns
+	close(gone)
+	// The listener closes: new clients are refused, while the open
+	// session goes on until its client closes.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c2, err := net.Dial("unix", path)
+		if err != nil {
+			break
+		}
+		c2.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("listener still accepting after master went away")
+		}
+		time.Sleep(10 * time.Millisecond) // polling the listener's state, bounded
+	}
+	select {
+	case r := <-done:
+		t.Fatalf("Run returned %q with a session still open", r.reason)
+	default:
+	}
+	c.Close()
+	if r := wait(t, done); r.reason != EndDrained {
+		t.Fatalf("Run = %q, want %q", r.reason, EndDrained)
+	}
+}
+
+func TestDrainWhenStatusWriteFails(t *testing.T) {
+	d, path, conns := setup(t)
+	d.Status = &recNotifier{fail: true}
+	done := start(d)
+	c := dial(t, path)
+	<-conns
+	c.Close()
+	if r := wait(t, done); r.reason != EndDrained {
+		t.Fatalf("Run = %q, want %q", r.reason, EndDrained)
+	}
+}
+
+func TestIdleExit(t *testing.T) {
+	d, path, conns := setup(t)
+	d.MaxIdle = 50 * time.Millisecond
+	done := start(d)
+	c := dial(t, path)
+	<-conns
+	// While a client is open the idle timer must not end the process.
+	select {
+	case r := <-done:
+		t.Fatalf("Run returned %q with a client open", r.reason)
+	case <-time.After(150 * time.Millisecond):
+	}
+	c.Close()
+	if r := wait(t, done); r.reason != EndIdle {
+		t.Fatalf("Run = %q, want %q", r.reason, EndIdle)
+	}
+}
+
+func TestRetirementDrains(t *testing.T) {
+	d, _, _ := setup(t)
+	d.Retire = 20 * time.Millisecond
+	if r := wait(t, start(d)); r.reason != EndDrained {
+		t.Fatalf("Run = %q, want %q", r.reason, EndDrained)
+	}
+}
+
+func TestWatchdogFiresWhenLoopIsStuck(t *testing.T) {
+	d, path, _ := setup(t)
+	n := &recNotifier{block: make(chan struct{})}
+	defer close(n.block)
+	d.Status = n
+	d.Watchdog = 60 * time.Millisecond
+	fired := make(chan struct{})
+	d.OnWatchdog = func() { close(fired) }
+	start(d)
+	c := dial(t, path) // the loop now blocks in Taken
+	defer c.Close()
+	select {
+	case <-fired:
+	case <-time.After(10 * time.Second):
+		t.Fatal("watchdog did not fire")
+	}
+	log := d.Log.(*nopLog)
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if len(log.lines) == 0 || log.lines[len(log.lines)-1] != "fatal: watchdog timeout" {
+		t.Errorf("log %q, want fatal: watchdog timeout", log.lines)
+	}
+}
+
+func TestWatchdogQuietWhenIdle(t *testing.T) {
+	d, _, _ := setup(t)
+	d.Watchdog = 30 * time.Millisecond
+	d.MaxIdle = 300 * time.Millisecond // ten watchdog periods of nothing
+	fired := make(chan struct{}, 1)
+	d.OnWatchdog = func() { fired <- struct{}{} }
+	if r := wait(t, start(d)); r.reason != EndIdle {
+		t.Fatalf("Run = %q, want %q", r.reason, EndIdle)
+	}
+	select {
+	case <-fired:
+		t.Fatal("watchdog fired while the loop was idle")
+	default:
+	}
+}
