@@ -1,0 +1,232 @@
+// Command tlsproxy is a drop-in replacement for Postfix's tlsproxy(8): the
+// daemon that does TLS on behalf of postscreen(8) (server role). master(8)
+// starts it from master.cf:
+//
+//	tlsproxy  unix  -  -  y  -  0  tlsproxy
+//
+// It reads main.cf (tlsproxy_tls_* parameters, which default to the
+// smtpd_tls_* ones), loads certificates and keys while still root, enters
+// the chroot jail and drops to mail_owner, then serves plaintext clients
+// on the socket master passes as fd 6 until master goes away, max_idle or
+// max_use says so.
+//
+// The start-up follows Postfix's event_server(3) order: options, main.cf,
+// logging, parameter checks, chdir(queue_directory), pre-jail TLS set-up,
+// jail, serve.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"tlsproxy/internal/conf"
+	"tlsproxy/internal/daemon"
+	"tlsproxy/internal/jail"
+	"tlsproxy/internal/maillog"
+	"tlsproxy/internal/master"
+	"tlsproxy/internal/proxy"
+	"tlsproxy/internal/tlspolicy"
+)
+
+// exitFunc is the only way out of the process (tests replace it).
+var exitFunc = os.Exit
+
+func main() {
+	exitFunc(run(os.Args, os.Environ(), os.Stderr))
+}
+
+// env looks a variable up in an environment list.
+func env(environ []string, name string) string {
+	for _, kv := range environ {
+		if v, ok := strings.CutPrefix(kv, name+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// run is the whole program; it returns the exit status.
+func run(args []string, environ []string, stderr io.Writer) int {
+	signal.Ignore(syscall.SIGPIPE, syscall.SIGXFSZ)
+	process := filepath.Base(args[0])
+
+	// Until main.cf says where logs go, problems go to stderr in the
+	// -V format, and to syslog under the default tag.
+	early := func(format string, a ...any) int {
+		msg := fmt.Sprintf(format, a...)
+		fmt.Fprintf(stderr, "postfix/%s: fatal: %s\n", process, msg)
+		if l, err := maillog.Open(maillog.Options{Ident: "postfix/" + process, Facility: "mail"}); err == nil {
+			l.Fatalf("%s", msg)
+			_ = l.Close()
+		}
+		return 1
+	}
+
+	opts, err := master.ParseArgs(args[1:])
+	if err != nil {
+		return early("%v", err)
+	}
+	if err := opts.Check(master.IsTTY(0)); err != nil {
+		return early("%v", err)
+	}
+
+	confDir := env(environ, "MAIL_CONFIG")
+	if confDir == "" {
+		confDir = "/etc/postfix"
+	}
+	var warnings []string
+	cfg, err := conf.Load(confDir, opts.Overrides, func(w string) { warnings = append(warnings, w) })
+	if err != nil {
+		return early("%v", err)
+	}
+
+	log, err := openLog(cfg, process, environ, opts, stderr)
+	if log == nil {
+		return early("%v", err)
+	}
+	defer log.Close()
+	if err != nil {
+		// The log socket is missing: the logger writes to stderr.
+		log.Warnf("%v", err)
+	}
+	fatal := func(format string, a ...any) int {
+		log.Fatalf(format, a...)
+		return 1
+	}
+	for _, w := range warnings {
+		log.Warnf("%s", w)
+	}
+	log.SetVerbose(opts.Verbose)
+
+	service := opts.Service
+	if service == "" {
+		service = process
+	}
+	// tlsproxy 3.4+ serves any number of clients in one process and
+	// insists on an unlimited process limit.
+	if !opts.Unlimited {
+		return fatal("service %s requires a process limit of 0", service)
+	}
+	if opts.Standalone {
+		// An event server has nothing to do with a single stdin
+		// connection; Postfix's returns at once as well.
+		return 0
+	}
+
+	p, err := loadParams(cfg, opts)
+	if err != nil {
+		return fatal("%v", err)
+	}
+	gen, err := master.Generation(env(environ, "GENERATION"))
+	if err != nil {
+		return fatal("%v", err)
+	}
+	if err := master.CheckFDs(opts.Sockets); err != nil {
+		return fatal("%v", err)
+	}
+	if err := os.Chdir(p.queueDir); err != nil {
+		return fatal("chdir(\"%s\"): %v", p.queueDir, err)
+	}
+
+	// Pre-jail: certificates and keys are read as root.
+	if mask, _ := tlspolicy.ParseLogLevel(p.server.LogLevel); mask&tlspolicy.LogVerbose != 0 {
+		log.Infof("initializing the server-side TLS engine")
+	}
+	srvTLS, err := tlspolicy.NewServer(p.server, func(w string) { log.Warnf("%s", w) })
+	if err != nil {
+		return fatal("%v", err)
+	}
+
+	// Jail: setgid, setgroups, chroot, chdir("/"), setuid.
+	spec := jail.Spec{}
+	if opts.Unprivileged {
+		spec.User = p.mailOwner
+	}
+	if opts.Chroot {
+		spec.Chroot = p.queueDir
+	}
+	if err := jail.Enter(spec); err != nil {
+		return fatal("%v", err)
+	}
+
+	ln, err := master.Listener(master.ListenFD)
+	if err != nil {
+		return fatal("%v", err)
+	}
+	statusFile := os.NewFile(master.StatusFD, "master status")
+	d := &daemon.Daemon{
+		Listener:   ln,
+		Status:     master.NewStatus(statusFile, int32(os.Getpid()), gen),
+		MasterGone: master.WatchMaster(statusFile),
+		Log:        log,
+		MaxIdle:    p.maxIdle,
+		MaxUse:     p.maxUse,
+		Retire:     p.retire,
+		Watchdog:   p.watchdog,
+		OnWatchdog: func() { _ = log.Close(); exitFunc(1) },
+	}
+	srv := &proxy.Server{TLS: srvTLS, Log: log}
+	d.Handle = srv.Serve
+
+	// SIGTERM (postfix stop, or a service removed from master.cf) ends
+	// the process at once, as the default action does for Postfix.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	go func() {
+		<-ctx.Done()
+		_ = log.Close()
+		exitFunc(0)
+	}()
+
+	if _, err := d.Run(context.Background()); err != nil {
+		return fatal("%v", err)
+	}
+	return 0
+}
+
+// openLog connects the logger as main.cf says: postlogd(8) when
+// maillog_file is set, else syslog; -V copies every line to stderr.
+func openLog(cfg *conf.Config, process string, environ []string, opts master.Options, stderr io.Writer) (*maillog.Logger, error) {
+	name, err := cfg.Str("syslog_name")
+	if err != nil {
+		return nil, err
+	}
+	facility, err := cfg.Str("syslog_facility")
+	if err != nil {
+		return nil, err
+	}
+	host, err := cfg.Str("myhostname")
+	if err != nil {
+		return nil, err
+	}
+	ident := maillog.Ident(name, process, func(k string) string { return env(environ, k) })
+	o := maillog.Options{Ident: ident, Facility: facility, Hostname: host}
+	if file, _ := cfg.Str("maillog_file"); file != "" {
+		o.Postlog = env(environ, "POSTLOG_SERVICE")
+		if o.Postlog == "" {
+			qdir, _ := cfg.Str("queue_directory")
+			svc, _ := cfg.Str("postlog_service_name")
+			o.Postlog = filepath.Join(qdir, "public", svc)
+		}
+	}
+	if opts.Stderr {
+		o.Stderr = stderr
+	}
+	return maillog.Open(o)
+}
+
+// params are the process-level settings read once at start-up.
+type params struct {
+	queueDir, mailOwner string
+	maxIdle, retire     time.Duration
+	watchdog            time.Duration
+	maxUse              int
+	server              tlspolicy.ServerSettings
+}

@@ -1,0 +1,163 @@
+package proxy
+
+import (
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// bufPool holds the relay buffers, so that idle sessions (smtp connection
+// reuse keeps them for minutes) cost no buffer while they wait in Read.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, relayBufBytes); return &b }}
+
+// aLongTimeAgo is a deadline in the past: setting it wakes a blocked Read
+// or Write at once.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// relay copies bytes both ways until one side ends, following Postfix's
+// end-of-session rules:
+//
+//   - plaintext EOF (postscreen or smtp closed): send close_notify to the
+//     remote peer, then close both sockets;
+//   - remote EOF, close_notify or error: everything already decrypted has
+//     been written to the plaintext side (writes are synchronous), then
+//     both sockets close; no close_notify goes back.
+//
+// The session also ends when neither direction moved a byte for idleWait.
+func (ss *session) relay() {
+	var (
+		start    = time.Now()
+		last     atomic.Int64 // nanoseconds since start of the last progress
+		once     sync.Once
+		stopped  atomic.Bool // set before the deadlines that wake the copiers
+		timedOut atomic.Bool
+		done     = make(chan struct{}, 2)
+	)
+	touch := func() {
+		last.Store(int64(time.Since(start)))
+		if ss.srv.Pat != nil {
+			ss.srv.Pat()
+		}
+	}
+	// stop wakes both directions; the deferred session close releases
+	// the sockets afterwards.
+	stop := func() {
+		once.Do(func() {
+			stopped.Store(true)
+			_ = ss.plain.SetDeadline(aLongTimeAgo)
+			_ = ss.remote.SetDeadline(aLongTimeAgo)
+		})
+	}
+
+	// Inactivity: one timer per session, re-armed for the time that is
+	// left whenever it fires early.
+	var timer *time.Timer
+	timer = time.AfterFunc(ss.idleWait, func() {
+		idle := time.Since(start) - time.Duration(last.Load())
+		if idle < ss.idleWait {
+			timer.Reset(ss.idleWait - idle)
+			return
+		}
+		timedOut.Store(true)
+		stop()
+	})
+	defer timer.Stop()
+
+	// plaintext -> TLS
+	go func() {
+		defer func() { done <- struct{}{} }()
+		err := copyPlainToTLS(ss, touch)
+		if err == nil {
+			// Plaintext EOF: Postfix calls SSL_shutdown once (our
+			// close_notify) without waiting for the peer's.
+			_ = ss.remote.SetWriteDeadline(time.Now().Add(ioTimeout))
+			_ = ss.tconn.CloseWrite()
+		} else if !stopped.Load() && !closedConn(err) {
+			ss.srv.Log.Warnf("plaintext read/write error for %s: %v", ss.endpoint, err)
+		}
+		stop()
+	}()
+	// TLS -> plaintext
+	go func() {
+		defer func() { done <- struct{}{} }()
+		err := copyTLSToPlain(ss, touch)
+		if err != nil && !stopped.Load() && !closedConn(err) {
+			ss.srv.Log.Warnf("ciphertext read/write error for %s: %v", ss.endpoint, err)
+		}
+		stop()
+	}()
+	<-done
+	<-done
+	if timedOut.Load() {
+		ss.srv.Log.Warnf("ciphertext read/write timeout for %s", ss.endpoint)
+	}
+}
+
+// copyPlainToTLS forwards plaintext from the Postfix client to the remote
+// peer. It returns nil at plaintext EOF.
+func copyPlainToTLS(ss *session, touch func()) error {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	for {
+		n, err := ss.plain.Read(buf)
+		if n > 0 {
+			touch()
+			if werr := writeAll(ss.tconn, ss.remote, buf[:n], ss.idleWait); werr != nil {
+				return werr
+			}
+			touch()
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// copyTLSToPlain forwards decrypted data from the remote peer to the
+// Postfix client. It returns nil at the remote's EOF or close_notify.
+func copyTLSToPlain(ss *session, touch func()) error {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	for {
+		n, err := ss.tconn.Read(buf)
+		if n > 0 {
+			touch()
+			if werr := writeAll(ss.plain, ss.plain, buf[:n], ss.idleWait); werr != nil {
+				return werr
+			}
+			touch()
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// writeAll writes b to w with a deadline on the socket under it, so that a
+// peer that stops reading cannot hold the session forever.
+func writeAll(w io.Writer, sock net.Conn, b []byte, limit time.Duration) error {
+	if err := sock.SetWriteDeadline(time.Now().Add(limit)); err != nil {
+		return err
+	}
+	_, err := w.Write(b)
+	return err
+}
+
+// closedConn reports errors that are a normal way for a session to end:
+// a reset, a broken pipe, or our own stop.
+func closedConn(err error) bool {
+	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF)
+}

@@ -1,0 +1,329 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"tlsproxy/internal/attr"
+	"tlsproxy/internal/fdpass"
+	"tlsproxy/internal/tlspolicy"
+)
+
+// Request flag bits (TLS_PROXY_FLAG_* in Postfix, the same in every version).
+const (
+	FlagRoleServer  = 1 // tlsproxy is the TLS server (postscreen)
+	FlagRoleClient  = 2 // tlsproxy is the TLS client (smtp connection reuse)
+	FlagSendContext = 4 // send the TLS context list after the handshake
+)
+
+// Fixed limits of Postfix's tlsproxy (tlsproxy.c, 3.7).
+const (
+	initTimeout   = 100 * time.Second // wait for the request, the fd, or the close after status 0
+	ioTimeout     = 5 * time.Second   // one attribute list write
+	sessionSlack  = 10 * time.Second  // added to the second (session) timeout
+	defaultWait   = 300 * time.Second // used when a client sends a timeout of 0
+	relayBufBytes = 16 << 10          // one TLS record of plaintext
+)
+
+// announcement is the 3.6+ "server speaks first" list.
+var announcement = attr.AppendList(nil, attr.List{attr.Str("protocol", "tlsproxy_protocol")})
+
+// Logger is what a session needs from the process logger (maillog.Logger).
+type Logger interface {
+	Infof(format string, a ...any)
+	Warnf(format string, a ...any)
+}
+
+// Server holds what every session of a process shares. Its fields are set
+// before the first session and not changed afterwards.
+type Server struct {
+	// TLS is the server role prepared before the jail. Nil, or not
+	// Enabled, means every server-role request gets status 0.
+	TLS *tlspolicy.Server
+	// Log receives Postfix-style log lines.
+	Log Logger
+	// Pat, when set, is called whenever a session makes progress.
+	Pat func()
+	// InitTimeout bounds the wait for the request, for the fd and for
+	// the close after status 0 (Postfix: 100 s); zero means that.
+	InitTimeout time.Duration
+	// SessionSlack is added to the request's session timeout to get
+	// the relay's inactivity limit (Postfix: 10 s); zero means that.
+	SessionSlack time.Duration
+}
+
+func (s *Server) initTimeout() time.Duration {
+	if s.InitTimeout > 0 {
+		return s.InitTimeout
+	}
+	return initTimeout
+}
+
+// session is the state of one plaintext client connection.
+type session struct {
+	srv      *Server
+	plain    *net.UnixConn
+	rd       *attr.Reader
+	endpoint string        // remote_endpoint of the request, "" until read
+	serverid string        // serverid of the request
+	flags    int           // request flags
+	hsWait   time.Duration // handshake limit (first timeout)
+	idleWait time.Duration // relay inactivity limit (second timeout + 10 s)
+	remote   net.Conn      // the passed remote socket, once received
+	tconn    *tls.Conn
+	shaken   bool // handshake completed
+}
+
+// Serve runs one plaintext client connection to its end and closes it.
+// It never panics: a bug in one session is logged and ends only that
+// session.
+func (s *Server) Serve(ctx context.Context, c *net.UnixConn) {
+	ss := &session{srv: s, plain: c, rd: attr.NewReader(c)}
+	defer ss.close()
+	defer func() {
+		if p := recover(); p != nil {
+			s.Log.Warnf("session for %s ended by internal error: %v\n%s", ss.endpoint, p, debug.Stack())
+		}
+	}()
+	ss.run(ctx)
+}
+
+func (ss *session) run(ctx context.Context) {
+	log := ss.srv.Log
+	if err := ss.announce(); err != nil {
+		log.Warnf("write protocol attribute: %v", err)
+		return
+	}
+	if err := ss.readRequest(); err != nil {
+		var se *attr.ScanError
+		if errors.As(err, &se) {
+			log.Warnf("%s", se.Error())
+		}
+		log.Warnf("tlsp_get_request_event: receive request attributes: %v", describe(err))
+		return
+	}
+	role := ss.flags & (FlagRoleServer | FlagRoleClient)
+	switch role {
+	case FlagRoleServer:
+		log.Infof("CONNECT from %s", ss.endpoint)
+	case FlagRoleClient:
+		log.Infof("CONNECT to %s", ss.endpoint)
+	default:
+		log.Infof("CONNECT (bogus_direction) %s", ss.endpoint)
+	}
+	defer log.Infof("DISCONNECT %s", ss.endpoint)
+	defer func() {
+		// Postfix logs this whenever a session that got as far as a
+		// request ends before its handshake completed.
+		if !ss.shaken {
+			log.Infof("TLS handshake failed for service=%s peer=%s", ss.serverid, ss.endpoint)
+		}
+	}()
+
+	ready := false
+	switch role {
+	case FlagRoleServer:
+		ready = ss.srv.TLS != nil && ss.srv.TLS.Enabled
+	case FlagRoleClient:
+		// The client role (smtp connection reuse) sends its TLS
+		// settings as a second list in the same write; read it so the
+		// stream stays in step, then decline.
+		if _, err := ss.rd.ReadList(); err != nil {
+			log.Warnf("tlsp_get_request_event: receive client TLS settings: %v", describe(err))
+			return
+		}
+		log.Warnf("tlsp_get_request_event: TLS client role is not supported by this tlsproxy build")
+	default:
+		log.Warnf("tlsp_get_request_event: bad request flags: 0x%x", ss.flags)
+	}
+	if err := ss.writeList(attr.List{attr.Int("status", b2i(ready))}); err != nil {
+		log.Warnf("tlsp_get_request_event: send status: %v", describe(err))
+		return
+	}
+	if !ready {
+		ss.waitClose()
+		return
+	}
+
+	if err := ss.receiveFD(); err != nil {
+		log.Warnf("tlsp_get_fd_event: receive remote SMTP peer file descriptor: %v", describe(err))
+		return
+	}
+	if err := ss.handshake(ctx); err != nil {
+		if !quietEnd(err) {
+			log.Warnf("TLS library problem: %v", err)
+		}
+		return
+	}
+	ss.shaken = true
+	info := tlspolicy.ServerInfo(ss.tconn.ConnectionState(), ss.srv.TLS, nil)
+	mask := ss.srv.TLS.LogMask
+	if mask&(tlspolicy.LogPeerCert|tlspolicy.LogVerbose) != 0 && info.PeerCertLine(ss.endpoint) != "" {
+		log.Infof("%s", info.PeerCertLine(ss.endpoint))
+	}
+	if mask&tlspolicy.LogSummary != 0 {
+		log.Infof("%s", info.Summary("from", ss.endpoint))
+	}
+	if ss.flags&FlagSendContext != 0 {
+		var l attr.List
+		for _, nv := range info.Context(ss.endpoint) {
+			l = append(l, attr.Str(nv.Name, nv.Value))
+		}
+		if err := ss.writeList(l); err != nil {
+			log.Warnf("cannot send TLS context: %v", describe(err))
+			return
+		}
+	}
+	ss.relay()
+}
+
+// announce writes the 3.6+ protocol announcement.
+func (ss *session) announce() error {
+	if err := ss.plain.SetWriteDeadline(time.Now().Add(ioTimeout)); err != nil {
+		return err
+	}
+	_, err := ss.plain.Write(announcement)
+	return err
+}
+
+// readRequest reads and checks the first request list (generation G4):
+// remote_endpoint, flags, timeout (handshake), timeout (session), serverid.
+func (ss *session) readRequest() error {
+	if err := ss.plain.SetReadDeadline(time.Now().Add(ss.srv.initTimeout())); err != nil {
+		return err
+	}
+	l, err := ss.rd.ReadList()
+	if err != nil {
+		return err
+	}
+	if err := l.Expect("plaintext", "remote_endpoint", "flags", "timeout", "timeout", "serverid"); err != nil {
+		return err
+	}
+	cur := l.Cursor("plaintext")
+	ss.endpoint, _ = cur.Next("remote_endpoint")
+	if ss.flags, err = cur.NextInt("flags"); err != nil {
+		return err
+	}
+	hs, err := cur.NextInt("timeout")
+	if err != nil {
+		return err
+	}
+	idle, err := cur.NextInt("timeout")
+	if err != nil {
+		return err
+	}
+	ss.serverid, _ = cur.Next("serverid")
+	ss.hsWait = seconds(hs)
+	slack := ss.srv.SessionSlack
+	if slack == 0 {
+		slack = sessionSlack
+	}
+	ss.idleWait = seconds(idle) + slack
+	return nil
+}
+
+// seconds turns a request timeout into a duration; a client that sends 0
+// or a negative number gets Postfix's usual 300 s rather than no limit.
+func seconds(n int) time.Duration {
+	if n <= 0 {
+		return defaultWait
+	}
+	return time.Duration(n) * time.Second
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// writeList writes one attribute list with the per-write time limit.
+func (ss *session) writeList(l attr.List) error {
+	if err := ss.plain.SetWriteDeadline(time.Now().Add(ioTimeout)); err != nil {
+		return err
+	}
+	_, err := ss.plain.Write(attr.AppendList(nil, l))
+	return err
+}
+
+// waitClose waits (bounded) for the client to close after status 0,
+// discarding anything it sends.
+func (ss *session) waitClose() {
+	if ss.plain.SetReadDeadline(time.Now().Add(ss.srv.initTimeout())) != nil {
+		return
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(ss.plain, 1<<20))
+}
+
+// receiveFD takes the remote socket from the client. The client sends it
+// only after reading the status, so nothing may be buffered here: a byte
+// already read into our buffer would be the dummy byte whose descriptor
+// was lost.
+func (ss *session) receiveFD() error {
+	if n := ss.rd.Buffered(); n > 0 {
+		return fmt.Errorf("%d unexpected bytes before the file descriptor", n)
+	}
+	if err := ss.plain.SetReadDeadline(time.Now().Add(ss.srv.initTimeout())); err != nil {
+		return err
+	}
+	f, err := fdpass.Recv(ss.plain)
+	if err != nil {
+		return err
+	}
+	c, err := net.FileConn(f)
+	_ = f.Close() // FileConn made its own copy
+	if err != nil {
+		return fmt.Errorf("passed descriptor is not a usable socket: %w", err)
+	}
+	ss.remote = c
+	return nil
+}
+
+// handshake runs the TLS server handshake on the remote socket.
+func (ss *session) handshake(ctx context.Context) error {
+	ss.tconn = tls.Server(ss.remote, ss.srv.TLS.Config)
+	hctx, cancel := context.WithTimeout(ctx, ss.hsWait)
+	defer cancel()
+	return ss.tconn.HandshakeContext(hctx)
+}
+
+// close releases both sockets; it runs once, on every path.
+func (ss *session) close() {
+	if ss.remote != nil {
+		_ = ss.remote.Close()
+	}
+	_ = ss.plain.Close()
+}
+
+// describe turns an I/O error into the short text Postfix-style warnings
+// carry (Postfix prints strerror(errno)).
+func describe(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "unexpected end-of-input"
+	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, os.ErrDeadlineExceeded):
+		return "timeout"
+	}
+	return err.Error()
+}
+
+// quietEnd reports whether a handshake error is just the peer going away
+// (or the time limit), which Postfix does not report as a library problem.
+func quietEnd(err error) bool {
+	var ne net.Error
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
+		(errors.As(err, &ne) && ne.Timeout())
+}
+
