@@ -530,4 +530,3 @@ func wantLines(t *testing.T, rec *maillog.Recorder, want, forbid []string) {
 		t.Errorf("log line %q missing (in order); log:\n%s", want[i], strings.Join(lines, "\n"))
 	}
 }
-
