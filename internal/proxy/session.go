@@ -79,7 +79,8 @@ type session struct {
 	idleWait time.Duration // relay inactivity limit (second timeout + 10 s)
 	remote   net.Conn      // the passed remote socket, once received
 	tconn    *tls.Conn
-	shaken   bool // handshake completed
+	shaken   bool                    // handshake completed
+	served   func() *tls.Certificate // the certificate the handshake used
 }
 
 // Serve runs one plaintext client connection to its end and closes it.
@@ -164,7 +165,7 @@ func (ss *session) run(ctx context.Context) {
 		return
 	}
 	ss.shaken = true
-	info := tlspolicy.ServerInfo(ss.tconn.ConnectionState(), ss.srv.TLS, nil)
+	info := tlspolicy.ServerInfo(ss.tconn.ConnectionState(), ss.srv.TLS, ss.served())
 	mask := ss.srv.TLS.LogMask
 	if mask&(tlspolicy.LogPeerCert|tlspolicy.LogVerbose) != 0 && info.PeerCertLine(ss.endpoint) != "" {
 		log.Infof("%s", info.PeerCertLine(ss.endpoint))
@@ -290,7 +291,9 @@ func (ss *session) receiveFD() error {
 
 // handshake runs the TLS server handshake on the remote socket.
 func (ss *session) handshake(ctx context.Context) error {
-	ss.tconn = tls.Server(ss.remote, ss.srv.TLS.Config)
+	cfg, served := ss.srv.TLS.SessionConfig()
+	ss.served = served
+	ss.tconn = tls.Server(ss.remote, cfg)
 	hctx, cancel := context.WithTimeout(ctx, ss.hsWait)
 	defer cancel()
 	return ss.tconn.HandshakeContext(hctx)

@@ -1,0 +1,335 @@
+package tlspolicy
+
+// Description of a finished handshake: the data behind Postfix's summary
+// log line, the peer certificate line and the TLS context reply.
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/md5"
+	"crypto/rsa"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"fmt"
+	"hash"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// peer_status bits (TLS_CERT_FLAG_*, tls-policy.md §6).
+const (
+	PeerPresent = 1  // peer sent a certificate
+	PeerAltname = 2  // never set by Postfix 3.7
+	PeerTrusted = 4  // chain verified against CAfile/CApath
+	PeerMatched = 8  // client role: name/TLSA match
+	PeerSecured = 16 // client role: matched and not half-dane
+)
+
+// Signature describes one side's handshake signature (TLS 1.3 only).
+type Signature struct {
+	Name   string // "RSA-PSS", "ECDSA", "ED25519"
+	Curve  string // ECDSA curve, OpenSSL short name
+	Bits   int    // RSA modulus size
+	Digest string // "SHA256", ...; empty for Ed25519 or unknown
+}
+
+// Info is everything Postfix reports about a completed TLS session.
+type Info struct {
+	Protocol      string // "TLSv1.3", "TLSv1.2", "TLSv1.1", "TLSv1"
+	CipherName    string // OpenSSL name
+	CipherUseBits int
+	CipherAlgBits int
+	Resumed       bool
+
+	PeerCN                string
+	IssuerCN              string
+	PeerFingerprint       string
+	PeerPubkeyFingerprint string
+	PeerStatus            int
+	Level                 int // TLS_LEV_*; 0 for the server role
+
+	KexName  string // "X25519", "ECDHE"; TLS 1.3 only
+	KexCurve string // "prime256v1", ... for ECDHE
+	KexBits  int
+
+	ClientSig Signature
+	ServerSig Signature
+}
+
+// NameValue is one attribute of the TLS context reply.
+type NameValue struct{ Name, Value string }
+
+// ServerInfo describes a completed server-side handshake. localCert is the
+// certificate that was served (see Server.SessionConfig); when nil (TLS 1.3
+// resumption sends none) the first configured certificate is reported, as
+// OpenSSL reports the context's certificate.
+func ServerInfo(cs tls.ConnectionState, srv *Server, localCert *tls.Certificate) Info {
+	useBits, algBits := cipherBits(cs.CipherSuite)
+	info := Info{
+		Protocol:      protocolName(cs.Version),
+		CipherName:    OpenSSLCipherName(cs.CipherSuite),
+		CipherUseBits: useBits,
+		CipherAlgBits: algBits,
+		Resumed:       cs.DidResume,
+	}
+	var peer *x509.Certificate
+	if len(cs.PeerCertificates) > 0 {
+		peer = cs.PeerCertificates[0]
+		info.PeerStatus |= PeerPresent
+		info.PeerCN = nameText(peer.Subject.Names, oidCommonName)
+		info.IssuerCN = nameText(peer.Issuer.Names, oidCommonName)
+		if info.IssuerCN == "" {
+			info.IssuerCN = nameText(peer.Issuer.Names, oidOrganization)
+		}
+		info.PeerFingerprint = Fingerprint(srv.Digest, peer.Raw)
+		info.PeerPubkeyFingerprint = Fingerprint(srv.Digest, peer.RawSubjectPublicKeyInfo)
+		if srv.trusts(cs.PeerCertificates) {
+			info.PeerStatus |= PeerTrusted
+		}
+	}
+	if cs.Version < tls.VersionTLS13 {
+		return info // Postfix reports no key-exchange/signature details
+	}
+	info.KexName, info.KexCurve = kexName(cs.CurveID)
+	if localCert == nil && len(srv.certs) > 0 {
+		localCert = &srv.certs[0]
+	}
+	if leaf := leafOf(localCert); leaf != nil {
+		info.ServerSig = signatureOf(leaf.PublicKey, !cs.DidResume)
+	}
+	if peer != nil {
+		info.ClientSig = signatureOf(peer.PublicKey, !cs.DidResume)
+	}
+	return info
+}
+
+// trusts reports whether the peer chain verifies against the CA pool
+// within the configured depth.
+func (s *Server) trusts(chain []*x509.Certificate) bool {
+	if s.verifyPool == nil {
+		return false
+	}
+	inter := x509.NewCertPool()
+	for _, c := range chain[1:] {
+		inter.AddCert(c)
+	}
+	chains, err := chain[0].Verify(x509.VerifyOptions{
+		Roots:         s.verifyPool,
+		Intermediates: inter,
+		CurrentTime:   time.Now(),
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	})
+	if err != nil {
+		return false
+	}
+	for _, c := range chains {
+		if len(c)-1 <= s.verifyDepth {
+			return true
+		}
+	}
+	return false
+}
+
+func leafOf(c *tls.Certificate) *x509.Certificate {
+	if c == nil {
+		return nil
+	}
+	if c.Leaf != nil {
+		return c.Leaf
+	}
+	if len(c.Certificate) == 0 {
+		return nil
+	}
+	leaf, err := x509.ParseCertificate(c.Certificate[0])
+	if err != nil {
+		return nil
+	}
+	return leaf
+}
+
+func kexName(id tls.CurveID) (name, curve string) {
+	switch id {
+	case 0:
+		return "", ""
+	case tls.X25519:
+		return "X25519", ""
+	case tls.CurveP256:
+		return "ECDHE", "prime256v1"
+	case tls.CurveP384:
+		return "ECDHE", "secp384r1"
+	case tls.CurveP521:
+		return "ECDHE", "secp521r1"
+	}
+	return id.String(), ""
+}
+
+// signatureOf infers the TLS 1.3 signature made with pub (see package doc).
+func signatureOf(pub crypto.PublicKey, withDigest bool) Signature {
+	var sig Signature
+	switch k := pub.(type) {
+	case *rsa.PublicKey:
+		sig = Signature{Name: "RSA-PSS", Bits: k.N.BitLen(), Digest: "SHA256"}
+	case *ecdsa.PublicKey:
+		switch k.Curve {
+		case elliptic.P256():
+			sig = Signature{Name: "ECDSA", Curve: "prime256v1", Digest: "SHA256"}
+		case elliptic.P384():
+			sig = Signature{Name: "ECDSA", Curve: "secp384r1", Digest: "SHA384"}
+		case elliptic.P521():
+			sig = Signature{Name: "ECDSA", Curve: "secp521r1", Digest: "SHA512"}
+		default:
+			sig = Signature{Name: "ECDSA"}
+		}
+	case ed25519.PublicKey:
+		sig = Signature{Name: "ED25519"}
+	}
+	if !withDigest {
+		sig.Digest = ""
+	}
+	return sig
+}
+
+var (
+	oidCommonName   = asn1.ObjectIdentifier{2, 5, 4, 3}
+	oidOrganization = asn1.ObjectIdentifier{2, 5, 4, 10}
+)
+
+// nameText returns the first attribute oid of a distinguished name, or ""
+// when absent or when it contains a NUL byte (as Postfix refuses those).
+func nameText(names []pkix.AttributeTypeAndValue, oid asn1.ObjectIdentifier) string {
+	for _, n := range names {
+		if n.Type.Equal(oid) {
+			s, ok := n.Value.(string)
+			if !ok || strings.IndexByte(s, 0) >= 0 {
+				return ""
+			}
+			return s
+		}
+	}
+	return ""
+}
+
+// newDigest returns a hash for a fingerprint digest name, nil if unknown.
+func newDigest(name string) hash.Hash {
+	switch strings.ToLower(name) {
+	case "md5":
+		return md5.New()
+	case "sha1":
+		return sha1.New()
+	case "sha224":
+		return sha256.New224()
+	case "sha256":
+		return sha256.New()
+	case "sha384":
+		return sha512.New384()
+	case "sha512":
+		return sha512.New()
+	}
+	return nil
+}
+
+// Fingerprint returns the digest of data as upper-case hex bytes joined by
+// ':', or "" for an unknown digest.
+func Fingerprint(digest string, data []byte) string {
+	h := newDigest(digest)
+	if h == nil {
+		return ""
+	}
+	h.Write(data)
+	sum := h.Sum(nil)
+	var b strings.Builder
+	for i, c := range sum {
+		if i > 0 {
+			b.WriteByte(':')
+		}
+		fmt.Fprintf(&b, "%02X", c)
+	}
+	return b.String()
+}
+
+// Summary is the TLS loglevel 1 line, direction "from" (server role) or
+// "to" (client role).
+func (i Info) Summary(direction, namaddr string) string {
+	adjective := "Untrusted"
+	switch {
+	case i.PeerStatus&PeerPresent == 0:
+		adjective = "Anonymous"
+	case i.PeerStatus&PeerSecured != 0:
+		adjective = "Verified"
+	case i.PeerStatus&PeerTrusted != 0:
+		adjective = "Trusted"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s TLS connection established %s %s: %s with cipher %s (%d/%d bits)",
+		adjective, direction, strings.ToLower(namaddr), i.Protocol, i.CipherName, i.CipherUseBits, i.CipherAlgBits)
+	if i.KexName != "" {
+		b.WriteString(" key-exchange " + i.KexName)
+		writeDetail(&b, i.KexCurve, i.KexBits)
+	}
+	writeSignature(&b, "server", i.ServerSig)
+	writeSignature(&b, "client", i.ClientSig)
+	return b.String()
+}
+
+func writeDetail(b *strings.Builder, curve string, bits int) {
+	if curve != "" {
+		fmt.Fprintf(b, " (%s)", curve)
+	} else if bits > 0 {
+		fmt.Fprintf(b, " (%d bits)", bits)
+	}
+}
+
+func writeSignature(b *strings.Builder, side string, sig Signature) {
+	if sig.Name == "" {
+		return
+	}
+	fmt.Fprintf(b, " %s-signature %s", side, sig.Name)
+	writeDetail(b, sig.Curve, sig.Bits)
+	if sig.Digest != "" {
+		fmt.Fprintf(b, " %s-digest %s", side, sig.Digest)
+	}
+}
+
+// PeerCertLine is the server-role peer certificate log line (loglevel
+// VERBOSE or PEERCERT); only meaningful when a certificate was presented.
+func (i Info) PeerCertLine(namaddr string) string {
+	return fmt.Sprintf("%s: subject_CN=%s, issuer=%s, fingerprint=%s, pkey_fingerprint=%s",
+		strings.ToLower(namaddr), i.PeerCN, i.IssuerCN, i.PeerFingerprint, i.PeerPubkeyFingerprint)
+}
+
+// Context returns the TLS context reply (3.6+ order, 22 attributes).
+func (i Info) Context(namaddr string) []NameValue {
+	itoa := strconv.Itoa
+	return []NameValue{
+		{"peer_CN", i.PeerCN},
+		{"issuer_CN", i.IssuerCN},
+		{"peer_fingerprint", i.PeerFingerprint},
+		{"peer_pubkey_fingerprint", i.PeerPubkeyFingerprint},
+		{"level", itoa(i.Level)},
+		{"peer_status", itoa(i.PeerStatus)},
+		{"cipher_protocol", i.Protocol},
+		{"cipher_name", i.CipherName},
+		{"cipher_usebits", itoa(i.CipherUseBits)},
+		{"cipher_algbits", itoa(i.CipherAlgBits)},
+		{"key_exchange", i.KexName},
+		{"key_exchange_curve", i.KexCurve},
+		{"key_exchange_bits", itoa(i.KexBits)},
+		{"clnt_signature", i.ClientSig.Name},
+		{"clnt_signature_curve", i.ClientSig.Curve},
+		{"clnt_signature_bits", itoa(i.ClientSig.Bits)},
+		{"clnt_signature_digest", i.ClientSig.Digest},
+		{"srvr_signature", i.ServerSig.Name},
+		{"srvr_signature_curve", i.ServerSig.Curve},
+		{"srvr_signature_bits", itoa(i.ServerSig.Bits)},
+		{"srvr_signature_digest", i.ServerSig.Digest},
+		{"namaddr", strings.ToLower(namaddr)},
+	}
+}

@@ -1,0 +1,288 @@
+package tlspolicy
+
+import (
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"strings"
+	"sync"
+)
+
+// ServerSettings is the tlsproxy_tls_* configuration (config.md §2.1),
+// already expanded from main.cf.
+type ServerSettings struct {
+	SecurityLevel                   string
+	UseTLS, EnforceTLS              bool
+	AskCcert, ReqCcert              bool
+	VerifyDepth                     int
+	ChainFiles                      string
+	CertFile, KeyFile               string
+	DCertFile, DKeyFile             string
+	ECCertFile, ECKeyFile           string
+	CAfile, CApath                  string
+	Protocols, MandatoryProtocols   string
+	Ciphers, MandatoryCiphers       string
+	ExcludeCiphers                  string
+	MandatoryExcludeCiphers         string
+	FingerprintDigest               string
+	EECDHGrade                      string
+	LogLevel                        string
+	DH1024ParamFile, DH512ParamFile string
+}
+
+// Server is the prepared server role, built once before the jail.
+type Server struct {
+	// Config is the shared TLS configuration; use SessionConfig per
+	// connection to learn which certificate was served.
+	Config *tls.Config
+	// Enabled is false when the server role answers every request with
+	// status 0 (TLS disabled by configuration or by a start-up problem).
+	Enabled bool
+
+	Enforce     bool // level encrypt: mandatory protocols/ciphers
+	AskCert     bool // a client certificate is requested
+	RequireCert bool // req_ccert with encrypt (reported only, never enforced)
+	LogMask     LogMask
+	Digest      string // fingerprint digest, lower case (e.g. "sha256")
+
+	// Cipher policy inputs for TLS <= 1.2 (applied by a later cipher-grade
+	// implementation; Go's default suites are used meanwhile).
+	CipherGrade      string
+	CipherExclusions []string
+
+	certs       []tls.Certificate // in preference order
+	verifyPool  *x509.CertPool    // CAfile + CApath, for the TRUSTED bit
+	verifyDepth int
+}
+
+// Key exchange groups: the tls_eecdh_auto_curves default that Go supports.
+var serverCurves = []tls.CurveID{tls.X25519, tls.CurveP256, tls.CurveP521, tls.CurveP384}
+
+// NewServer applies Postfix's server-role start-up rules (config.md §5) and
+// loads keys, certificates and CAs. Warnings go to warn. A non-nil error is
+// fatal (invalid security level). A Server with Enabled=false means every
+// server-role request gets status 0; problems that Postfix treats as a TLS
+// initialization failure (unreadable or mismatched keys and certificates,
+// bad CA data, bad protocol list, unknown digest) are logged and disable
+// TLS in the same way.
+func NewServer(s ServerSettings, warn func(string)) (*Server, error) {
+	use, enforce := s.UseTLS, s.EnforceTLS
+	if s.SecurityLevel != "" {
+		switch s.SecurityLevel {
+		case "none":
+			use, enforce = false, false
+		case "may":
+			use, enforce = true, false
+		case "encrypt":
+			use, enforce = true, true
+		case "fingerprint", "verify", "secure":
+			warn(fmt.Sprintf("tlsproxy_tls_security_level: unsupported TLS level \"%s\", using \"encrypt\"", s.SecurityLevel))
+			use, enforce = true, true
+		default:
+			return nil, fmt.Errorf("Invalid TLS level \"%s\"", s.SecurityLevel)
+		}
+	}
+	use = use || enforce
+	srv := &Server{Config: &tls.Config{}}
+	if !use {
+		warn("TLS server role is disabled with tlsproxy_tls_security_level or tlsproxy_use_tls")
+		return srv, nil
+	}
+	srv.Enforce = enforce
+	srv.AskCert = s.AskCcert || (enforce && s.ReqCcert)
+	srv.RequireCert = enforce && s.ReqCcert
+
+	// Certificate presence rules.
+	certFile, noCertOK := s.CertFile, false
+	if strings.EqualFold(certFile, "none") {
+		certFile, noCertOK = "", true
+	}
+	haveCert := certFile != "" || s.DCertFile != "" || s.ECCertFile != ""
+	useChains := s.ChainFiles != ""
+	if useChains {
+		if haveCert {
+			warn("Both tlsproxy_tls_chain_files and one or more of the legacy " +
+				" tlsproxy_tls_cert_file, tlsproxy_tls_eccert_file or tlsproxy_tls_dcert_file" +
+				" are non-empty; the legacy  parameters will be ignored")
+		}
+		haveCert = true
+	}
+	if !haveCert && srv.AskCert {
+		warn("Need a server cert to request client certs")
+	}
+	if !enforce && s.ReqCcert {
+		warn("Can't require client certs unless TLS is required")
+	}
+	if !haveCert && !(noCertOK && !srv.AskCert) {
+		warn("No server certs available. TLS can't be enabled")
+		return srv, nil
+	}
+	if !haveCert {
+		warn("anonymous TLS (tlsproxy_tls_cert_file = none without other certificates) is not supported" +
+			" by this implementation (Go crypto/tls has no aNULL cipher suites): disabling TLS support")
+		return srv, nil
+	}
+
+	// Settings that do not depend on files.
+	mask, err := ParseLogLevel(s.LogLevel)
+	if le, ok := err.(*LogLevelError); ok {
+		warn(le.Warning("tlsproxy_tls_loglevel"))
+	}
+	if srv.RequireCert {
+		mask |= LogUntrusted
+	}
+	srv.LogMask = mask
+	srv.Digest = strings.ToLower(s.FingerprintDigest)
+	if newDigest(srv.Digest) == nil {
+		warn(fmt.Sprintf("Digest algorithm \"%s\" not found: disabling TLS support", s.FingerprintDigest))
+		return srv, nil
+	}
+	protocols := s.Protocols
+	srv.CipherGrade = s.Ciphers
+	srv.CipherExclusions = splitCipherList(s.ExcludeCiphers)
+	if enforce {
+		protocols = s.MandatoryProtocols
+		srv.CipherGrade = s.MandatoryCiphers
+		srv.CipherExclusions = append(srv.CipherExclusions, splitCipherList(s.MandatoryExcludeCiphers)...)
+	}
+	if srv.AskCert {
+		srv.CipherExclusions = append(srv.CipherExclusions, "aNULL")
+	}
+	versions, err := parseProtocolSet(protocols)
+	if err != nil {
+		if pe, ok := err.(*ProtocolError); ok && pe.Token != "" {
+			warn(fmt.Sprintf("Invalid TLS protocol list \"%s\": disabling TLS support", protocols))
+		} else {
+			warn(err.Error() + ": disabling TLS support")
+		}
+		return srv, nil
+	}
+	for _, p := range []struct{ name, value string }{
+		{"tlsproxy_tls_dh1024_param_file", s.DH1024ParamFile},
+		{"tlsproxy_tls_dh512_param_file", s.DH512ParamFile},
+	} {
+		if p.value != "" {
+			warn(fmt.Sprintf("%s = %s is ignored: finite-field DHE is not supported by this implementation (Go crypto/tls)", p.name, p.value))
+		}
+	}
+
+	// Keys, certificates, CAs.
+	if useChains {
+		certs, ok := loadChainFiles(s.ChainFiles, warn)
+		if !ok {
+			return srv, nil
+		}
+		srv.certs = certs
+	} else {
+		for _, slot := range []struct{ name, cert, key string }{
+			{"ECDSA", s.ECCertFile, s.ECKeyFile},
+			{"RSA", certFile, s.KeyFile},
+		} {
+			if slot.cert == "" {
+				continue
+			}
+			c, ok := loadLegacy(slot.name, slot.cert, slot.key, warn)
+			if !ok {
+				return srv, nil
+			}
+			srv.certs = append(srv.certs, c)
+		}
+		if s.DCertFile != "" {
+			warn(fmt.Sprintf("%s: ignoring tlsproxy_tls_dcert_file = %s", dsaUnsupported, s.DCertFile))
+		}
+		if len(srv.certs) == 0 {
+			warn("No server certs available. TLS can't be enabled")
+			return srv, nil
+		}
+	}
+	names, pool, err := loadCAs(s.CAfile, s.CApath)
+	if err != nil {
+		warn(fmt.Sprintf("cannot load Certificate Authority data: %v: disabling TLS support", err))
+		return srv, nil
+	}
+	srv.verifyPool, srv.verifyDepth = pool, s.VerifyDepth
+
+	cfg := srv.Config
+	cfg.MinVersion, cfg.MaxVersion = versions.bounds()
+	cfg.CurvePreferences = serverCurves
+	cfg.GetCertificate = srv.pickCertificate
+	if srv.AskCert {
+		// Ask, never require, never verify during the handshake:
+		// tlsproxy only reports the result (tls-policy.md §5).
+		cfg.ClientAuth = tls.RequestClientCert
+		cfg.ClientCAs = names
+	}
+	if versions.hasHoles() {
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			if !versions.has(cs.Version) {
+				return fmt.Errorf("protocol %s is disabled by the TLS protocol list", protocolName(cs.Version))
+			}
+			return nil
+		}
+	}
+	var ticketKey [32]byte
+	if _, err := rand.Read(ticketKey[:]); err != nil {
+		warn(fmt.Sprintf("cannot create session ticket key: %v: disabling TLS support", err))
+		return srv, nil
+	}
+	cfg.SetSessionTicketKeys([][32]byte{ticketKey}) // shared by SessionConfig clones
+	srv.Enabled = true
+	return srv, nil
+}
+
+func splitCipherList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool {
+		return r == ',' || r == ':' || r == ' ' || r == '\t' || r == '\r' || r == '\n'
+	})
+}
+
+// pickCertificate chooses like OpenSSL does: the first signature scheme
+// in the client's preference order that one of our certificates can serve
+// decides; without usable schemes (TLS 1.0/1.1) the first certificate the
+// client supports wins, else the first one (the handshake then fails).
+func (s *Server) pickCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	if len(s.certs) > 1 {
+		one := *hello
+		for _, scheme := range hello.SignatureSchemes {
+			one.SignatureSchemes = []tls.SignatureScheme{scheme}
+			for i := range s.certs {
+				if one.SupportsCertificate(&s.certs[i]) == nil {
+					return &s.certs[i], nil
+				}
+			}
+		}
+	}
+	for i := range s.certs {
+		if hello.SupportsCertificate(&s.certs[i]) == nil {
+			return &s.certs[i], nil
+		}
+	}
+	return &s.certs[0], nil
+}
+
+// SessionConfig returns the TLS configuration for one connection and a
+// function that reports the certificate served on it (nil before the
+// handshake chose one, e.g. on TLS 1.3 resumption). The clone shares the
+// session ticket key with Config.
+func (s *Server) SessionConfig() (*tls.Config, func() *tls.Certificate) {
+	cfg := s.Config.Clone()
+	var (
+		mu     sync.Mutex
+		served *tls.Certificate
+	)
+	if s.Enabled {
+		cfg.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			c, err := s.pickCertificate(hello)
+			mu.Lock()
+			served = c
+			mu.Unlock()
+			return c, err
+		}
+	}
+	return cfg, func() *tls.Certificate {
+		mu.Lock()
+		defer mu.Unlock()
+		return served
+	}
+}
