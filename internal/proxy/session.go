@@ -158,6 +158,9 @@ func (ss *session) run(ctx context.Context) {
 		log.Warnf("tlsp_get_fd_event: receive remote SMTP peer file descriptor: %v", describe(err))
 		return
 	}
+	if ss.srv.TLS.LogMask&tlspolicy.LogVerbose != 0 {
+		log.Infof("setting up TLS connection from %s", ss.endpoint)
+	}
 	if err := ss.handshake(ctx); err != nil {
 		if !quietEnd(err) {
 			log.Warnf("TLS library problem: %v", err)
