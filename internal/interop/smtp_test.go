@@ -1,0 +1,133 @@
+package interop
+
+import (
+	"bufio"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// smtpClient speaks just enough SMTP to reach postscreen's STARTTLS. Every
+// read and write is bounded by one deadline for the whole session.
+type smtpClient struct {
+	t    *testing.T
+	raw  net.Conn
+	conn net.Conn // raw, or the TLS connection after STARTTLS
+	r    *bufio.Reader
+	port int // our local port: how the server logs us
+}
+
+func dialSMTP(t *testing.T, addr string) *smtpClient {
+	t.Helper()
+	c, err := net.DialTimeout("tcp4", addr, 10*time.Second)
+	if err != nil {
+		t.Fatalf("dial %s: %v", addr, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.SetDeadline(time.Now().Add(60 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	return &smtpClient{t: t, raw: c, conn: c, r: bufio.NewReader(c), port: c.LocalAddr().(*net.TCPAddr).Port}
+}
+
+// reply reads one (possibly multi-line) reply: "ddd-text" lines up to a
+// "ddd text" line. postscreen's banner is such a reply: it sends "220-"
+// at once and the final "220 " line only after postscreen_greet_wait.
+func (c *smtpClient) reply() (int, []string) {
+	c.t.Helper()
+	var lines []string
+	for {
+		line, err := c.r.ReadString('\n')
+		if err != nil {
+			c.t.Fatalf("reading reply after %q: %v", lines, err)
+		}
+		line = strings.TrimRight(line, "\r\n")
+		lines = append(lines, line)
+		if len(line) < 4 || (line[3] != ' ' && line[3] != '-') {
+			c.t.Fatalf("malformed reply line %q", line)
+		}
+		if line[3] == ' ' {
+			code, err := strconv.Atoi(line[:3])
+			if err != nil {
+				c.t.Fatalf("malformed reply code in %q", line)
+			}
+			return code, lines
+		}
+	}
+}
+
+// cmd sends one command line and reads the reply. Commands go one at a
+// time: postscreen's pipelining test would flag anything else.
+func (c *smtpClient) cmd(line string) (int, []string) {
+	c.t.Helper()
+	if _, err := fmt.Fprintf(c.conn, "%s\r\n", line); err != nil {
+		c.t.Fatalf("sending %q: %v", line, err)
+	}
+	return c.reply()
+}
+
+// expect sends line (none for "") and checks the reply code and that the
+// last line starts with prefix; it returns all reply lines.
+func (c *smtpClient) expect(line string, code int, prefix string) []string {
+	c.t.Helper()
+	var got int
+	var lines []string
+	if line == "" {
+		got, lines = c.reply()
+	} else {
+		got, lines = c.cmd(line)
+	}
+	if got != code || !strings.HasPrefix(lines[len(lines)-1], prefix) {
+		c.t.Fatalf("%q: got reply %q, want %d %q...", line, lines, code, prefix)
+	}
+	return lines
+}
+
+// greetAndStartTLS reads the banner, sends EHLO, checks that STARTTLS is
+// offered and sends it, leaving the connection ready for a TLS handshake.
+func (c *smtpClient) greetAndStartTLS() {
+	c.t.Helper()
+	c.expect("", 220, "220 ")
+	if !offersSTARTTLS(c.expect("EHLO client.test", 250, "250 ")) {
+		c.t.Fatal("EHLO reply before TLS does not offer STARTTLS")
+	}
+	c.expect("STARTTLS", 220, "220 2.0.0")
+	if n := c.r.Buffered(); n != 0 {
+		c.t.Fatalf("%d unexpected plaintext bytes after the STARTTLS reply", n)
+	}
+}
+
+// handshake runs a TLS handshake that must verify the instance's
+// certificate for "localhost", and switches the client to TLS.
+func (c *smtpClient) handshake(certFile string) tls.ConnectionState {
+	c.t.Helper()
+	pemData, err := os.ReadFile(certFile)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(pemData) {
+		c.t.Fatalf("no certificate in %s", certFile)
+	}
+	tc := tls.Client(c.raw, &tls.Config{RootCAs: roots, ServerName: "localhost"})
+	if err := tc.Handshake(); err != nil {
+		c.t.Fatalf("TLS handshake through postscreen: %v", err)
+	}
+	c.conn, c.r = tc, bufio.NewReader(tc)
+	return tc.ConnectionState()
+}
+
+func offersSTARTTLS(ehlo []string) bool {
+	for _, l := range ehlo {
+		if len(l) > 4 && strings.EqualFold(strings.TrimSpace(l[4:]), "STARTTLS") {
+			return true
+		}
+	}
+	return false
+}
