@@ -27,6 +27,7 @@ func loadParams(cfg *conf.Config, opts master.Options) (params, error) {
 	p.maxUse = r.int("max_use")
 	p.server = serverSettings(&r)
 	p.watchdog = r.dur("tlsproxy_watchdog_timeout")
+	p.preempt = r.bool("tls_preempt_cipherlist")
 	if r.err != nil {
 		return p, r.err
 	}

@@ -149,6 +149,19 @@ func NewServer(s ServerSettings, warn func(string)) (*Server, error) {
 	if srv.AskCert {
 		srv.CipherExclusions = append(srv.CipherExclusions, "aNULL")
 	}
+	gradeParam := "tlsproxy_tls_ciphers"
+	if enforce {
+		gradeParam = "tlsproxy_tls_mandatory_ciphers"
+	}
+	switch strings.ToLower(srv.CipherGrade) {
+	case "export", "low":
+		warn(fmt.Sprintf("%s = %s: export and low-grade cipher suites are not supported by this"+
+			" implementation (Go crypto/tls); the stronger suites Go offers are used instead", gradeParam, srv.CipherGrade))
+	case "null":
+		warn(fmt.Sprintf("%s = %s: NULL (unencrypted) cipher suites are not supported by this"+
+			" implementation (Go crypto/tls): disabling TLS support", gradeParam, srv.CipherGrade))
+		return srv, nil
+	}
 	versions, err := parseProtocolSet(protocols)
 	if err != nil {
 		if pe, ok := err.(*ProtocolError); ok && pe.Token != "" {
