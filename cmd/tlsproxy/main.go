@@ -149,6 +149,14 @@ func run(args []string, environ []string, stderr io.Writer) int {
 		return fatal("%v", err)
 	}
 
+	gens, err := generations(cfg, func(w string) { log.Warnf("%s", w) })
+	if err != nil {
+		return fatal("%v", err)
+	}
+	if opts.Verbose > 0 {
+		log.Infof("expecting Postfix %v clients (pinned: %v)", gens.Expect, gens.Pinned)
+	}
+
 	// Jail: setgid, setgroups, chroot, chdir("/"), setuid.
 	spec := jail.Spec{}
 	if opts.Unprivileged {
@@ -177,7 +185,7 @@ func run(args []string, environ []string, stderr io.Writer) int {
 		Watchdog:   p.watchdog,
 		OnWatchdog: func() { _ = log.Close(); exitFunc(1) },
 	}
-	srv := &proxy.Server{TLS: srvTLS, Log: log}
+	srv := &proxy.Server{TLS: srvTLS, Log: log, Generations: gens, Service: service}
 	d.Handle = srv.Serve
 
 	// SIGTERM (postfix stop, or a service removed from master.cf) ends

@@ -155,8 +155,8 @@ func TestLoad(t *testing.T) {
 func debianNames(c *Config) []string {
 	seen := map[string]bool{"process_name": true}
 	var names []string
-	for n := range Defaults {
-		if !seen[n] {
+	for n, p := range Defaults {
+		if !seen[n] && !p.Ours {
 			seen[n] = true
 			names = append(names, n)
 		}

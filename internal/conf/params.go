@@ -36,6 +36,9 @@ type Param struct {
 	NonEmpty bool
 	// Runtime marks defaults computed when used (host name, program name).
 	Runtime bool
+	// Ours marks parameters of this implementation that Postfix itself
+	// does not have (postconf does not know them).
+	Ours bool
 }
 
 // Shorthands for the table below.
@@ -217,4 +220,8 @@ var Defaults = map[string]Param{
 	// tlsproxy(8) resource control and the name clients use to find it.
 	"tlsproxy_watchdog_timeout": duration("10s", 10, 0),
 	"tlsproxy_service_name":     nonEmpty("tlsproxy"),
+	// Ours, not Postfix's: the Postfix version of tlsproxy's clients,
+	// "auto" (the installed one, with a look for early client bytes) or a
+	// release such as 3.7.11, 2.11.11 or 3.12-20260821 (trusted as is).
+	"tlsproxy_postfix_version": {Default: "auto", NonEmpty: true, Ours: true},
 }

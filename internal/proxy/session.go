@@ -14,6 +14,7 @@ import (
 
 	"tlsproxy/internal/attr"
 	"tlsproxy/internal/fdpass"
+	"tlsproxy/internal/pfversion"
 	"tlsproxy/internal/tlspolicy"
 )
 
@@ -22,6 +23,7 @@ const (
 	FlagRoleServer  = 1 // tlsproxy is the TLS server (postscreen)
 	FlagRoleClient  = 2 // tlsproxy is the TLS client (smtp connection reuse)
 	FlagSendContext = 4 // send the TLS context list after the handshake
+	FlagProbe       = 8 // 3.12 snapshots: only ask whether the role is available
 )
 
 // Fixed limits of Postfix's tlsproxy (tlsproxy.c, 3.7).
@@ -55,9 +57,21 @@ type Server struct {
 	// InitTimeout bounds the wait for the request, for the fd and for
 	// the close after status 0 (Postfix: 100 s); zero means that.
 	InitTimeout time.Duration
+	// Generations says which Postfix versions to expect; nil: 3.6+.
+	Generations *Generations
+	// Service is the master.cf service name, the serverid of 2.8
+	// clients (which send none); "" means "tlsproxy".
+	Service string
 	// SessionSlack is added to the request's session timeout to get
 	// the relay's inactivity limit (Postfix: 10 s); zero means that.
 	SessionSlack time.Duration
+}
+
+func (s *Server) service() string {
+	if s.Service != "" {
+		return s.Service
+	}
+	return "tlsproxy"
 }
 
 func (s *Server) initTimeout() time.Duration {
@@ -81,6 +95,10 @@ type session struct {
 	tconn    *tls.Conn
 	shaken   bool                    // handshake completed
 	served   func() *tls.Certificate // the certificate the handshake used
+
+	announced bool                 // we sent the 3.6+ announcement
+	gen       pfversion.Generation // the client's generation
+	props     *props               // the second list, when there was one
 }
 
 // Serve runs one plaintext client connection to its end and closes it.
@@ -99,9 +117,12 @@ func (s *Server) Serve(ctx context.Context, c *net.UnixConn) {
 
 func (ss *session) run(ctx context.Context) {
 	log := ss.srv.Log
-	if err := ss.announce(); err != nil {
-		log.Warnf("write protocol attribute: %v", err)
-		return
+	ss.announced = ss.shouldAnnounce()
+	if ss.announced {
+		if err := ss.announce(); err != nil {
+			log.Warnf("write protocol attribute: %v", err)
+			return
+		}
 	}
 	if err := ss.readRequest(); err != nil {
 		var se *attr.ScanError
@@ -111,45 +132,83 @@ func (ss *session) run(ctx context.Context) {
 		log.Warnf("tlsp_get_request_event: receive request attributes: %v", describe(err))
 		return
 	}
+	old := ss.gen <= pfversion.G2 // 2.8 – 3.3 log and time out differently
 	role := ss.flags & (FlagRoleServer | FlagRoleClient)
-	switch role {
-	case FlagRoleServer:
-		log.Infof("CONNECT from %s", ss.endpoint)
-	case FlagRoleClient:
-		log.Infof("CONNECT to %s", ss.endpoint)
-	default:
-		log.Infof("CONNECT (bogus_direction) %s", ss.endpoint)
+	if old {
+		role &= FlagRoleServer // only the server role existed
 	}
-	defer log.Infof("DISCONNECT %s", ss.endpoint)
-	defer func() {
-		// Postfix logs this whenever a session that got as far as a
-		// request ends before its handshake completed.
-		if !ss.shaken {
-			log.Infof("TLS handshake failed for service=%s peer=%s", ss.serverid, ss.endpoint)
+	probe := ss.announced && ss.flags&FlagProbe != 0
+
+	// The second list, sent in the same write as the first.
+	switch {
+	case role == FlagRoleClient:
+		l, err := ss.rd.ReadList()
+		if err == nil {
+			ss.props, err = parseClientProps(l)
 		}
-	}()
+		if err != nil {
+			var se *attr.ScanError
+			if errors.As(err, &se) {
+				log.Warnf("%s", se.Error())
+			}
+			log.Warnf("tlsp_get_request_event: receive client TLS settings: %v", describe(err))
+			return
+		}
+	case role == FlagRoleServer && ss.announced && !probe && ss.moreQueued(ss.g5Wait()):
+		l, err := ss.rd.ReadList()
+		if err == nil {
+			ss.props, err = parseServerProps(l)
+		}
+		if err != nil {
+			var se *attr.ScanError
+			if errors.As(err, &se) {
+				log.Warnf("%s", se.Error())
+			}
+			log.Warnf("tlsp_get_request_event: receive server TLS settings: %v", describe(err))
+			return
+		}
+		ss.gen = pfversion.G5
+	}
 
 	ready := false
+	var refusal string
 	switch role {
 	case FlagRoleServer:
 		ready = ss.srv.TLS != nil && ss.srv.TLS.Enabled
 	case FlagRoleClient:
-		// The client role (smtp connection reuse) sends its TLS
-		// settings as a second list in the same write; read it so the
-		// stream stays in step, then decline.
-		if _, err := ss.rd.ReadList(); err != nil {
-			log.Warnf("tlsp_get_request_event: receive client TLS settings: %v", describe(err))
-			return
-		}
-		log.Warnf("tlsp_get_request_event: TLS client role is not supported by this tlsproxy build")
+		refusal = "tlsp_get_request_event: TLS client role is not supported by this tlsproxy build"
 	default:
-		log.Warnf("tlsp_get_request_event: bad request flags: 0x%x", ss.flags)
+		refusal = fmt.Sprintf("tlsp_get_request_event: bad request flags: 0x%x", ss.flags)
+	}
+	if !old || ready {
+		// 2.8 – 3.3 log CONNECT/DISCONNECT only for sessions they serve.
+		switch role {
+		case FlagRoleServer:
+			log.Infof("CONNECT from %s", ss.endpoint)
+		case FlagRoleClient:
+			log.Infof("CONNECT to %s", ss.endpoint)
+		default:
+			log.Infof("CONNECT (bogus_direction) %s", ss.endpoint)
+		}
+		defer log.Infof("DISCONNECT %s", ss.endpoint)
+	}
+	if refusal != "" {
+		log.Warnf("%s", refusal)
+	}
+	if !old && !probe {
+		defer func() {
+			// 3.4+ log this whenever a session that got as far as
+			// a request ends before its handshake completed.
+			if !ss.shaken {
+				log.Infof("TLS handshake failed for service=%s peer=%s", ss.serverid, ss.endpoint)
+			}
+		}()
 	}
 	if err := ss.writeList(attr.List{attr.Int("status", b2i(ready))}); err != nil {
 		log.Warnf("tlsp_get_request_event: send status: %v", describe(err))
 		return
 	}
-	if !ready {
+	if !ready || probe {
 		ss.waitClose()
 		return
 	}
@@ -177,16 +236,70 @@ func (ss *session) run(ctx context.Context) {
 		log.Infof("%s", info.Summary("from", ss.endpoint))
 	}
 	if ss.flags&FlagSendContext != 0 {
-		var l attr.List
-		for _, nv := range info.Context(ss.endpoint) {
-			l = append(l, attr.Str(nv.Name, nv.Value))
-		}
-		if err := ss.writeList(l); err != nil {
+		if err := ss.writeList(shapeContext(info.Context(ss.endpoint), ss.contextLen())); err != nil {
 			log.Warnf("cannot send TLS context: %v", describe(err))
 			return
 		}
 	}
 	ss.relay()
+}
+
+// g5Wait is how long to look for a server-role second list that is not
+// already queued: only when G5 clients are expected.
+func (ss *session) g5Wait() time.Duration {
+	if ss.srv.Generations.expectGen() == pfversion.G5 {
+		return g5Wait
+	}
+	return 0
+}
+
+// contextLen is the length of the context reply this client reads.
+func (ss *session) contextLen() int {
+	var expect pfversion.Version
+	if g := ss.srv.Generations; g != nil {
+		expect = g.Expect
+	}
+	switch {
+	case ss.props != nil && ss.flags&FlagRoleClient != 0:
+		return ss.props.contextLen(ss.announced)
+	case ss.gen == pfversion.G5:
+		if ss.props != nil && ss.props.trace {
+			return 26
+		}
+		return 25
+	case ss.gen == pfversion.G4:
+		if expect.Major != 0 && expect.Generation() == pfversion.G4 {
+			return expect.ContextLen()
+		}
+		return 22
+	case ss.gen == pfversion.G3:
+		return 21
+	case ss.gen == pfversion.G2:
+		if expect.Major != 0 && expect.Generation() == pfversion.G2 {
+			return expect.ContextLen()
+		}
+		return 21
+	}
+	return 9
+}
+
+// shapeContext lays the 3.6 context attributes out in the shape of an
+// n-attribute reply; attributes that 3.6 does not have (raw public keys,
+// TLSRPT, trace budget) are 0.
+func shapeContext(ctx []tlspolicy.NameValue, n int) attr.List {
+	values := make(map[string]string, len(ctx))
+	for _, nv := range ctx {
+		values[nv.Name] = nv.Value
+	}
+	var l attr.List
+	for _, name := range pfversion.ContextNames(n) {
+		v, ok := values[name]
+		if !ok {
+			v = "0"
+		}
+		l = append(l, attr.Str(name, v))
+	}
+	return l
 }
 
 // announce writes the 3.6+ protocol announcement.
@@ -198,8 +311,12 @@ func (ss *session) announce() error {
 	return err
 }
 
-// readRequest reads and checks the first request list (generation G4):
-// remote_endpoint, flags, timeout (handshake), timeout (session), serverid.
+// readRequest reads the first request list and tells the generations
+// apart by its names: G1 (2.8) remote_endpoint, flags, timeout; G2 (2.9 –
+// 3.3) the same plus server_id; G3 and later remote_endpoint, flags,
+// timeout (handshake), timeout (session), serverid. After an announcement
+// only the last shape is valid, and its error text is the one Postfix 3.x
+// gives for any other.
 func (ss *session) readRequest() error {
 	if err := ss.plain.SetReadDeadline(time.Now().Add(ss.srv.initTimeout())); err != nil {
 		return err
@@ -208,10 +325,23 @@ func (ss *session) readRequest() error {
 	if err != nil {
 		return err
 	}
-	if err := l.Expect("plaintext", "remote_endpoint", "flags", "timeout", "timeout", "serverid"); err != nil {
-		return err
-	}
+	modern := l.Expect("plaintext", "remote_endpoint", "flags", "timeout", "timeout", "serverid")
 	cur := l.Cursor("plaintext")
+	switch {
+	case modern == nil:
+		ss.gen = pfversion.G3
+		if ss.announced {
+			ss.gen = pfversion.G4 // or G5, once a second list shows up
+		}
+	case ss.announced:
+		return modern
+	case l.Expect("plaintext", "remote_endpoint", "flags", "timeout", "server_id") == nil:
+		ss.gen = pfversion.G2
+	case l.Expect("plaintext", "remote_endpoint", "flags", "timeout") == nil:
+		ss.gen = pfversion.G1
+	default:
+		return modern
+	}
 	ss.endpoint, _ = cur.Next("remote_endpoint")
 	if ss.flags, err = cur.NextInt("flags"); err != nil {
 		return err
@@ -220,16 +350,26 @@ func (ss *session) readRequest() error {
 	if err != nil {
 		return err
 	}
+	slack := ss.srv.SessionSlack
+	if slack == 0 {
+		slack = sessionSlack
+	}
+	if ss.gen <= pfversion.G2 {
+		// One timeout, plus 10 s, for every wait (2.8 – 3.3).
+		ss.hsWait = seconds(hs) + slack
+		ss.idleWait = ss.hsWait
+		ss.serverid = ss.srv.service() // 2.8 used its own service name
+		if ss.gen == pfversion.G2 {
+			ss.serverid, _ = cur.Next("server_id")
+		}
+		return nil
+	}
 	idle, err := cur.NextInt("timeout")
 	if err != nil {
 		return err
 	}
 	ss.serverid, _ = cur.Next("serverid")
 	ss.hsWait = seconds(hs)
-	slack := ss.srv.SessionSlack
-	if slack == 0 {
-		slack = sessionSlack
-	}
 	ss.idleWait = seconds(idle) + slack
 	return nil
 }

@@ -1,0 +1,118 @@
+package proxy
+
+import (
+	"errors"
+	"net"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"tlsproxy/internal/pfversion"
+)
+
+// How a session decides which generation its client speaks
+// (tlsproxy-protocol.md §1.3, §8.9):
+//
+//  1. Announce or not. Postfix 3.6+ clients (G4, G5) wait for the
+//     "protocol" announcement before they write; older ones (G1 – G3)
+//     write their request right after connect() and never expect it. A
+//     pinned version decides alone. Otherwise: bytes already waiting at
+//     accept time mean an old client (no announcement). With none, a
+//     process that expects 3.6+ clients (the installed Postfix, read with
+//     postconf at start-up) announces at once — no delay for the common
+//     case; one that expects older clients first waits OldClientWait for
+//     the request and announces only if nothing came.
+//  2. The first list's names then tell G1 (timeout only), G2 (server_id)
+//     and G3 (two timeouts, serverid) apart; after an announcement they
+//     must be the G3 shape.
+//  3. After an announcement, a server-role request that is followed in the
+//     same write by a second list is G5 (3.12 snapshots); the client role
+//     always has one. The parts of that list date the client exactly
+//     (props.go).
+
+// defaultOldClientWait is how long a process that expects pre-3.6
+// clients waits for a request before it announces anyway.
+const defaultOldClientWait = 500 * time.Millisecond
+
+// g5Wait is how long a G5-expecting process waits for a second list that
+// did not arrive with the first (a split write).
+const g5Wait = 200 * time.Millisecond
+
+// Generations holds the process-wide choice.
+type Generations struct {
+	// Expect is the Postfix version of the clients: pinned by
+	// tlsproxy_postfix_version, or that of the installed Postfix.
+	// Zero means unknown (treated like 3.6+).
+	Expect pfversion.Version
+	// Pinned trusts Expect completely: no looking for early bytes.
+	Pinned bool
+	// OldClientWait overrides defaultOldClientWait.
+	OldClientWait time.Duration
+}
+
+// expectGen is the generation Expect speaks; unknown counts as G4.
+func (g *Generations) expectGen() pfversion.Generation {
+	if g == nil || g.Expect.Major == 0 {
+		return pfversion.G4
+	}
+	return g.Expect.Generation()
+}
+
+// shouldAnnounce decides step 1 for a fresh connection.
+func (ss *session) shouldAnnounce() bool {
+	g := ss.srv.Generations
+	want := g.expectGen()
+	if g != nil && g.Pinned {
+		return want.Announces()
+	}
+	if ss.peek(0) {
+		return false // the client spoke first
+	}
+	if want.Announces() {
+		return true
+	}
+	wait := defaultOldClientWait
+	if g != nil && g.OldClientWait > 0 {
+		wait = g.OldClientWait
+	}
+	return !ss.peek(wait)
+}
+
+// peek reports whether the plaintext socket has bytes to read, waiting at
+// most d. It reads nothing (MSG_PEEK), so the attribute reader still gets
+// every byte.
+func (ss *session) peek(d time.Duration) bool {
+	rc, err := ss.plain.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var buf [1]byte
+	var n int
+	var rerr error
+	if d <= 0 {
+		_ = rc.Control(func(fd uintptr) {
+			n, _, rerr = unix.Recvfrom(int(fd), buf[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		})
+		return rerr == nil && n > 0
+	}
+	if err := ss.plain.SetReadDeadline(time.Now().Add(d)); err != nil {
+		return false
+	}
+	defer ss.plain.SetReadDeadline(time.Time{})
+	err = rc.Read(func(fd uintptr) bool {
+		n, _, rerr = unix.Recvfrom(int(fd), buf[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		return !errors.Is(rerr, unix.EAGAIN) // false: wait for readability
+	})
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false
+	}
+	// EOF (n == 0) also ends the wait: the request read reports it.
+	return err == nil && rerr == nil && n > 0
+}
+
+// moreQueued reports whether bytes follow the first list: already in the
+// reader's buffer, or waiting in the socket (within wait).
+func (ss *session) moreQueued(wait time.Duration) bool {
+	return ss.rd.Buffered() > 0 || ss.peek(wait)
+}
