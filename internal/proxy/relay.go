@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -67,9 +68,18 @@ func (ss *session) relay() {
 	})
 	defer timer.Stop()
 
+	// A panic in a copier ends this session only, like one in Serve.
+	guard := func(dir string) {
+		if p := recover(); p != nil {
+			ss.srv.Log.Warnf("%s relay for %s ended by internal error: %v\n%s", dir, ss.endpoint, p, debug.Stack())
+			stop()
+		}
+	}
+
 	// plaintext -> TLS
 	go func() {
 		defer func() { done <- struct{}{} }()
+		defer guard("plaintext")
 		err := copyPlainToTLS(ss, touch)
 		if err == nil {
 			// Plaintext EOF: Postfix calls SSL_shutdown once (our
@@ -84,6 +94,7 @@ func (ss *session) relay() {
 	// TLS -> plaintext
 	go func() {
 		defer func() { done <- struct{}{} }()
+		defer guard("ciphertext")
 		err := copyTLSToPlain(ss, touch)
 		if err != nil && !stopped.Load() && !closedConn(err) {
 			ss.srv.Log.Warnf("ciphertext read/write error for %s: %v", ss.endpoint, err)

@@ -530,3 +530,55 @@ func wantLines(t *testing.T, rec *maillog.Recorder, want, forbid []string) {
 		t.Errorf("log line %q missing (in order); log:\n%s", want[i], strings.Join(lines, "\n"))
 	}
 }
+
+// TestSessionPanicIsContained: a panic inside one session's relay ends
+// that session with a warning; a session running beside it goes on.
+func TestSessionPanicIsContained(t *testing.T) {
+	fx := newFixture(t, nil)
+	var armed sync.Once
+	boom := make(chan struct{})
+	fx.srv.Pat = func() {
+		select {
+		case <-boom:
+			armed.Do(func() { panic("injected fault") })
+		default:
+		}
+	}
+	good := fx.start(t)
+	bad := fx.start(t)
+	rcGood, rfGood := remotePair(t)
+	rcBad, rfBad := remotePair(t)
+	handOver(t, good, FlagRoleServer, rfGood, "[127.0.0.1]:1001")
+	handOver(t, bad, FlagRoleServer, rfBad, "[127.0.0.1]:1002")
+	tGood, tBad := fx.tlsClient(rcGood), fx.tlsClient(rcBad)
+	if err := tGood.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tBad.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	close(boom) // the next progress of any session panics, once
+	if _, err := tBad.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	waitDone(t, bad)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := fx.rec.Wait(ctx, "relay for [127.0.0.1]:1002 ended by internal error: injected fault"); err != nil {
+		t.Fatal(err)
+	}
+	// The other session still relays both ways.
+	if _, err := tGood.Write([]byte("ping\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 6)
+	if _, err := io.ReadFull(good.plain, b); err != nil || string(b) != "ping\r\n" {
+		t.Fatalf("good session got %q, %v", b, err)
+	}
+	if _, err := good.plain.Write([]byte("pong\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(tGood, b); err != nil || string(b) != "pong\r\n" {
+		t.Fatalf("good session remote got %q, %v", b, err)
+	}
+}
