@@ -19,9 +19,10 @@ import (
 //     pinned version decides alone. Otherwise: bytes already waiting at
 //     accept time mean an old client (no announcement). With none, a
 //     process that expects 3.6+ clients (the installed Postfix, read with
-//     postconf at start-up) announces at once — no delay for the common
-//     case; one that expects older clients first waits OldClientWait for
-//     the request and announces only if nothing came.
+//     postconf at start-up) looks once more after EarlyWait (200 µs: an
+//     old client writes its request right after connect(), so it is there
+//     by then) and then announces; one that expects older clients waits
+//     OldClientWait for the request and announces only if nothing came.
 //  2. The first list's names then tell G1 (timeout only), G2 (server_id)
 //     and G3 (two timeouts, serverid) apart; after an announcement they
 //     must be the G3 shape.
@@ -33,6 +34,11 @@ import (
 // defaultOldClientWait is how long a process that expects pre-3.6
 // clients waits for a request before it announces anyway.
 const defaultOldClientWait = 500 * time.Millisecond
+
+// defaultEarlyWait is how long a process that expects 3.6+ clients looks
+// for an old client's request before it announces. It is the only cost
+// the detection adds to a 3.6+ session.
+const defaultEarlyWait = 200 * time.Microsecond
 
 // g5Wait is how long a G5-expecting process waits for a second list that
 // did not arrive with the first (a split write).
@@ -48,6 +54,8 @@ type Generations struct {
 	Pinned bool
 	// OldClientWait overrides defaultOldClientWait.
 	OldClientWait time.Duration
+	// EarlyWait overrides defaultEarlyWait; negative: no wait at all.
+	EarlyWait time.Duration
 }
 
 // expectGen is the generation Expect speaks; unknown counts as G4.
@@ -69,7 +77,11 @@ func (ss *session) shouldAnnounce() bool {
 		return false // the client spoke first
 	}
 	if want.Announces() {
-		return true
+		early := defaultEarlyWait
+		if g != nil && g.EarlyWait != 0 {
+			early = g.EarlyWait
+		}
+		return early < 0 || !ss.peek(early)
 	}
 	wait := defaultOldClientWait
 	if g != nil && g.OldClientWait > 0 {

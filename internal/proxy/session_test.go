@@ -40,7 +40,7 @@ var (
 	keyPEM   []byte
 )
 
-func newFixture(t *testing.T, mod func(*tlspolicy.ServerSettings)) *fixture {
+func newFixture(t testing.TB, mod func(*tlspolicy.ServerSettings)) *fixture {
 	t.Helper()
 	certOnce.Do(func() {
 		ca := pftest.NewCA(t, "Test CA")
