@@ -2,8 +2,10 @@ package proxy
 
 import (
 	"fmt"
+	"strconv"
 
 	"tlsproxy/internal/attr"
+	"tlsproxy/internal/tlsclient"
 )
 
 // This file reads the second request list: the TLS properties that smtp(8)
@@ -345,6 +347,33 @@ func skipTLSRPT(c *attr.Cursor) error {
 		}
 	}
 	return nil
+}
+
+// clientStart turns client-role properties into a tlsclient.Start.
+func (p *props) clientStart() tlsclient.Start {
+	num := func(m map[string]string, k string) int {
+		n, _ := strconv.Atoi(m[k])
+		return n
+	}
+	st := tlsclient.Start{
+		Level: num(p.start, "tls_level"), NextHop: p.start["nexthop"], Host: p.start["host"],
+		NamAddr: p.start["namaddr"], SNI: p.start["sni"], ServerID: p.start["serverid"],
+		Helo: p.start["helo"], Protocols: p.start["protocols"], CipherGrade: p.start["cipher_grade"],
+		CipherExclusions: p.start["cipher_exclusions"], MDAlg: p.start["mdalg"],
+		MatchNames: p.matchNames, DANEDomain: p.daneDomain,
+		LogParam: p.init["log_param"], LogLevel: p.init["log_level"], VerifyDepth: num(p.init, "verifydepth"),
+	}
+	// 3.12 repeats the log settings in START, per peer.
+	if v, ok := p.start["log_param"]; ok {
+		st.LogParam = v
+	}
+	if v, ok := p.start["log_level"]; ok {
+		st.LogLevel = v
+	}
+	for _, r := range p.tlsa {
+		st.TLSA = append(st.TLSA, tlsclient.TLSA(r))
+	}
+	return st
 }
 
 // contextLen is the length of context reply the sender of these client

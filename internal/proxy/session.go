@@ -9,12 +9,15 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
+	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"tlsproxy/internal/attr"
 	"tlsproxy/internal/fdpass"
 	"tlsproxy/internal/pfversion"
+	"tlsproxy/internal/tlsclient"
 	"tlsproxy/internal/tlspolicy"
 )
 
@@ -50,6 +53,14 @@ type Server struct {
 	// TLS is the server role prepared before the jail. Nil, or not
 	// Enabled, means every server-role request gets status 0.
 	TLS *tlspolicy.Server
+	// Client is the client role prepared before the jail; nil means
+	// every client-role request gets status 0.
+	Client *tlsclient.Client
+	// ClientFiles are our tlsproxy_client_* file settings by
+	// TLS_CLIENT_INIT_PROPS name; requests that name other files are
+	// warned about (once per distinct set), as Postfix does.
+	ClientFiles map[string]string
+	mismatch    sync.Map // distinct mismatch texts already warned about
 	// Log receives Postfix-style log lines.
 	Log Logger
 	// Pat, when set, is called whenever a session makes progress.
@@ -93,8 +104,7 @@ type session struct {
 	idleWait time.Duration // relay inactivity limit (second timeout + 10 s)
 	remote   net.Conn      // the passed remote socket, once received
 	tconn    *tls.Conn
-	shaken   bool                    // handshake completed
-	served   func() *tls.Certificate // the certificate the handshake used
+	shaken   bool // handshake completed
 
 	announced bool                 // we sent the 3.6+ announcement
 	gen       pfversion.Generation // the client's generation
@@ -176,7 +186,12 @@ func (ss *session) run(ctx context.Context) {
 	case FlagRoleServer:
 		ready = ss.srv.TLS != nil && ss.srv.TLS.Enabled
 	case FlagRoleClient:
-		refusal = "tlsp_get_request_event: TLS client role is not supported by this tlsproxy build"
+		ready = ss.srv.Client != nil
+		if ready {
+			ss.srv.checkClientFiles(ss.props)
+		} else {
+			refusal = "TLS client role is disabled by configuration"
+		}
 	default:
 		refusal = fmt.Sprintf("tlsp_get_request_event: bad request flags: 0x%x", ss.flags)
 	}
@@ -217,17 +232,41 @@ func (ss *session) run(ctx context.Context) {
 		log.Warnf("tlsp_get_fd_event: receive remote SMTP peer file descriptor: %v", describe(err))
 		return
 	}
+	var ctxAttrs []tlspolicy.NameValue
+	if role == FlagRoleClient {
+		ctxAttrs = ss.startClient(ctx)
+	} else {
+		ctxAttrs = ss.startServer(ctx)
+	}
+	if ctxAttrs == nil {
+		return
+	}
+	if ss.flags&FlagSendContext != 0 {
+		if err := ss.writeList(shapeContext(ctxAttrs, ss.contextLen())); err != nil {
+			log.Warnf("cannot send TLS context: %v", describe(err))
+			return
+		}
+	}
+	ss.relay()
+}
+
+// startServer runs the server-role handshake and logs it; it returns the
+// TLS context, or nil when the session ends here.
+func (ss *session) startServer(ctx context.Context) []tlspolicy.NameValue {
+	log := ss.srv.Log
 	if ss.srv.TLS.LogMask&tlspolicy.LogVerbose != 0 {
 		log.Infof("setting up TLS connection from %s", ss.endpoint)
 	}
+	cfg, served := ss.srv.TLS.SessionConfig()
+	ss.tconn = tls.Server(ss.remote, cfg)
 	if err := ss.handshake(ctx); err != nil {
 		if !quietEnd(err) {
 			log.Warnf("TLS library problem: %v", err)
 		}
-		return
+		return nil
 	}
 	ss.shaken = true
-	info := tlspolicy.ServerInfo(ss.tconn.ConnectionState(), ss.srv.TLS, ss.served())
+	info := tlspolicy.ServerInfo(ss.tconn.ConnectionState(), ss.srv.TLS, served())
 	mask := ss.srv.TLS.LogMask
 	if mask&(tlspolicy.LogPeerCert|tlspolicy.LogVerbose) != 0 && info.PeerCertLine(ss.endpoint) != "" {
 		log.Infof("%s", info.PeerCertLine(ss.endpoint))
@@ -235,13 +274,57 @@ func (ss *session) run(ctx context.Context) {
 	if mask&tlspolicy.LogSummary != 0 {
 		log.Infof("%s", info.Summary("from", ss.endpoint))
 	}
-	if ss.flags&FlagSendContext != 0 {
-		if err := ss.writeList(shapeContext(info.Context(ss.endpoint), ss.contextLen())); err != nil {
-			log.Warnf("cannot send TLS context: %v", describe(err))
-			return
-		}
+	return info.Context(ss.endpoint)
+}
+
+// startClient runs the client-role handshake with the request's TLS
+// properties. Like Postfix's tlsproxy it completes the handshake even when
+// the peer fails verification and only reports that (peer_status, level):
+// smtp(8) decides whether to defer the mail.
+func (ss *session) startClient(ctx context.Context) []tlspolicy.NameValue {
+	log := ss.srv.Log
+	st := ss.props.clientStart()
+	sess, err := ss.srv.Client.NewSession(st, log)
+	if err != nil {
+		return nil // NewSession logged why
 	}
-	ss.relay()
+	ss.tconn = tls.Client(ss.remote, sess.Config())
+	if err := ss.handshake(ctx); err != nil {
+		if !quietEnd(err) {
+			log.Warnf("TLS library problem: %v", err)
+		}
+		return nil
+	}
+	ss.shaken = true
+	res := sess.Evaluate(ss.tconn.ConnectionState())
+	return res.Info.Context(st.NamAddr)
+}
+
+// checkClientFiles warns when a client-role request names other
+// certificate, key or CA files than tlsproxy_client_* do: we keep using
+// ours (read before the jail), and the operator should know.
+func (s *Server) checkClientFiles(p *props) {
+	var diffs []string
+	for _, n := range initClientNames {
+		ours, known := s.ClientFiles[n]
+		if !known || p.init[n] == ours {
+			continue
+		}
+		diffs = append(diffs, fmt.Sprintf("(server) '%s = %s' != (client) '%s = %s'", n, ours, n, p.init[n]))
+	}
+	if len(diffs) == 0 {
+		return
+	}
+	text := strings.Join(diffs, "; ")
+	if _, seen := s.mismatch.LoadOrStore(text, true); seen {
+		return
+	}
+	s.Log.Warnf("request from tlsproxy client with unexpected settings")
+	s.Log.Warnf("%s", text)
+	s.Log.Warnf("to avoid this warning, 1) identify the tlsproxy client that is making this request, " +
+		"2) configure a custom tlsproxy service with settings that match that tlsproxy client, " +
+		"and 3) configure that tlsproxy client with a tlsproxy_service_name setting that resolves " +
+		"to that custom tlsproxy service")
 }
 
 // g5Wait is how long to look for a server-role second list that is not
@@ -432,11 +515,9 @@ func (ss *session) receiveFD() error {
 	return nil
 }
 
-// handshake runs the TLS server handshake on the remote socket.
+// handshake runs the TLS handshake on the remote socket, bounded by the
+// request's first timeout.
 func (ss *session) handshake(ctx context.Context) error {
-	cfg, served := ss.srv.TLS.SessionConfig()
-	ss.served = served
-	ss.tconn = tls.Server(ss.remote, cfg)
 	hctx, cancel := context.WithTimeout(ctx, ss.hsWait)
 	defer cancel()
 	return ss.tconn.HandshakeContext(hctx)
