@@ -149,6 +149,14 @@ func run(args []string, environ []string, stderr io.Writer) int {
 		return fatal("%v", err)
 	}
 
+	tickets, err := tlsmgrSetup(cfg, srvTLS, func(w string) { log.Warnf("%s", w) })
+	if err != nil {
+		return fatal("%v", err)
+	}
+	cliTLS, cliFiles, err := clientRole(cfg, func(w string) { log.Warnf("%s", w) })
+	if err != nil {
+		return fatal("%v", err)
+	}
 	gens, err := generations(cfg, func(w string) { log.Warnf("%s", w) })
 	if err != nil {
 		return fatal("%v", err)
@@ -185,7 +193,8 @@ func run(args []string, environ []string, stderr io.Writer) int {
 		Watchdog:   p.watchdog,
 		OnWatchdog: func() { _ = log.Close(); exitFunc(1) },
 	}
-	srv := &proxy.Server{TLS: srvTLS, Log: log, Generations: gens, Service: service}
+	srv := &proxy.Server{TLS: srvTLS, Client: cliTLS, ClientFiles: cliFiles, Log: log,
+		Generations: gens, Service: service, Tickets: tickets, TicketScope: policyScope(p.server)}
 	d.Handle = srv.Serve
 
 	// SIGTERM (postfix stop, or a service removed from master.cf) ends

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"tlsproxy/internal/attr"
 	"tlsproxy/internal/pftest"
 )
 
@@ -59,7 +60,51 @@ func newInstance(t *testing.T, mainCF string) *instance {
 	}
 	t.Cleanup(func() { ln.Close() })
 	in.listen = ln
+	startFakeTLSMgr(t, filepath.Join(in.queueDir, "private", "tlsmgr"))
 	return in
+}
+
+// startFakeTLSMgr answers tlsmgr(8) requests the way Postfix 3.7's does
+// for a configuration without a session cache database: seed, policy
+// (not cachable, timeout 3600) and tktkey (no key: tickets off).
+func startFakeTLSMgr(t *testing.T, path string) {
+	t.Helper()
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.AcceptUnix()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.Write(attr.AppendList(nil, attr.List{attr.Str("protocol", "tlsmgr_protocol")}))
+				rd := attr.NewReader(c)
+				for {
+					l, err := rd.ReadList()
+					if err != nil {
+						return
+					}
+					var reply attr.List
+					switch req, _ := l.Get("request"); req {
+					case "seed":
+						reply = attr.List{attr.Int("status", 0), attr.Data("seed", make([]byte, 32))}
+					case "policy":
+						reply = attr.List{attr.Int("status", 0), attr.Int("cachable", 0), attr.Int("timeout", 3600)}
+					default:
+						reply = attr.List{attr.Int("status", -1), attr.Data("keybuf", nil)}
+					}
+					if _, err := c.Write(attr.AppendList(nil, reply)); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
 }
 
 func (in *instance) start(t *testing.T, args ...string) *pftest.FakeMaster {
@@ -207,5 +252,36 @@ func TestDaemonFatalStartup(t *testing.T) {
 				t.Errorf("stderr lacks %q:\n%s", tt.want, m.Stderr())
 			}
 		})
+	}
+}
+
+// TestDaemonWithoutTLSMgr: as in Postfix, a tlsmgr that cannot give a
+// seed disables TLS: requests get status 0, and the process says why.
+func TestDaemonWithoutTLSMgr(t *testing.T) {
+	in := newInstance(t, "tlsmgr_service_name = nosuchmgr\n")
+	m := in.start(t, "-z", "-t", "unix", "-V")
+	c, err := pftest.DialTLSProxy(in.sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := pftest.ReadAnnouncement(c); err != nil {
+		t.Fatal(err)
+	}
+	if err := pftest.SendRequest(c, "[127.0.0.1]:4242", 1, 30, 30, "smtpd"); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := pftest.ReadStatus(c); err != nil || st != 0 {
+		t.Fatalf("status %d, %v; want 0", st, err)
+	}
+	c.Close()
+	if err := m.CloseStatus(); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := m.Wait(); err != nil || code != 0 {
+		t.Fatalf("exit %d, %v", code, err)
+	}
+	if want := "warning: no entropy for TLS key generation: disabling TLS support"; !strings.Contains(m.Stderr(), want) {
+		t.Errorf("stderr lacks %q:\n%s", want, m.Stderr())
 	}
 }

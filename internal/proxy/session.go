@@ -18,6 +18,7 @@ import (
 	"tlsproxy/internal/fdpass"
 	"tlsproxy/internal/pfversion"
 	"tlsproxy/internal/tlsclient"
+	"tlsproxy/internal/tlsmgr"
 	"tlsproxy/internal/tlspolicy"
 )
 
@@ -56,6 +57,11 @@ type Server struct {
 	// Client is the client role prepared before the jail; nil means
 	// every client-role request gets status 0.
 	Client *tlsclient.Client
+	// Tickets, when set, issues and opens TLS session tickets with keys
+	// from tlsmgr(8); TicketScope names the server policy in force. The
+	// scope of a session is its serverid plus TicketScope.
+	Tickets     *tlsmgr.Tickets
+	TicketScope string
 	// ClientFiles are our tlsproxy_client_* file settings by
 	// TLS_CLIENT_INIT_PROPS name; requests that name other files are
 	// warned about (once per distinct set), as Postfix does.
@@ -258,6 +264,9 @@ func (ss *session) startServer(ctx context.Context) []tlspolicy.NameValue {
 		log.Infof("setting up TLS connection from %s", ss.endpoint)
 	}
 	cfg, served := ss.srv.TLS.SessionConfig()
+	if ss.srv.Tickets != nil {
+		ss.srv.Tickets.Install(cfg, ss.serverid+"|"+ss.srv.TicketScope)
+	}
 	ss.tconn = tls.Server(ss.remote, cfg)
 	if err := ss.handshake(ctx); err != nil {
 		if !quietEnd(err) {

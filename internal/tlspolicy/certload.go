@@ -242,7 +242,29 @@ func loadChainFiles(list string, warn func(string)) ([]tls.Certificate, bool) {
 	return out, true
 }
 
-// loadCAs reads CAfile and every certificate file in CApath. names holds
+// isHashedName reports whether name has the form OpenSSL's hashed
+// directory lookup uses for certificates: 8 lower-case hex digits, a dot
+// and a decimal sequence number (c_rehash, openssl rehash).
+func isHashedName(name string) bool {
+	hash, seq, ok := strings.Cut(name, ".")
+	if !ok || len(hash) != 8 || seq == "" {
+		return false
+	}
+	for _, c := range hash {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	for _, c := range seq {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// loadCAs reads CAfile and the hashed certificate files of CApath, all
+// before the jail, so that CApath need not exist inside it. names holds
 // the CAfile certificates only (their subjects are sent in the certificate
 // request, as Postfix does); verify holds both.
 func loadCAs(caFile, caPath string) (names, verify *x509.CertPool, err error) {
@@ -271,6 +293,9 @@ func loadCAs(caFile, caPath string) (names, verify *x509.CertPool, err error) {
 			return nil, nil, err
 		}
 		for _, e := range entries {
+			if !isHashedName(e.Name()) {
+				continue // OpenSSL only ever looks up HASH.N names
+			}
 			data, err := os.ReadFile(filepath.Join(caPath, e.Name()))
 			if err != nil {
 				continue // subdirectories, unreadable entries: ignored, like OpenSSL's lookup

@@ -72,3 +72,7 @@ func protocolName(v uint16) string {
 	}
 	return "unknown"
 }
+
+// ProtocolName returns OpenSSL's name of a TLS version ("TLSv1",
+// "TLSv1.1", "TLSv1.2", "TLSv1.3"), "unknown" for others.
+func ProtocolName(v uint16) string { return protocolName(v) }

@@ -4,11 +4,17 @@
 // It mirrors the server-role start-up of Postfix's tlsproxy(8) (3.7): the
 // security level / use / enforce rules, the "no server certs" and client
 // certificate warnings, certificate and key loading from the legacy
-// cert/eccert/dcert settings or from tlsproxy_tls_chain_files, CA loading,
-// the protocol list syntax (tls_proto_mask_lims), the TLS log level keywords
-// (tls_log_mask), and, after a handshake, the summary log line
-// (tls_log_summary), the peer certificate line and the 22-attribute TLS
-// context reply (TLS_SESS_STATE, tlsproxy-protocol.md §4.7).
+// cert/eccert/dcert settings or from tlsproxy_tls_chain_files, CA loading
+// (CAfile, and the hashed HASH.N files of CApath, read before the jail),
+// the protocol list syntax (tls_proto_mask_lims), the cipher grades
+// (tls_<grade>_cipherlist plus ":!exclusion" per excluded name, evaluated
+// by an OpenSSL cipher string evaluator that agrees with OpenSSL 3.0 on
+// every suite both implement, see cipherstring.go), the TLS log level
+// keywords (tls_log_mask), and, after a handshake, the summary log line
+// (tls_log_summary), the untrusted-certificate line, the peer certificate
+// line and the 22-attribute TLS context reply (TLS_SESS_STATE,
+// tlsproxy-protocol.md §4.7). [Server.Versions], [Server.Offered] and
+// [Server.Certificates] describe the effective policy for reports.
 //
 // # Deliberate differences from OpenSSL-based Postfix
 //
@@ -31,8 +37,24 @@
 //   - Key exchange groups are fixed to the tls_eecdh_auto_curves default
 //     (X25519, P-256, P-521, P-384; X448 does not exist in Go), which also
 //     keeps Go's post-quantum hybrids out, as with OpenSSL 3.0.
-//   - Cipher suites for TLS 1.0-1.2 are Go's defaults; the cipher grade and
-//     exclusion settings are kept in [Server] for a later cipher policy.
+//   - Cipher lists select among the TLS 1.0-1.2 suites Go has; OpenSSL's
+//     DHE, CAMELLIA, ARIA, CCM and anonymous suites do not exist here, and
+//     neither Go's RC4 and 3DES suites nor export, low and NULL ones are
+//     ever offered (Debian's OpenSSL 3.0 has none of them either). A list
+//     that selects no suite leaves TLS 1.3 only (OpenSSL's cipher lists do
+//     not apply to TLS 1.3, and OpenSSL would fail every older handshake);
+//     without TLS 1.3 it disables TLS. Go ignores the order of the list
+//     and always chooses by its own preference, so tls_preempt_cipherlist
+//     is ignored with a warning. A configuration whose suites none of the
+//     certificates can serve disables TLS with a warning.
+//   - Invalid grades, exclusions starting with one of "!+-@" and malformed
+//     cipher lists, which Postfix reports per session, disable TLS at start.
+//   - With tlsproxy_tls_req_ccert at level encrypt, Postfix raises OpenSSL's
+//     security level to 1, where OpenSSL 3 refuses TLSv1 and TLSv1.1; they
+//     are not offered then either.
+//   - TLS 1.2 session IDs are never issued (Go resumes with tickets only),
+//     whatever tlsproxy_tls_always_issue_session_ids says; the report lists
+//     it, and tlsproxy_tls_eecdh_grade, which Postfix 3.6+ ignores too.
 //   - Session tickets use Go's implementation with one random key per
 //     process (shared by all sessions); tlsmgr-managed keys come later.
 //

@@ -62,6 +62,10 @@ type Info struct {
 
 	ClientSig Signature
 	ServerSig Signature
+
+	// VerifyFailure is why a presented certificate is not trusted, as
+	// Postfix words it (see UntrustedLine); empty otherwise.
+	VerifyFailure string
 }
 
 // NameValue is one attribute of the TLS context reply.
@@ -93,6 +97,8 @@ func ServerInfo(cs tls.ConnectionState, srv *Server, localCert *tls.Certificate)
 		info.PeerPubkeyFingerprint = Fingerprint(srv.Digest, peer.RawSubjectPublicKeyInfo)
 		if srv.trusts(cs.PeerCertificates) {
 			info.PeerStatus |= PeerTrusted
+		} else {
+			info.VerifyFailure = srv.verifyFailure(cs.PeerCertificates)
 		}
 	}
 	if cs.Version < tls.VersionTLS13 {

@@ -29,6 +29,13 @@ type ServerSettings struct {
 	EECDHGrade                      string
 	LogLevel                        string
 	DH1024ParamFile, DH512ParamFile string
+	AlwaysIssueSessionIDs           bool
+
+	// Global TLS settings: tls_<grade>_cipherlist (empty = the Postfix
+	// 3.7 default) and tls_preempt_cipherlist.
+	HighCipherlist, MediumCipherlist, LowCipherlist string
+	ExportCipherlist, NullCipherlist                string
+	PreemptCipherlist                               bool
 }
 
 // Server is the prepared server role, built once before the jail.
@@ -46,11 +53,19 @@ type Server struct {
 	LogMask     LogMask
 	Digest      string // fingerprint digest, lower case (e.g. "sha256")
 
-	// Cipher policy inputs for TLS <= 1.2 (applied by a later cipher-grade
-	// implementation; Go's default suites are used meanwhile).
+	// Cipher policy for TLS 1.0-1.2: the grade and exclusions in effect
+	// and the OpenSSL cipher string built from them (see cipherpolicy.go);
+	// Config.CipherSuites holds what it selects.
 	CipherGrade      string
 	CipherExclusions []string
+	CipherList       string
 
+	// Ignored lists, one line each, the settings this implementation
+	// cannot honour (each was also warned about unless it is harmless).
+	Ignored []string
+
+	versions    versionSet        // protocol versions accepted
+	suites      []uint16          // TLS 1.0-1.2 suites of CipherList
 	certs       []tls.Certificate // in preference order
 	verifyPool  *x509.CertPool    // CAfile + CApath, for the TRUSTED bit
 	verifyDepth int
@@ -139,28 +154,8 @@ func NewServer(s ServerSettings, warn func(string)) (*Server, error) {
 		return srv, nil
 	}
 	protocols := s.Protocols
-	srv.CipherGrade = s.Ciphers
-	srv.CipherExclusions = splitCipherList(s.ExcludeCiphers)
 	if enforce {
 		protocols = s.MandatoryProtocols
-		srv.CipherGrade = s.MandatoryCiphers
-		srv.CipherExclusions = append(srv.CipherExclusions, splitCipherList(s.MandatoryExcludeCiphers)...)
-	}
-	if srv.AskCert {
-		srv.CipherExclusions = append(srv.CipherExclusions, "aNULL")
-	}
-	gradeParam := "tlsproxy_tls_ciphers"
-	if enforce {
-		gradeParam = "tlsproxy_tls_mandatory_ciphers"
-	}
-	switch strings.ToLower(srv.CipherGrade) {
-	case "export", "low":
-		warn(fmt.Sprintf("%s = %s: export and low-grade cipher suites are not supported by this"+
-			" implementation (Go crypto/tls); the stronger suites Go offers are used instead", gradeParam, srv.CipherGrade))
-	case "null":
-		warn(fmt.Sprintf("%s = %s: NULL (unencrypted) cipher suites are not supported by this"+
-			" implementation (Go crypto/tls): disabling TLS support", gradeParam, srv.CipherGrade))
-		return srv, nil
 	}
 	versions, err := parseProtocolSet(protocols)
 	if err != nil {
@@ -171,14 +166,35 @@ func NewServer(s ServerSettings, warn func(string)) (*Server, error) {
 		}
 		return srv, nil
 	}
-	for _, p := range []struct{ name, value string }{
-		{"tlsproxy_tls_dh1024_param_file", s.DH1024ParamFile},
-		{"tlsproxy_tls_dh512_param_file", s.DH512ParamFile},
-	} {
-		if p.value != "" {
-			warn(fmt.Sprintf("%s = %s is ignored: finite-field DHE is not supported by this implementation (Go crypto/tls)", p.name, p.value))
+	if srv.RequireCert {
+		// Postfix raises OpenSSL's security level to 1 when client
+		// certificates are required; OpenSSL 3 then refuses TLSv1 and
+		// TLSv1.1 (their handshake hashes count as too weak).
+		versions &^= 1<<(tls.VersionTLS10-tls.VersionTLS10) | 1<<(tls.VersionTLS11-tls.VersionTLS10)
+		if versions == 0 {
+			warn(fmt.Sprintf("TLS protocol list \"%s\" leaves no protocol version usable with"+
+				" tlsproxy_tls_req_ccert = yes (TLSv1.2 or later): disabling TLS support", protocols))
+			return srv, nil
 		}
 	}
+	suites, ok := srv.cipherPolicy(s, enforce, warn)
+	if !ok {
+		return srv, nil
+	}
+	if len(suites) == 0 {
+		// OpenSSL would offer TLS 1.3 (its suites are not subject to
+		// cipher lists) and fail every older handshake: so do we.
+		if !versions.has(tls.VersionTLS13) {
+			warn(fmt.Sprintf("cipher list \"%s\" selects no cipher suite this implementation (Go crypto/tls)"+
+				" supports, and TLSv1.3 is disabled: disabling TLS support", srv.CipherList))
+			return srv, nil
+		}
+		warn(fmt.Sprintf("cipher list \"%s\" selects no TLSv1 to TLSv1.2 cipher suite this implementation"+
+			" (Go crypto/tls) supports: only TLSv1.3 is offered", srv.CipherList))
+		versions &= 1 << (tls.VersionTLS13 - tls.VersionTLS10)
+	}
+	srv.versions, srv.suites = versions, suites
+	srv.noteIgnored(s, warn)
 
 	// Keys, certificates, CAs.
 	if useChains {
@@ -202,7 +218,7 @@ func NewServer(s ServerSettings, warn func(string)) (*Server, error) {
 			srv.certs = append(srv.certs, c)
 		}
 		if s.DCertFile != "" {
-			warn(fmt.Sprintf("%s: ignoring tlsproxy_tls_dcert_file = %s", dsaUnsupported, s.DCertFile))
+			srv.ignore(fmt.Sprintf("%s: ignoring tlsproxy_tls_dcert_file = %s", dsaUnsupported, s.DCertFile), warn)
 		}
 		if len(srv.certs) == 0 {
 			warn("No server certs available. TLS can't be enabled")
@@ -216,8 +232,15 @@ func NewServer(s ServerSettings, warn func(string)) (*Server, error) {
 	}
 	srv.verifyPool, srv.verifyDepth = pool, s.VerifyDepth
 
+	if !srv.anyOffered() {
+		warn(fmt.Sprintf("no cipher suite of \"%s\" can be used with the configured certificates"+
+			" and protocols: disabling TLS support", srv.CipherList))
+		return srv, nil
+	}
+
 	cfg := srv.Config
 	cfg.MinVersion, cfg.MaxVersion = versions.bounds()
+	cfg.CipherSuites = suites
 	cfg.CurvePreferences = serverCurves
 	cfg.GetCertificate = srv.pickCertificate
 	if srv.AskCert {

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -155,7 +156,13 @@ func TestNewServerRules(t *testing.T) {
 				if got := strings.Join(srv.CipherExclusions, ":"); got != "aNULL" {
 					t.Errorf("exclusions %q", got)
 				}
+				if srv.Config.MinVersion != tls.VersionTLS12 || len(srv.Offered(tls.VersionTLS11)) != 0 {
+					t.Errorf("TLSv1/TLSv1.1 allowed with req_ccert: min %#x", srv.Config.MinVersion)
+				}
 			}},
+		{name: "req with encrypt, old protocols only", mod: func(s *ServerSettings) {
+			s.SecurityLevel, s.ReqCcert, s.MandatoryProtocols = "encrypt", true, "<=TLSv1.1"
+		}, warn: []string{`TLS protocol list "<=TLSv1.1" leaves no protocol version usable with tlsproxy_tls_req_ccert = yes (TLSv1.2 or later): disabling TLS support`}},
 		{name: "mandatory settings", mod: func(s *ServerSettings) {
 			s.SecurityLevel, s.MandatoryProtocols, s.MandatoryCiphers = "encrypt", ">=TLSv1.2", "high"
 			s.ExcludeCiphers, s.MandatoryExcludeCiphers = "RC4, MD5", "3DES"
@@ -198,8 +205,65 @@ func TestNewServerRules(t *testing.T) {
 		{name: "bad mandatory protocols ignored at may", mod: func(s *ServerSettings) { s.MandatoryProtocols = "bogus" }, enabled: true},
 		{name: "export grade", mod: func(s *ServerSettings) { s.Ciphers = "export" }, enabled: true,
 			warn: []string{"tlsproxy_tls_ciphers = export: export and low-grade cipher suites are not supported by this implementation (Go crypto/tls); the stronger suites Go offers are used instead"}},
-		{name: "null grade at encrypt", mod: func(s *ServerSettings) { s.SecurityLevel, s.MandatoryCiphers = "encrypt", "null" },
-			warn: []string{"tlsproxy_tls_mandatory_ciphers = null: NULL (unencrypted) cipher suites are not supported by this implementation (Go crypto/tls): disabling TLS support"}},
+		{name: "null grade at encrypt", mod: func(s *ServerSettings) { s.SecurityLevel, s.MandatoryCiphers = "encrypt", "null" }, enabled: true,
+			warn: []string{
+				"tlsproxy_tls_mandatory_ciphers = null: NULL (unencrypted) cipher suites are not supported by this implementation (Go crypto/tls)",
+				`cipher list "eNULL:!aNULL" selects no TLSv1 to TLSv1.2 cipher suite this implementation (Go crypto/tls) supports: only TLSv1.3 is offered`,
+			},
+			check: func(t *testing.T, srv *Server) {
+				if srv.Config.MinVersion != tls.VersionTLS13 || len(srv.Offered(tls.VersionTLS12)) != 0 || len(srv.Offered(tls.VersionTLS13)) != 3 {
+					t.Errorf("min %#x, offered %v / %v", srv.Config.MinVersion, srv.Offered(tls.VersionTLS12), srv.Offered(tls.VersionTLS13))
+				}
+			}},
+		{name: "null grade without TLSv1.3", mod: func(s *ServerSettings) { s.Ciphers, s.Protocols = "NULL", "<=TLSv1.2" },
+			warn: []string{
+				"tlsproxy_tls_ciphers = NULL: NULL (unencrypted) cipher suites are not supported by this implementation (Go crypto/tls)",
+				`cipher list "eNULL:!aNULL" selects no cipher suite this implementation (Go crypto/tls) supports, and TLSv1.3 is disabled: disabling TLS support`,
+			}},
+		{name: "invalid grade", mod: func(s *ServerSettings) { s.Ciphers = "strong" },
+			warn: []string{`tlsproxy_tls_ciphers = strong: invalid cipher grade: "strong": disabling TLS support`}},
+		{name: "invalid exclusion", mod: func(s *ServerSettings) { s.ExcludeCiphers = "RC4, !MD5" },
+			warn: []string{`tlsproxy_tls_ciphers = medium: invalid unary '!+-@' in cipher exclusion: "!MD5": disabling TLS support`}},
+		{name: "malformed cipher list", mod: func(s *ServerSettings) { s.MediumCipherlist = "HIGH:@FOO" },
+			warn: []string{`error setting cipher grade: "medium": invalid cipher string "HIGH:@FOO" at offset 6: unknown command @FOO: disabling TLS support`}},
+		{name: "exclusions", mod: func(s *ServerSettings) { s.ExcludeCiphers = "kRSA SHA1:CHACHA20" }, enabled: true,
+			check: func(t *testing.T, srv *Server) {
+				want := []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+					tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+					tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256, tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256}
+				if srv.CipherList != DefaultMediumCipherlist+":!kRSA:!SHA1:!CHACHA20" || !slices.Equal(srv.Config.CipherSuites, want) {
+					t.Errorf("list %q suites %v", srv.CipherList, srv.Config.CipherSuites)
+				}
+				// RSA certificate only: the ECDSA suites are not offered.
+				if got := srv.Offered(tls.VersionTLS12); !slices.Equal(got, []uint16{want[1], want[3], want[5]}) {
+					t.Errorf("offered with TLS 1.2: %v", got)
+				}
+				if got := srv.Offered(tls.VersionTLS11); len(got) != 0 {
+					t.Errorf("offered with TLS 1.1: %v", got)
+				}
+			}},
+		{name: "custom high list", mod: func(s *ServerSettings) { s.Ciphers, s.HighCipherlist = "High", "kRSA+AESGCM" }, enabled: true,
+			check: func(t *testing.T, srv *Server) {
+				want := []uint16{tls.TLS_RSA_WITH_AES_256_GCM_SHA384, tls.TLS_RSA_WITH_AES_128_GCM_SHA256}
+				if !slices.Equal(srv.Config.CipherSuites, want) || !slices.Equal(srv.Offered(tls.VersionTLS12), want) || srv.Offered(tls.VersionTLS10) != nil {
+					t.Errorf("suites %v", srv.Config.CipherSuites)
+				}
+			}},
+		{name: "no suite for the certificate", mod: func(s *ServerSettings) { s.ExcludeCiphers, s.Protocols = "aRSA", "<=TLSv1.2" },
+			warn: []string{`no cipher suite of "` + DefaultMediumCipherlist + `:!aRSA" can be used with the configured certificates and protocols: disabling TLS support`}},
+		{name: "ignored settings", mod: func(s *ServerSettings) {
+			s.PreemptCipherlist, s.AlwaysIssueSessionIDs, s.LogLevel, s.ExcludeCiphers = true, true, "3", "aRSA"
+		}, enabled: true,
+			warn: []string{"tls_preempt_cipherlist = yes is not supported by this implementation (Go crypto/tls picks the cipher suite by its own preference order)"},
+			check: func(t *testing.T, srv *Server) {
+				if len(srv.Ignored) != 4 || !strings.HasPrefix(srv.Ignored[1], "tlsproxy_tls_eecdh_grade = auto has no effect") {
+					t.Errorf("ignored %q", srv.Ignored)
+				}
+				// Only TLS 1.3 works with the RSA certificate.
+				if len(srv.Offered(tls.VersionTLS12)) != 0 || len(srv.Offered(tls.VersionTLS13)) != 3 {
+					t.Errorf("offered %v %v", srv.Offered(tls.VersionTLS12), srv.Offered(tls.VersionTLS13))
+				}
+			}},
 		{name: "no protocol left", mod: func(s *ServerSettings) { s.Protocols = "SSLv3" },
 			warn: []string{`TLS protocol list "SSLv3" leaves no supported protocol version (TLSv1 to TLSv1.3): disabling TLS support`}},
 		{name: "protocol hole", mod: func(s *ServerSettings) { s.Protocols = "!TLSv1.1" }, enabled: true,

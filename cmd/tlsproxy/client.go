@@ -1,0 +1,66 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"tlsproxy/internal/conf"
+	"tlsproxy/internal/tlsclient"
+	"tlsproxy/internal/tlsconf"
+)
+
+// clientRole prepares the client role (smtp(8) connection reuse) before
+// the jail from the tlsproxy_client_* parameters, which default to the
+// smtp_tls_* ones. Like Postfix (tlsproxy.c pre-jail init), it is set up
+// when the client security level is not "none", or a per-site table or
+// policy map is configured; otherwise it returns nil and every
+// client-role request gets status 0. The map holds our file settings by
+// TLS_CLIENT_INIT_PROPS name, to compare with what requests send.
+func clientRole(cfg *conf.Config, warn func(string)) (*tlsclient.Client, map[string]string, error) {
+	r := tlsconf.NewReader(cfg)
+	level := r.Str("tlsproxy_client_security_level")
+	use := r.Bool("tlsproxy_client_use_tls")
+	enforce := r.Bool("tlsproxy_client_enforce_tls")
+	perSite := r.Str("tlsproxy_client_per_site")
+	policy := r.Str("tlsproxy_client_policy_maps")
+	files := map[string]string{
+		"chain_files": r.Str("tlsproxy_client_chain_files"),
+		"cert_file":   r.Str("tlsproxy_client_cert_file"),
+		"key_file":    r.Str("tlsproxy_client_key_file"),
+		"dcert_file":  r.Str("tlsproxy_client_dcert_file"),
+		"dkey_file":   r.Str("tlsproxy_client_dkey_file"),
+		"eccert_file": r.Str("tlsproxy_client_eccert_file"),
+		"eckey_file":  r.Str("tlsproxy_client_eckey_file"),
+		"CAfile":      r.Str("tlsproxy_client_CAfile"),
+		"CApath":      r.Str("tlsproxy_client_CApath"),
+	}
+	wildcards := r.Bool("tls_wildcard_matches_multiple_labels")
+	if err := r.Err(); err != nil {
+		return nil, nil, err
+	}
+	switch strings.ToLower(level) {
+	case "":
+		use = use || enforce
+	case "none":
+		use = false
+	case "may", "dane", "encrypt", "fingerprint", "dane-only", "verify", "secure":
+		use = true
+	default:
+		return nil, nil, fmt.Errorf("Invalid TLS level \"%s\"", level)
+	}
+	if !use && perSite == "" && policy == "" {
+		return nil, files, nil
+	}
+	c, err := tlsclient.New(tlsclient.Settings{
+		CAfile: files["CAfile"], CApath: files["CApath"], ChainFiles: files["chain_files"],
+		CertFile: files["cert_file"], KeyFile: files["key_file"],
+		ECCertFile: files["eccert_file"], ECKeyFile: files["eckey_file"],
+		DCertFile: files["dcert_file"], DKeyFile: files["dkey_file"],
+		WildcardMultipleLabels: wildcards,
+	}, warn)
+	if err != nil {
+		warn("TLS client initialization failed")
+		return nil, files, nil
+	}
+	return c, files, nil
+}

@@ -1,0 +1,124 @@
+package interop
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// resumeInstance starts (once per binary) an instance whose tlsproxy
+// processes each serve one session (-o max_use=1), so that two sessions
+// in a row are served by two processes, with tlsmgr(8) shared.
+func resumeInstance(t *testing.T, im impl) *instance {
+	t.Helper()
+	bin := im.binary(t)
+	key := "resume/" + im.name
+	mu.Lock()
+	s := started[key]
+	if s == nil {
+		s = &startOnce{}
+		started[key] = s
+	}
+	mu.Unlock()
+	s.once.Do(func() {
+		dir, err := os.MkdirTemp("/tmp", "tlsproxy-resume-")
+		if err != nil {
+			s.err = err
+			return
+		}
+		ports, err := freePorts(3)
+		if err != nil {
+			s.err = err
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		out, err := runScript(ctx, "start", dir, "--tlsproxy", bin, "--tlsproxy-args", "-o max_use=1",
+			"--ports", fmt.Sprintf("%d,%d,%d", ports[0], ports[1], ports[2]))
+		s.in = &instance{dir: dir, log: filepath.Join(dir, "log", "maillog")}
+		if err != nil {
+			s.err = fmt.Errorf("pfinstance.sh start: %v\n%s", err, out)
+			return
+		}
+		env, err := readEnv(filepath.Join(dir, "instance.env"))
+		if err != nil {
+			s.err = err
+			return
+		}
+		s.in.cert, s.in.queueDir = env["PF_CERT"], env["PF_QUEUE_DIR"]
+		s.in.postscreenPort, s.err = strconv.Atoi(env["PF_POSTSCREEN_PORT"])
+	})
+	if s.err != nil {
+		t.Fatalf("%s: %v", key, s.err)
+	}
+	return s.in
+}
+
+// opensslResume runs one STARTTLS session with openssl s_client, saving
+// (sess_out) or reusing (sess_in) the TLS session in file, and returns
+// "New" or "Reused" and the client port.
+func opensslResume(t *testing.T, in *instance, version, flag, file string) (string, int) {
+	t.Helper()
+	ports, err := freePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "openssl", "s_client", "-starttls", "smtp", "-connect", in.addr(),
+		"-bind", fmt.Sprintf("127.0.0.1:%d", ports[0]), "-crlf", "-nocommands", "-ign_eof",
+		"-"+version, flag, file)
+	// EHLO then QUIT over TLS; the server's 221 and close end openssl.
+	// Reading the EHLO reply also makes openssl take the TLS 1.3 ticket.
+	cmd.Stdin = strings.NewReader("EHLO resume.test\nQUIT\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl s_client %s %s: %v\n%s", version, flag, err, out)
+	}
+	m := regexp.MustCompile(`(?m)^(New|Reused), `).FindStringSubmatch(string(out))
+	if m == nil {
+		t.Fatalf("openssl printed no New/Reused line:\n%s", out)
+	}
+	return m[1], ports[0]
+}
+
+// TestResumptionAcrossProcesses: a session saved from one tlsproxy
+// process resumes in another, through real postscreen and tlsmgr, for
+// TLS 1.2 and 1.3; the log shows the two pids. Debian's tlsproxy runs the
+// same steps as the reference.
+func TestResumptionAcrossProcesses(t *testing.T) {
+	requireInterop(t)
+	pidRE := func(port int) *regexp.Regexp {
+		return regexp.MustCompile(`postfix/tlsproxy\[(\d+)\]: CONNECT from \[127\.0\.0\.1\]:` + strconv.Itoa(port) + `\n`)
+	}
+	for _, im := range impls {
+		t.Run(im.name, func(t *testing.T) {
+			in := resumeInstance(t, im)
+			for _, version := range []string{"tls1_3", "tls1_2"} {
+				t.Run(version, func(t *testing.T) {
+					file := filepath.Join(t.TempDir(), "session.pem")
+					off := in.logSize(t)
+					first, p1 := opensslResume(t, in, version, "-sess_out", file)
+					pid1 := pidRE(p1).FindStringSubmatch(in.waitLog(t, off, pidRE(p1)))[1]
+					off = in.logSize(t)
+					second, p2 := opensslResume(t, in, version, "-sess_in", file)
+					pid2 := pidRE(p2).FindStringSubmatch(in.waitLog(t, off, pidRE(p2)))[1]
+					if first != "New" || second != "Reused" {
+						t.Errorf("sessions: %s then %s, want New then Reused", first, second)
+					}
+					if pid1 == pid2 {
+						t.Errorf("both sessions served by tlsproxy pid %s; want two processes", pid1)
+					}
+					t.Logf("%s: %s by pid %s, %s by pid %s", version, first, pid1, second, pid2)
+				})
+			}
+		})
+	}
+}
