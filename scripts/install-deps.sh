@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # install-deps.sh — make sure this Debian machine has what the project's
 # interop tests and demo need: Debian's postfix package (master, postscreen,
-# smtp, tlsmgr, postlogd, tlsproxy), openssl and swaks. Idempotent; needs root.
+# smtp, tlsmgr, postlogd, tlsproxy), openssl, swaks, and the scanners and
+# clients of the policy tests: sslscan and gnutls-cli (gnutls-bin).
+# Idempotent; needs root.
 #
 # postfix is installed without a configuration ("No configuration" in
 # debconf), and no service is started while apt runs: our tests start their
@@ -13,6 +15,8 @@ command -v /usr/sbin/postfix >/dev/null 2>&1 || need+=(postfix)
 [ -x /usr/lib/postfix/sbin/tlsproxy ] || need+=(postfix)
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v swaks >/dev/null 2>&1 || need+=(swaks libnet-ssleay-perl libio-socket-ssl-perl)
+command -v sslscan >/dev/null 2>&1 || need+=(sslscan)
+command -v gnutls-cli >/dev/null 2>&1 || need+=(gnutls-bin)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" != 0 ]; then

@@ -135,11 +135,6 @@ func run(args []string, environ []string, stderr io.Writer) int {
 		return fatal("chdir(\"%s\"): %v", p.queueDir, err)
 	}
 
-	if p.preempt {
-		log.Warnf("tls_preempt_cipherlist = yes is not supported by this implementation" +
-			" (Go crypto/tls picks the cipher suite by its own preference order)")
-	}
-
 	// Pre-jail: certificates and keys are read as root.
 	if mask, _ := tlspolicy.ParseLogLevel(p.server.LogLevel); mask&tlspolicy.LogVerbose != 0 {
 		log.Infof("initializing the server-side TLS engine")
@@ -250,6 +245,5 @@ type params struct {
 	maxIdle, retire     time.Duration
 	watchdog            time.Duration
 	maxUse              int
-	preempt             bool // tls_preempt_cipherlist
 	server              tlspolicy.ServerSettings
 }

@@ -28,7 +28,6 @@ func loadParams(cfg *conf.Config, opts master.Options) (params, error) {
 	p.server = tlsconf.ServerSettings(r)
 	p.watchdog = r.Dur("tlsproxy_watchdog_timeout")
 	tlsconf.GlobalSettings(r, &p.server) // read during TLS initialization
-	p.preempt = p.server.PreemptCipherlist
 	if r.Err() != nil {
 		return p, r.Err()
 	}

@@ -280,6 +280,11 @@ func (ss *session) startServer(ctx context.Context) []tlspolicy.NameValue {
 	if mask&(tlspolicy.LogPeerCert|tlspolicy.LogVerbose) != 0 && info.PeerCertLine(ss.endpoint) != "" {
 		log.Infof("%s", info.PeerCertLine(ss.endpoint))
 	}
+	if mask&tlspolicy.LogUntrusted != 0 {
+		if line := info.UntrustedLine(ss.endpoint); line != "" {
+			log.Infof("%s", line)
+		}
+	}
 	if mask&tlspolicy.LogSummary != 0 {
 		log.Infof("%s", info.Summary("from", ss.endpoint))
 	}

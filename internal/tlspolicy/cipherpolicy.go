@@ -49,6 +49,9 @@ func CipherList(grade string, exclusions []string, lists [5]string) (string, err
 	var b strings.Builder
 	b.WriteString(list)
 	for _, e := range exclusions {
+		if e == "" {
+			continue
+		}
 		if strings.ContainsAny(e[:1], "!+-@") {
 			return "", fmt.Errorf("invalid unary '!+-@' in cipher exclusion: \"%s\"", e)
 		}

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"tlsproxy/internal/pftest"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/report.golden")
+
+// TestReport runs the command on a few configurations and compares its
+// output with testdata/report.golden (certificate descriptions do not
+// depend on the keys, which differ between runs for ECDSA).
+func TestReport(t *testing.T) {
+	dir := t.TempDir()
+	ca := pftest.NewCA(t, "Report CA")
+	edCert, edKey := ca.Issue(t, "mx.example.test", []string{"mx.example.test"}, pftest.KeyEd25519)
+	ecCert, ecKey := ca.Issue(t, "mx-ec.example.test", nil, pftest.KeyECDSA256)
+	pftest.WriteFiles(t, dir, map[string][]byte{
+		"ed.pem": append(append(edKey, edCert...), ca.CertPEM...), "ec.pem": ecCert, "ec.key": ecKey, "ca.pem": ca.CertPEM,
+		"main.cf": []byte("compatibility_level = 3.6\nsmtpd_tls_security_level = may\nsmtpd_tls_chain_files = $config_directory/ed.pem\n"),
+	})
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cases := []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"defaults", nil, 0},
+		{"tls12 high", []string{"-o", "tlsproxy_tls_protocols=>=TLSv1.2", "-o", "tlsproxy_tls_ciphers=high"}, 0},
+		{"encrypt with client certs", []string{"-o", "tlsproxy_tls_security_level=encrypt", "-o", "tlsproxy_tls_mandatory_protocols=TLSv1.2",
+			"-o", "tlsproxy_tls_mandatory_exclude_ciphers=CHACHA20", "-o", "tlsproxy_tls_req_ccert=yes", "-o", "tlsproxy_tls_CAfile=$config_directory/ca.pem",
+			"-o", "tlsproxy_tls_chain_files=", "-o", "tlsproxy_tls_eccert_file=$config_directory/ec.pem", "-o", "tlsproxy_tls_eckey_file=$config_directory/ec.key",
+			"-o", "tlsproxy_tls_dh1024_param_file=/etc/dh.pem", "-o", "tls_preempt_cipherlist=yes"}, 0},
+		{"no usable suite", []string{"-o", "tlsproxy_tls_protocols=<=TLSv1.1", "-o", "tlsproxy_tls_exclude_ciphers=SHA1"}, 0},
+		{"level none", []string{"-o", "tlsproxy_tls_security_level=none"}, 0},
+		{"invalid level", []string{"-o", "tlsproxy_tls_security_level=dane"}, 1},
+		{"bad boolean", []string{"-o", "tlsproxy_tls_ask_ccert=1"}, 1},
+	}
+	var got bytes.Buffer
+	for _, c := range cases {
+		var stdout, stderr bytes.Buffer
+		code := run(append([]string{"-c", dir}, c.args...), "", &stdout, &stderr, now)
+		if code != c.code {
+			t.Errorf("%s: exit %d, want %d; stderr %s", c.name, code, c.code, stderr.String())
+		}
+		got.WriteString("== " + c.name + "\n" + stdout.String() + stderr.String())
+	}
+	out := strings.ReplaceAll(got.String(), dir, "$DIR")
+	golden := filepath.Join("testdata", "report.golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update)", err)
+	}
+	if out != string(want) {
+		t.Errorf("report differs from %s:\n%s", golden, out)
+	}
+}
+
+// TestMailConfig: without -c the command reads $MAIL_CONFIG.
+func TestMailConfig(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run(nil, t.TempDir(), &stdout, &stderr, time.Now()); code != 1 || !strings.Contains(stderr.String(), "main.cf: no such file") {
+		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+	if code := run([]string{"extra"}, "", &stdout, &stderr, time.Now()); code != 2 {
+		t.Errorf("extra argument: exit %d", code)
+	}
+}
