@@ -12,8 +12,15 @@
 // chroot variant checks the privileges the running daemon ends up with
 // (user and group postfix, root directory = queue directory).
 //
-// The tests need root and Debian's postfix and openssl packages
-// (scripts/install-deps.sh). Without them they skip, unless
+// Further files cover the rest of what an operator sees: the server TLS
+// policy (sslscan and a client matrix of openssl, gnutls-cli, swaks and Go
+// against what tlsproxy-policy predicts, and client certificates),
+// session resumption through tlsmgr(8) across tlsproxy processes, and the
+// client role (mail relayed by smtp(8) with connection reuse through
+// tlsproxy to a TLS sink).
+//
+// The tests need root and Debian's postfix, openssl, swaks, sslscan and
+// gnutls-bin packages (scripts/install-deps.sh). Without them they skip, unless
 // TLSPROXY_INTEROP_REQUIRED=1 (as in CI), which turns the skip into a
 // failure. TLSPROXY_BIN names a prebuilt tlsproxy to test instead of
 // building one. -short skips them too.
