@@ -7,7 +7,15 @@
 #   pfinstance.sh start DIR --tlsproxy PATH [--chroot y|n]
 #                 [--tlsproxy-args "ARGS"] [--main "name = value"]...
 #                 [--ports PS,SINK,SUBMIT]
+#                 [--sink-cert FILE --sink-key FILE] [--master-line "LINE"]...
+#                 [--transport-maps "VALUE"]
 #   pfinstance.sh stop DIR
+#
+# --sink-cert/--sink-key give the SINK smtpd its own certificate and key
+# (default: the instance's self-signed tls/cert.pem); --master-line appends
+# LINE verbatim to master.cf (repeatable; e.g. more sinks or transports);
+# --transport-maps replaces main.cf's transport_maps value (default: mail
+# to sink.test goes to SINK), without a second, overriding entry.
 #
 # Layout of DIR (its parent must be searchable by user postfix, e.g. /tmp/X):
 #   etc/      config_directory: main.cf, master.cf (rewritten on every start)
@@ -34,7 +42,7 @@ set -euo pipefail
 PROG=pfinstance.sh
 die() { echo "$PROG: $*" >&2; exit 1; }
 usage() {
-    sed -n '7,11p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '7,13p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
 }
 
@@ -141,7 +149,8 @@ cmd_start() {
     local dirarg=$1
     shift
     local tlsproxy="" chroot=n extra="" ports="10125,10126,10127"
-    local -a mainx=()
+    local sinkcert="" sinkkey="" transport=""
+    local -a mainx=() masterx=()
     while [ $# -gt 0 ]; do
         case $1 in
         --tlsproxy) tlsproxy=${2:?--tlsproxy needs a path}; shift 2 ;;
@@ -149,12 +158,22 @@ cmd_start() {
         --tlsproxy-args) extra=${2?}; shift 2 ;;
         --main) mainx+=("${2?}"); shift 2 ;;
         --ports) ports=${2:?--ports needs PS,SINK,SUBMIT}; shift 2 ;;
+        --sink-cert) sinkcert=${2:?--sink-cert needs a file}; shift 2 ;;
+        --sink-key) sinkkey=${2:?--sink-key needs a file}; shift 2 ;;
+        --master-line) masterx+=("${2?}"); shift 2 ;;
+        --transport-maps) transport=${2:?--transport-maps needs a value}; shift 2 ;;
         *) echo "$PROG: unknown option: $1" >&2; usage ;;
         esac
     done
     require_postfix
     [ -n "$tlsproxy" ] || die "--tlsproxy PATH is required"
     [[ $chroot == [yn] ]] || die "--chroot must be y or n"
+    if [ -n "$sinkcert$sinkkey" ]; then
+        [ -n "$sinkcert" ] && [ -n "$sinkkey" ] || die "--sink-cert and --sink-key go together"
+        [ -r "$sinkcert" ] && [ -r "$sinkkey" ] || die "cannot read --sink-cert $sinkcert or --sink-key $sinkkey"
+        [[ $sinkcert =~ ^/[A-Za-z0-9/._-]+$ && $sinkkey =~ ^/[A-Za-z0-9/._-]+$ ]] ||
+            die "--sink-cert/--sink-key must be absolute paths without unusual characters"
+    fi
     local ps sink submit
     IFS=, read -r ps sink submit <<<"$ports"
     local p
@@ -202,11 +221,14 @@ cmd_start() {
     fi
     touch "$log"
 
-    write_main_cf "$conf/main.cf" "$dir" "$sink"
+    write_main_cf "$conf/main.cf" "$dir" "$sink" "$transport"
     if [ ${#mainx[@]} -gt 0 ]; then
         printf '%s\n' "# --main" "${mainx[@]}" >>"$conf/main.cf"
     fi
-    write_master_cf "$conf/master.cf" "$ps" "$sink" "$submit" "$chroot" "$extra"
+    write_master_cf "$conf/master.cf" "$ps" "$sink" "$submit" "$chroot" "$extra" "$sinkcert" "$sinkkey"
+    if [ ${#masterx[@]} -gt 0 ]; then
+        printf '%s\n' "# --master-line" "${masterx[@]}" >>"$conf/master.cf"
+    fi
 
     # A chroot jail gets the files libc may want, as Debian's own setup does.
     if [ "$chroot" = y ]; then
@@ -253,9 +275,9 @@ EOF
     echo "$PROG: started $dir (postscreen 127.0.0.1:$ps, sink :$sink, submit :$submit, tlsproxy $tlsproxy, chroot $chroot)"
 }
 
-# write_main_cf FILE DIR SINKPORT
+# write_main_cf FILE DIR SINKPORT [TRANSPORT_MAPS]
 write_main_cf() {
-    local dir=$2
+    local dir=$2 transport=${4:-"inline:{ sink.test=sinkrelay:[127.0.0.1]:$3 }"}
     cat >"$1" <<EOF
 # written by scripts/pfinstance.sh start; rewritten on every start
 compatibility_level = 3.6
@@ -280,7 +302,7 @@ mydestination =
 alias_maps =
 alias_database =
 relay_domains = sink.test
-transport_maps = inline:{ sink.test=sinkrelay:[127.0.0.1]:$3 }
+transport_maps = $transport
 local_transport = error:5.7.1 no local delivery in this test instance
 default_transport = error:5.7.1 this test instance relays only to sink.test
 biff = no
@@ -313,8 +335,14 @@ postscreen_tls_security_level = may
 EOF
 }
 
-# write_master_cf FILE PS SINK SUBMIT CHROOT EXTRA
+# write_master_cf FILE PS SINK SUBMIT CHROOT EXTRA [SINKCERT SINKKEY]
 write_master_cf() {
+    local sinktls=""
+    if [ -n "${7:-}" ]; then
+        sinktls="
+  -o smtpd_tls_cert_file=$7
+  -o smtpd_tls_key_file=$8"
+    fi
     cat >"$1" <<EOF
 # written by scripts/pfinstance.sh start; rewritten on every start
 # service    type  private unpriv chroot wakeup maxproc command
@@ -325,7 +353,7 @@ tlsproxy     unix  -       -      $5      -      0       tlsproxy $6
 dnsblog      unix  -       -      n      -      0       dnsblog
 127.0.0.1:$3 inet  n       -      n      -      -       smtpd
   -o syslog_name=postfix/sink
-  -o content_filter=discard:sink
+  -o content_filter=discard:sink$sinktls
 127.0.0.1:$4 inet  n       -      n      -      -       smtpd
   -o syslog_name=postfix/submit
   -o smtpd_tls_security_level=none

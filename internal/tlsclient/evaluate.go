@@ -63,6 +63,12 @@ func (s *Session) evaluate(cs tls.ConnectionState, now time.Time) Result {
 
 	if len(cs.PeerCertificates) > 0 {
 		v := s.verify(cs.PeerCertificates, now)
+		if s.mustFail {
+			// Nothing usable to match against (Postfix's must_fail):
+			// OpenSSL is set up so that verification fails with error 1
+			// at the peer certificate, whatever the chain says.
+			v = verdict{first: &verifyError{code: errUnspecified, cert: cs.PeerCertificates[0]}}
+		}
 		verbose := s.mask&(tlspolicy.LogCertMatch|tlspolicy.LogVerbose|tlspolicy.LogPeerCert) != 0
 		if v.first == nil {
 			info.PeerStatus |= tlspolicy.PeerTrusted

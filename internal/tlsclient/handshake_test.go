@@ -256,7 +256,7 @@ var handshakeCases = []hsCase{
 	{name: "verify chain too long", server: "chain", level: LevelVerify, status: present, fail: true,
 		start: func(f *fixture, st *Start) { st.MatchNames, st.VerifyDepth = []string{"hostname"}, 1 }},
 	{name: "verify literal name", server: "wrongname", level: LevelVerify, status: verified, start: names("other.example.net")},
-	{name: "verify no names", server: "good", level: LevelVerify, status: trusted, fail: true, start: names()},
+	{name: "verify no names", server: "good", level: LevelVerify, status: present, fail: true, start: names()},
 	{name: "verify sni hostname", server: "good", level: LevelVerify, status: verified, sni: "mx.example.com",
 		start: func(f *fixture, st *Start) { st.MatchNames, st.SNI = []string{"hostname"}, "hostname" }},
 	{name: "secure nexthop", server: "apex", level: LevelSecure, status: verified, start: names("nexthop", "dot-nexthop")},
@@ -307,7 +307,7 @@ var handshakeCases = []hsCase{
 		start: withTLSA(func(f *fixture) []TLSA {
 			return []TLSA{tlsa(3, 0, 255, sum("sha256", f.certs["wrongname"].der)), tlsa(3, 1, 255, sum("sha256", spkiOf(f.certs["wrongname"].der)))}
 		})},
-	{name: "fingerprint wrong digest length", server: "good", level: LevelFingerprint, status: trusted, fail: true,
+	{name: "fingerprint wrong digest length", server: "good", level: LevelFingerprint, status: present, fail: true,
 		start: withTLSA(func(f *fixture) []TLSA {
 			return []TLSA{tlsa(3, 0, 255, sum("sha1", f.certs["good"].der))}
 		})},

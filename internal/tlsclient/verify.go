@@ -26,6 +26,7 @@ const (
 	errInvalidPurpose      = 26
 	errHostnameMismatch    = 62
 	errDANENoMatch         = 65
+	errUnspecified         = 1
 )
 
 // errorText is X509_verify_cert_error_string for the codes that Postfix
@@ -33,7 +34,8 @@ const (
 var errorText = map[int]string{
 	errUnableToGetIssuer: "unable to get issuer certificate",
 	errHostnameMismatch:  "hostname mismatch",
-	errDANENoMatch:       "No matching DANE TLSA records",
+	errDANENoMatch:       "no matching DANE TLSA records", // OpenSSL 3's wording
+	errUnspecified:       "unspecified certificate verification error",
 }
 
 // verifyError is one verification error: code, depth, certificate.
