@@ -7,6 +7,7 @@ import (
 	"tlsproxy/internal/conf"
 	"tlsproxy/internal/tlsclient"
 	"tlsproxy/internal/tlsconf"
+	"tlsproxy/internal/tlspolicy"
 )
 
 // clientRole prepares the client role (smtp(8) connection reuse) before
@@ -35,6 +36,10 @@ func clientRole(cfg *conf.Config, warn func(string)) (*tlsclient.Client, map[str
 		"CApath":      r.Str("tlsproxy_client_CApath"),
 	}
 	wildcards := r.Bool("tls_wildcard_matches_multiple_labels")
+	var lists [5]string // the cipher grades' lists, as for the server role
+	for i, g := range []string{"high", "medium", "low", "export", "null"} {
+		lists[i] = r.Str("tls_" + g + "_cipherlist")
+	}
 	if err := r.Err(); err != nil {
 		return nil, nil, err
 	}
@@ -57,6 +62,13 @@ func clientRole(cfg *conf.Config, warn func(string)) (*tlsclient.Client, map[str
 		ECCertFile: files["eccert_file"], ECKeyFile: files["eckey_file"],
 		DCertFile: files["dcert_file"], DKeyFile: files["dkey_file"],
 		WildcardMultipleLabels: wildcards,
+		CipherSuites: func(grade string, exclusions []string) ([]uint16, error) {
+			list, err := tlspolicy.CipherList(grade, exclusions, lists)
+			if err != nil {
+				return nil, err
+			}
+			return tlspolicy.EvalCipherString(list)
+		},
 	}, warn)
 	if err != nil {
 		warn("TLS client initialization failed")

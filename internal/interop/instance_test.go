@@ -253,19 +253,38 @@ func readEnv(path string) (map[string]string, error) {
 	return env, sc.Err()
 }
 
-// freePorts finds n distinct free loopback TCP ports.
+// freePorts finds n free loopback TCP ports. Ports are never handed out
+// twice in one test process, and they come from below the kernel's
+// ephemeral range (32768+ on Linux), so that two instances started at
+// the same time, or a client's source port, cannot take a port between
+// the check and Postfix's bind.
 func freePorts(n int) ([]int, error) {
+	portMu.Lock()
+	defer portMu.Unlock()
+	if nextPort == 0 {
+		nextPort = 20000 + os.Getpid()%1000*10
+	}
 	var ports []int
-	for range n {
-		l, err := net.Listen("tcp4", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
+	for len(ports) < n {
+		if nextPort >= 32000 {
+			nextPort = 20000
 		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+		p := nextPort
+		nextPort++
+		l, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue // in use
+		}
+		l.Close()
+		ports = append(ports, p)
 	}
 	return ports, nil
 }
+
+var (
+	portMu   sync.Mutex
+	nextPort int
+)
 
 func (in *instance) addr() string { return fmt.Sprintf("127.0.0.1:%d", in.postscreenPort) }
 

@@ -40,14 +40,20 @@ type Client struct {
 	set   Settings
 	certs []tls.Certificate   // client certificates, preference order
 	roots []*x509.Certificate // CAfile + CApath
+	// sessions keeps TLS sessions for resumption, in this process (Go's
+	// sessions cannot go into tlsmgr's OpenSSL-format smtp cache).
+	sessions tls.ClientSessionCache
 }
+
+// sessionCacheSize bounds the client sessions kept for resumption.
+const sessionCacheSize = 1000
 
 // New loads the client certificates and the CA store. Warnings go to warn.
 // An error means the client role cannot be initialized (Postfix: "TLS
 // client initialization failed"; every client-role request then gets
 // status 0).
 func New(s Settings, warn func(string)) (*Client, error) {
-	c := &Client{set: s}
+	c := &Client{set: s, sessions: tls.NewLRUClientSessionCache(sessionCacheSize)}
 	var err error
 	if c.roots, err = loadRoots(s.CAfile, s.CApath); err != nil {
 		return nil, fmt.Errorf("cannot load Certificate Authority data: %w", err)

@@ -140,6 +140,7 @@ func (c *Client) NewSession(st Start, log Logger) (*Session, error) {
 		MaxVersion:         maxV,
 		CipherSuites:       suites,
 		CurvePreferences:   []tls.CurveID{tls.X25519, tls.CurveP256, tls.CurveP521, tls.CurveP384},
+		ClientSessionCache: scopedCache{c.sessions, st.ServerID},
 		GetClientCertificate: func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
 			cert := c.clientCertificate(cri)
 			s.mu.Lock()
@@ -323,4 +324,21 @@ func hexDump(data []byte) string {
 		return fmt.Sprintf("%X...%X", data[:head], data[len(data)-tail:])
 	}
 	return fmt.Sprintf("%X", data)
+}
+
+// scopedCache files the client's TLS sessions under the request's serverid
+// (Postfix's client session cache key: service, next hop, host, address,
+// port and policy), so that a session is only resumed for the same
+// destination under the same policy, by whichever smtp(8) process asks.
+type scopedCache struct {
+	lru   tls.ClientSessionCache
+	scope string
+}
+
+func (c scopedCache) Get(key string) (*tls.ClientSessionState, bool) {
+	return c.lru.Get(c.scope + "\x00" + key)
+}
+
+func (c scopedCache) Put(key string, cs *tls.ClientSessionState) {
+	c.lru.Put(c.scope+"\x00"+key, cs)
 }
