@@ -132,26 +132,29 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 		idle.Stop()
 	}
 	masterGone := d.MasterGone
+	reason := EndDrained
+	acceptDone := false // the accept goroutine has returned
 
 	for {
 		wd.pat()
-		if draining && clients == 0 {
+		// The loop ends only once the accept goroutine is done: a
+		// connection it accepted is served, never closed unanswered
+		// (the listening socket is master's, so anything not accepted
+		// waits for the next process).
+		if draining && clients == 0 && acceptDone {
 			wg.Wait()
-			return EndDrained, nil
+			return reason, nil
 		}
 		if !draining && d.MaxUse > 0 && used >= d.MaxUse && clients == 0 {
-			_ = d.Listener.Close()
-			return EndUse, nil
+			reason = EndUse
+			drain()
+			continue
 		}
 		select {
 		case c := <-accepted:
-			if draining {
-				_ = c.Close()
-				continue
-			}
 			idle.Stop()
 			clients++
-			if d.Status != nil {
+			if d.Status != nil && !draining {
 				if err := d.Status.Taken(); err != nil {
 					drain()
 				}
@@ -175,14 +178,15 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 				idle.Reset()
 			}
 		case <-acceptErr:
+			acceptDone = true
 			drain()
 		case <-masterGone:
 			masterGone = nil
 			drain()
 		case <-idle.C():
 			if clients == 0 && !draining {
-				_ = d.Listener.Close()
-				return EndIdle, nil
+				reason = EndIdle
+				drain()
 			}
 		case <-retire.C():
 			drain()

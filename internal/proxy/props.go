@@ -127,7 +127,10 @@ func parseClientProps(l attr.List) (*props, error) {
 	if err := p.readTrace(c); err != nil {
 		return nil, err
 	}
-	return p, c.Done()
+	if err := c.Done(); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // parseServerProps reads TLS_SERVER_PARAMS ⧺ TLS_SERVER_INIT_PROPS ⧺
@@ -170,7 +173,10 @@ func parseServerProps(l attr.List) (*props, error) {
 	if err := p.readTrace(c); err != nil { // from 20260514
 		return nil, err
 	}
-	return p, c.Done()
+	if err := c.Done(); err != nil {
+		return nil, err
+	}
+	return p, nil
 }
 
 // scalar reads one required START attribute; numeric ones are checked.

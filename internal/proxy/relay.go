@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -14,6 +15,11 @@ import (
 // bufPool holds the relay buffers, so that idle sessions (smtp connection
 // reuse keeps them for minutes) cost no buffer while they wait in Read.
 var bufPool = sync.Pool{New: func() any { b := make([]byte, relayBufBytes); return &b }}
+
+// errStopped ends a copier whose session is stopping. A deadline in the
+// past wakes a blocked Read, but data that arrives before the woken
+// goroutine runs is still returned; such data is dropped, never relayed.
+var errStopped = errors.New("session stopping")
 
 // aLongTimeAgo is a deadline in the past: setting it wakes a blocked Read
 // or Write at once.
@@ -80,12 +86,18 @@ func (ss *session) relay() {
 	go func() {
 		defer func() { done <- struct{}{} }()
 		defer guard("plaintext")
-		err := copyPlainToTLS(ss, touch)
+		err := copyPlainToTLS(ss, touch, &stopped)
 		if err == nil {
 			// Plaintext EOF: Postfix calls SSL_shutdown once (our
-			// close_notify) without waiting for the peer's.
+			// close_notify) without waiting for the peer's, and
+			// closes both sides: nothing the remote sends from now
+			// on may reach the plaintext side.
+			stopped.Store(true)
+			_ = ss.remote.SetReadDeadline(aLongTimeAgo)
 			_ = ss.remote.SetWriteDeadline(time.Now().Add(ioTimeout))
 			_ = ss.tconn.CloseWrite()
+		} else if errors.Is(err, os.ErrDeadlineExceeded) && !stopped.Load() {
+			timedOut.Store(true) // a write took the whole idle limit
 		} else if !stopped.Load() && !closedConn(err) {
 			ss.srv.Log.Warnf("plaintext read/write error for %s: %v", ss.endpoint, err)
 		}
@@ -95,8 +107,10 @@ func (ss *session) relay() {
 	go func() {
 		defer func() { done <- struct{}{} }()
 		defer guard("ciphertext")
-		err := copyTLSToPlain(ss, touch)
-		if err != nil && !stopped.Load() && !closedConn(err) {
+		err := copyTLSToPlain(ss, touch, &stopped)
+		if errors.Is(err, os.ErrDeadlineExceeded) && !stopped.Load() {
+			timedOut.Store(true) // a write took the whole idle limit
+		} else if err != nil && !stopped.Load() && !closedConn(err) {
 			ss.srv.Log.Warnf("ciphertext read/write error for %s: %v", ss.endpoint, err)
 		}
 		stop()
@@ -110,12 +124,15 @@ func (ss *session) relay() {
 
 // copyPlainToTLS forwards plaintext from the Postfix client to the remote
 // peer. It returns nil at plaintext EOF.
-func copyPlainToTLS(ss *session, touch func()) error {
+func copyPlainToTLS(ss *session, touch func(), stopped *atomic.Bool) error {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
 	for {
 		n, err := ss.plain.Read(buf)
+		if stopped.Load() {
+			return errStopped
+		}
 		if n > 0 {
 			touch()
 			if werr := writeAll(ss.tconn, ss.remote, buf[:n], ss.idleWait); werr != nil {
@@ -134,12 +151,15 @@ func copyPlainToTLS(ss *session, touch func()) error {
 
 // copyTLSToPlain forwards decrypted data from the remote peer to the
 // Postfix client. It returns nil at the remote's EOF or close_notify.
-func copyTLSToPlain(ss *session, touch func()) error {
+func copyTLSToPlain(ss *session, touch func(), stopped *atomic.Bool) error {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
 	for {
 		n, err := ss.tconn.Read(buf)
+		if stopped.Load() {
+			return errStopped
+		}
 		if n > 0 {
 			touch()
 			if werr := writeAll(ss.plain, ss.plain, buf[:n], ss.idleWait); werr != nil {
