@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"tlsproxy/internal/bench"
+	"tlsproxy/internal/pfversion"
 )
 
 func main() {
@@ -62,11 +63,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c := fs.String("c", "/usr/lib/postfix/sbin/tlsproxy", `Debian's tlsproxy; "" measures ours only`)
 	script := fs.String("pfinstance", "scripts/pfinstance.sh", "the instance script")
 	quick := fs.Bool("quick", false, "a short run with few figures (CI)")
-	workDir := fs.String("dir", "", "work directory for instances (default: a new one under /tmp, removed afterwards)")
+	workDir := fs.String("dir", "", "work directory for instances and certificates, kept afterwards (default: a new one under /tmp, removed afterwards)")
 	jsonOut := fs.String("json", "", "write the report as JSON here")
 	svgOut := fs.String("svg", "", "write the chart as SVG here")
-	rounds := fs.Int("rounds", 0, "A B rounds per figure (default 2, quick 1)")
-	hsDur := fs.Duration("hs-time", 0, "time per handshake measurement (default 3s, quick 0.5s)")
+	rounds := fs.Int("rounds", 0, "A B rounds per figure (default 3, quick 1)")
+	hsDur := fs.Duration("hs-time", 0, "time per handshake measurement (default 2s, quick 0.5s)")
+	version := fs.String("postfix", bench.DefaultVersion.String(), "the Postfix release whose postscreen(8) the bench plays")
 	only := fs.String("only", "", "run only the steps whose name matches this regular expression")
 	idle := fs.String("idle", "", "idle session counts, comma-separated (default 1000,10000, quick 200)")
 	if err := fs.Parse(args); err != nil {
@@ -94,6 +96,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	var err error
+	if opt.Version, err = pfversion.Parse(*version); err != nil {
+		return fmt.Errorf("-postfix: %w", err)
+	}
 	if *only != "" {
 		if opt.Only, err = regexp.Compile(*only); err != nil {
 			return fmt.Errorf("-only: %w", err)
@@ -119,6 +124,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		*workDir = d
 	}
 	// postfix must be able to reach the instance directories.
+	if err := os.MkdirAll(*workDir, 0o755); err != nil {
+		return err
+	}
 	if err := os.Chmod(*workDir, 0o755); err != nil {
 		return err
 	}

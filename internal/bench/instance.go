@@ -1,0 +1,166 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Instance is a loopback Postfix instance started by scripts/pfinstance.sh
+// whose tlsproxy service runs the binary under test.
+type Instance struct {
+	Dir       string
+	Socket    string // DIR/spool/private/tlsproxy
+	MasterPID int
+	script    string
+}
+
+// InstanceSpec says how to start one instance.
+type InstanceSpec struct {
+	Script   string    // path of scripts/pfinstance.sh
+	Dir      string    // instance directory (its parent must be searchable by postfix)
+	TLSProxy string    // the binary master runs as tlsproxy
+	Main     []string  // extra main.cf lines, "name = value"
+	Cert     CertFiles // becomes DIR/tls/cert.pem and key.pem, i.e. smtpd_tls_cert_file/key_file
+	Ports    [3]int    // postscreen, sink, submit (unused by the bench, but must be free)
+}
+
+// StartInstance runs "pfinstance.sh start" and reads DIR/instance.env.
+//
+// The certificate is put where pfinstance.sh would create its own, so that
+// main.cf names each parameter once: Postfix warns about every overridden
+// entry each time a daemon starts, and bursts of log lines can wedge
+// postlogd (see Restart).
+func StartInstance(ctx context.Context, spec InstanceSpec) (*Instance, error) {
+	if spec.Cert.Cert != "" {
+		tlsDir := filepath.Join(spec.Dir, "tls")
+		if err := os.MkdirAll(tlsDir, 0o700); err != nil {
+			return nil, err
+		}
+		for src, dst := range map[string]string{spec.Cert.Cert: "cert.pem", spec.Cert.Key: "key.pem"} {
+			b, err := os.ReadFile(src)
+			if err != nil {
+				return nil, err
+			}
+			if err := os.WriteFile(filepath.Join(tlsDir, dst), b, 0o600); err != nil {
+				return nil, err
+			}
+		}
+	}
+	args := []string{"start", spec.Dir, "--tlsproxy", spec.TLSProxy,
+		"--ports", fmt.Sprintf("%d,%d,%d", spec.Ports[0], spec.Ports[1], spec.Ports[2])}
+	for _, m := range spec.Main {
+		args = append(args, "--main", m)
+	}
+	out, err := exec.CommandContext(ctx, spec.Script, args...).CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("%s start: %w\n%s", spec.Script, err, out)
+	}
+	b, err := os.ReadFile(filepath.Join(spec.Dir, "instance.env"))
+	if err != nil {
+		return nil, err
+	}
+	env, err := ParseEnv(b)
+	if err != nil {
+		return nil, err
+	}
+	pid, err := strconv.Atoi(env["PF_MASTER_PID"])
+	if err != nil || pid <= 1 {
+		return nil, fmt.Errorf("instance.env: bad PF_MASTER_PID %q", env["PF_MASTER_PID"])
+	}
+	return &Instance{
+		Dir:       spec.Dir,
+		Socket:    filepath.Join(env["PF_QUEUE_DIR"], "private", "tlsproxy"),
+		MasterPID: pid,
+		script:    spec.Script,
+	}, nil
+}
+
+// Restart ends the instance's tlsproxy processes (SIGTERM, by PID, then
+// SIGKILL after 5 s) and waits until they are gone; master starts a fresh
+// one for the next connection. "postfix reload" would do the same, but it
+// makes every daemon log at once, and postlogd(8) can deadlock sending its
+// own warnings to its own full socket (net.unix.max_dgram_qlen is 10).
+func (in *Instance) Restart(ctx context.Context) error {
+	u, err := Snapshot(in.MasterPID)
+	if err != nil {
+		return err
+	}
+	for pid := range u.Procs {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+	}
+	for i := range 200 { // polls other processes' exit: at most 10 s
+		left := 0
+		for pid := range u.Procs {
+			if p, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+				if st, err := ParseStat(p); err == nil && st.PPID == in.MasterPID && st.Comm == "tlsproxy" {
+					left++
+					if i == 100 {
+						_ = syscall.Kill(pid, syscall.SIGKILL)
+					}
+				}
+			}
+		}
+		if left == 0 {
+			return nil
+		}
+		sleepCtx(ctx, 50*time.Millisecond)
+	}
+	return errors.New("tlsproxy processes still running 10 s after SIGKILL")
+}
+
+// Stop runs "pfinstance.sh stop".
+func (in *Instance) Stop(ctx context.Context) error {
+	out, err := exec.CommandContext(ctx, in.script, "stop", in.Dir).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%s stop: %w\n%s", in.script, err, out)
+	}
+	return nil
+}
+
+// ParseEnv parses NAME=value lines as pfinstance.sh writes them; blank lines
+// and # comments are skipped.
+func ParseEnv(b []byte) (map[string]string, error) {
+	env := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		name, value, ok := strings.Cut(line, "=")
+		if !ok || name == "" || strings.ContainsAny(name, " \t") {
+			return nil, fmt.Errorf("instance.env line %d: not NAME=value", n)
+		}
+		env[name] = value
+	}
+	return env, sc.Err()
+}
+
+// FreePorts returns n loopback TCP ports at or above base that nothing
+// listens on right now.
+func FreePorts(base, n int) ([]int, error) {
+	var out []int
+	for p := base; p < 32768 && len(out) < n; p++ {
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		out = append(out, p)
+	}
+	if len(out) < n {
+		return nil, fmt.Errorf("fewer than %d free ports from %d", n, base)
+	}
+	return out, nil
+}

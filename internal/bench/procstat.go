@@ -1,0 +1,146 @@
+package bench
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// Linux reports CPU times in /proc in units of USER_HZ, which is 100 on
+// every architecture Go supports there; page size comes from the runtime.
+const userHZ = 100
+
+// ProcStat is what the bench needs from one /proc/PID/stat line.
+type ProcStat struct {
+	PID, PPID int
+	Comm      string
+	UTime     uint64 // ticks of 1/userHZ s
+	STime     uint64
+	RSSPages  int64
+}
+
+// CPU is the process's user plus system time.
+func (p ProcStat) CPU() time.Duration {
+	return time.Duration(p.UTime+p.STime) * time.Second / userHZ
+}
+
+// RSS is the resident set size in bytes.
+func (p ProcStat) RSS() int64 { return p.RSSPages * int64(os.Getpagesize()) }
+
+// ParseStat parses the text of /proc/PID/stat. The command name is in
+// parentheses and may itself contain spaces and parentheses, so the fields
+// after it are counted from the last ')'.
+func ParseStat(b []byte) (ProcStat, error) {
+	var p ProcStat
+	open := bytes.IndexByte(b, '(')
+	end := bytes.LastIndexByte(b, ')')
+	if open < 1 || end < open {
+		return p, errors.New("stat: no (comm)")
+	}
+	pid, err := strconv.Atoi(string(bytes.TrimSpace(b[:open])))
+	if err != nil {
+		return p, fmt.Errorf("stat: pid: %w", err)
+	}
+	p.PID, p.Comm = pid, string(b[open+1:end])
+	// Fields from 3 (state) on; field n of proc(5) is rest[n-3].
+	rest := bytes.Fields(b[end+1:])
+	if len(rest) < 22 {
+		return p, fmt.Errorf("stat: %d fields after comm, want at least 22", len(rest))
+	}
+	num := func(n int) (uint64, error) {
+		v, err := strconv.ParseUint(string(rest[n-3]), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("stat: field %d: %w", n, err)
+		}
+		return v, nil
+	}
+	var ppid, rss uint64
+	if ppid, err = num(4); err != nil {
+		return p, err
+	}
+	if p.UTime, err = num(14); err != nil {
+		return p, err
+	}
+	if p.STime, err = num(15); err != nil {
+		return p, err
+	}
+	if rss, err = num(24); err != nil {
+		return p, err
+	}
+	p.PPID, p.RSSPages = int(ppid), int64(rss)
+	return p, nil
+}
+
+// Children returns the stat of every process whose parent is ppid and
+// whose command name is comm. Processes that vanish while the scan runs are
+// skipped.
+func Children(ppid int, comm string) ([]ProcStat, error) {
+	paths, err := filepath.Glob("/proc/[0-9]*/stat")
+	if err != nil {
+		return nil, err
+	}
+	var out []ProcStat
+	for _, path := range paths {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue // exited
+		}
+		p, err := ParseStat(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if p.PPID == ppid && p.Comm == comm {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// Usage is a snapshot of all tlsproxy processes of one master.
+type Usage struct {
+	Procs map[int]ProcStat
+}
+
+// Snapshot reads the tlsproxy children of masterPID.
+func Snapshot(masterPID int) (Usage, error) {
+	ps, err := Children(masterPID, "tlsproxy")
+	if err != nil {
+		return Usage{}, err
+	}
+	u := Usage{Procs: make(map[int]ProcStat, len(ps))}
+	for _, p := range ps {
+		u.Procs[p.PID] = p
+	}
+	return u, nil
+}
+
+// RSS is the summed resident memory of the snapshot's processes.
+func (u Usage) RSS() int64 {
+	var n int64
+	for _, p := range u.Procs {
+		n += p.RSS()
+	}
+	return n
+}
+
+// CPUSince returns the CPU time the processes used between before and u.
+// A process that is new in u counts in full; one that has gone is reported
+// in lost (its last interval cannot be known).
+func (u Usage) CPUSince(before Usage) (cpu time.Duration, lost int) {
+	for pid, p := range u.Procs {
+		cpu += p.CPU()
+		if b, ok := before.Procs[pid]; ok {
+			cpu -= b.CPU()
+		}
+	}
+	for pid := range before.Procs {
+		if _, ok := u.Procs[pid]; !ok {
+			lost++
+		}
+	}
+	return cpu, lost
+}

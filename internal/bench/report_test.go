@@ -1,0 +1,148 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// sampleReport is a fixed report with every kind of figure: met and missed
+// goals in both directions, a figure without C (quick mode) and notes.
+func sampleReport() *Report {
+	r := &Report{Started: time.Date(2026, 11, 24, 21, 0, 0, 0, time.UTC), Seconds: 321, Machine: "test CPU, 2 CPUs",
+		Go: "go1.26", Ours: "/tmp/tlsproxy", C: "/usr/lib/postfix/sbin/tlsproxy", Rounds: 2}
+	r.Define(Figure{Key: "hs", Title: "full handshakes, TLS 1.3, ECDSA P-256, 64 conc.", Unit: "hs/s", Better: Higher, Goal: 1})
+	r.Define(Figure{Key: "cpu", Title: "CPU per full handshake, TLS 1.3, RSA-2048, 64 conc.", Unit: "µs", Better: Lower, Goal: 1})
+	r.Define(Figure{Key: "mem", Title: "RSS per idle session, 10,000 sessions", Unit: "KiB", Better: Lower, Goal: 0.5})
+	r.Define(Figure{Key: "bulk", Title: "bulk relay, inbound, 1 session(s), TLS 1.3", Unit: "MB/s", Better: Higher, Goal: 1})
+	for _, s := range []struct {
+		key string
+		c   bool
+		v   float64
+	}{
+		{"hs", false, 2400}, {"hs", true, 2000}, {"hs", false, 2600}, {"hs", true, 2200},
+		{"cpu", false, 1210}, {"cpu", true, 640}, {"cpu", false, 1190}, {"cpu", true, 660},
+		{"mem", false, 18.5}, {"mem", true, 39.2},
+		{"bulk", false, 812.25},
+		{"lat", false, 0.0425}, {"lat", true, 0.05},
+	} {
+		r.Add(s.key, s.c, s.v)
+	}
+	r.Note("mem", "C: per session of the 9,990 sessions it held")
+	r.Note("mem", "C: per session of the 9,990 sessions it held") // once only
+	r.Notes = []string{"machine was busy"}
+	r.Summarise()
+	return r
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file; got:\n%s", name, got)
+	}
+}
+
+func TestReportGolden(t *testing.T) {
+	r := sampleReport()
+	golden(t, "table.golden", []byte(r.Table()))
+	js, err := r.JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "report.json.golden", js)
+	golden(t, "chart.svg.golden", r.SVG())
+}
+
+func TestSummarise(t *testing.T) {
+	r := sampleReport()
+	want := map[string]struct {
+		ratio float64 // NaN: none
+		met   string  // "", "yes", "no"
+	}{
+		"hs":   {2500.0 / 2100, "yes"},
+		"cpu":  {1200.0 / 650, "no"},
+		"mem":  {18.5 / 39.2, "yes"},
+		"bulk": {math.NaN(), ""},
+		"lat":  {0.85, ""},
+	}
+	for _, f := range r.Figures {
+		w := want[f.Key]
+		switch {
+		case math.IsNaN(w.ratio) && f.Ratio != nil:
+			t.Errorf("%s: ratio %v, want none", f.Key, *f.Ratio)
+		case !math.IsNaN(w.ratio) && (f.Ratio == nil || math.Abs(*f.Ratio-w.ratio) > 1e-9):
+			t.Errorf("%s: ratio %v, want %v", f.Key, f.Ratio, w.ratio)
+		}
+		met := ""
+		if f.GoalMet != nil {
+			met = map[bool]string{true: "yes", false: "no"}[*f.GoalMet]
+		}
+		if met != w.met {
+			t.Errorf("%s: goal met %q, want %q", f.Key, met, w.met)
+		}
+	}
+	if adv := r.Figure("cpu").Advantage(); math.Abs(adv-650.0/1200) > 1e-9 {
+		t.Errorf("cpu advantage %v", adv)
+	}
+	if adv := r.Figure("bulk").Advantage(); !math.IsNaN(adv) {
+		t.Errorf("bulk advantage %v, want NaN", adv)
+	}
+}
+
+func TestReportJSONRoundTrip(t *testing.T) {
+	js, err := sampleReport().JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Report
+	if err := json.Unmarshal(js, &back); err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Figures) != 5 || back.Figures[0].Ratio == nil || back.Figures[3].CMedian != nil {
+		t.Errorf("round trip lost data: %+v", back.Figures)
+	}
+}
+
+func TestNum(t *testing.T) {
+	tests := []struct {
+		in   float64
+		want string
+	}{
+		{math.NaN(), "-"}, {0, "0.000"}, {0.04251, "0.043"}, {1.234, "1.23"}, {12.34, "12.3"},
+		{123.4, "123"}, {1234.5, "1,234"}, {1234567, "1,234,567"}, {-2345, "-2,345"}, {-12.5, "-12.5"},
+	}
+	for _, tt := range tests {
+		if got := Num(tt.in); got != tt.want {
+			t.Errorf("Num(%v) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestTableColumnsAligned(t *testing.T) {
+	lines := strings.Split(sampleReport().Table(), "\n")
+	col := len([]rune(lines[0][:strings.Index(lines[0], "unit")]))
+	for _, l := range lines[2:6] { // the figure rows with a unit
+		r := []rune(l)
+		if len(r) <= col || r[col-1] != ' ' || r[col] == ' ' {
+			t.Errorf("unit does not start in column %d: %q", col, l)
+		}
+	}
+}

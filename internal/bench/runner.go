@@ -1,0 +1,566 @@
+package bench
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"tlsproxy/internal/pfversion"
+)
+
+// Options control a comparison run.
+type Options struct {
+	Script   string            // scripts/pfinstance.sh
+	Ours     string            // our tlsproxy binary
+	C        string            // Debian's tlsproxy; "" measures ours only
+	WorkDir  string            // instances and certificates go here
+	Rounds   int               // A B rounds per figure
+	HSDur    time.Duration     // one handshake measurement
+	BulkDur  time.Duration     // one bulk measurement
+	Pings    int               // round trips per latency measurement
+	Idle     []int             // idle session counts for the memory figure
+	Quick    bool              // fewer figures (CI)
+	Exe      string            // binary to re-run as an idle worker; "" = in-process only
+	PortBase int               // first port to try for the instances' listeners
+	Only     *regexp.Regexp    // run only the steps whose name matches; nil: all
+	Version  pfversion.Version // the Postfix release whose postscreen the bench plays
+	Log      io.Writer         // progress lines
+}
+
+// DefaultOptions are the README's full run, or the CI quick mode.
+func DefaultOptions(quick bool) Options {
+	if quick {
+		return Options{Rounds: 1, HSDur: 500 * time.Millisecond, BulkDur: 500 * time.Millisecond,
+			Pings: 200, Idle: []int{200}, Quick: true, PortBase: 10480, Version: DefaultVersion}
+	}
+	return Options{Rounds: 3, HSDur: 2 * time.Second, BulkDur: 1500 * time.Millisecond,
+		Pings: 2000, Idle: []int{1000, 10000}, PortBase: 10480, Version: DefaultVersion}
+}
+
+// Timeouts the bench's client side uses: postscreen waits 10 s for
+// tlsproxy; a handshake or round trip that takes longer is a failure.
+const stepTimeout = 10 * time.Second
+
+// sessionsPerProcess bounds the idle sessions one bench process holds: each
+// needs two descriptors here (the plaintext socket and the client's TCP
+// socket), and the descriptor limit is often 20,000 and not raisable.
+const sessionsPerProcess = 2500
+
+// target is one implementation with one instance per certificate type.
+type target struct {
+	name string // "ours" or "C"
+	isC  bool
+	inst map[string]*Instance
+}
+
+// step is one measurement, run once per round for each target.
+type step struct {
+	name   string
+	cert   string
+	rounds int // 0: Options.Rounds
+	run    func(ctx context.Context, r *runner, tg *target, in *Instance) (string, error)
+}
+
+type runner struct {
+	opt   Options
+	rep   *Report
+	certs map[string]CertFiles
+	pairs map[string]tls.Certificate
+}
+
+func (r *runner) logf(format string, a ...any) {
+	if r.opt.Log != nil {
+		fmt.Fprintf(r.opt.Log, format+"\n", a...)
+	}
+}
+
+// clientTLS is the remote client: Go's crypto/tls, one protocol version,
+// classic key exchange only (X25519, P-256) as Debian 12's OpenSSL 3.0
+// clients offer, no certificate check (the certificates are self-signed).
+func clientTLS(version uint16) *tls.Config {
+	return &tls.Config{
+		InsecureSkipVerify: true,
+		MinVersion:         version,
+		MaxVersion:         version,
+		CurvePreferences:   []tls.CurveID{tls.X25519, tls.CurveP256},
+	}
+}
+
+func (r *runner) dialer(in *Instance, version uint16) *Dialer {
+	return &Dialer{
+		Opener:  Postscreen{Socket: in.Socket, Version: r.opt.Version, Timeout: stepTimeout},
+		TLS:     clientTLS(version),
+		Timeout: stepTimeout,
+	}
+}
+
+var versions = []struct {
+	v    uint16
+	name string
+}{{tls.VersionTLS13, "1.3"}, {tls.VersionTLS12, "1.2"}}
+
+var certNames = map[string]string{ECDSA: "ECDSA P-256", RSA: "RSA-2048"}
+
+// plan lists the steps in the order they run, and defines their figures.
+func (r *runner) plan() []step {
+	var steps []step
+	rep := r.rep
+	concs, certs := []int{1, 64}, []string{ECDSA, RSA}
+	bulkN, dirs := []int{1, 64}, []Direction{Inbound, Outbound}
+	if r.opt.Quick {
+		concs, certs, bulkN, dirs = []int{8}, []string{ECDSA}, []int{1}, []Direction{Inbound}
+	}
+	for _, cert := range certs {
+		for _, ver := range versions {
+			for _, c := range concs {
+				key := fmt.Sprintf("%s/%s/c%d", ver.name, cert, c)
+				rep.Define(Figure{Key: "hs/" + key, Title: fmt.Sprintf("full handshakes, TLS %s, %s, %d conc.", ver.name, certNames[cert], c),
+					Unit: "hs/s", Better: Higher, Goal: 1})
+				rep.Define(Figure{Key: "cpu/" + key, Title: fmt.Sprintf("CPU per full handshake, TLS %s, %s, %d conc.", ver.name, certNames[cert], c),
+					Unit: "µs", Better: Lower, Goal: 1})
+				steps = append(steps, step{name: "handshakes " + key, cert: cert, run: r.handshakes(key, cert, ver.v, c, false)})
+			}
+		}
+	}
+	for _, ver := range versions {
+		c := 64
+		if r.opt.Quick {
+			c = 8
+		}
+		key := fmt.Sprintf("%s/c%d", ver.name, c)
+		rep.Define(Figure{Key: "res/" + key, Title: fmt.Sprintf("resumed handshakes (ticket), TLS %s, %d conc.", ver.name, c),
+			Unit: "hs/s", Better: Higher, Goal: 1})
+		rep.Define(Figure{Key: "rescpu/" + key, Title: fmt.Sprintf("CPU per resumed handshake, TLS %s, %d conc.", ver.name, c),
+			Unit: "µs", Better: Lower, Goal: 1})
+		steps = append(steps, step{name: "resumed " + key, cert: ECDSA, run: r.handshakes(key, ECDSA, ver.v, c, true)})
+	}
+	for _, dir := range dirs {
+		for _, n := range bulkN {
+			key := fmt.Sprintf("bulk/%s/%d", dir, n)
+			rep.Define(Figure{Key: key, Title: fmt.Sprintf("bulk relay, %s, %d session(s), TLS 1.3", dir, n),
+				Unit: "MB/s", Better: Higher, Goal: 1})
+			steps = append(steps, step{name: key, cert: ECDSA, run: r.bulk(key, n, dir)})
+		}
+	}
+	rep.Define(Figure{Key: "lat/p50", Title: "added round-trip latency, p50 (SMTP-sized, TLS 1.3)", Unit: "µs", Better: Lower, Goal: 1})
+	rep.Define(Figure{Key: "lat/p99", Title: "added round-trip latency, p99 (SMTP-sized, TLS 1.3)", Unit: "µs", Better: Lower, Goal: 1})
+	steps = append(steps, step{name: "latency", cert: ECDSA, run: r.latency})
+	for _, n := range r.opt.Idle {
+		rep.Define(Figure{Key: fmt.Sprintf("mem/%d", n), Title: fmt.Sprintf("RSS per idle session, %s sessions", Num(float64(n))),
+			Unit: "KiB", Better: Lower, Goal: 0.5})
+		rep.Define(Figure{Key: fmt.Sprintf("alive/%d", n), Title: fmt.Sprintf("idle sessions held and alive, of %s", Num(float64(n))),
+			Unit: "sessions", Better: Higher, Goal: 1})
+		// Large idle runs take long (C tlsproxy opens sessions ever more
+		// slowly as it holds more): one round of A B.
+		rounds := 0
+		if n > 2*sessionsPerProcess {
+			rounds = 1
+		}
+		steps = append(steps, step{name: fmt.Sprintf("idle %d", n), cert: ECDSA, rounds: rounds, run: r.idle(n)})
+	}
+	return steps
+}
+
+// Run starts the instances, runs every step for each target alternately
+// (ours, C, ours, C, …) and returns the summarised report.
+func Run(ctx context.Context, opt Options) (*Report, error) {
+	start := time.Now()
+	r := &runner{opt: opt, rep: &Report{
+		Started: start.UTC(), Machine: machine(), Go: runtime.Version(),
+		Ours: opt.Ours, C: opt.C, Rounds: opt.Rounds, Quick: opt.Quick,
+	}}
+	var steps []step
+	for _, st := range r.plan() {
+		if opt.Only == nil || opt.Only.MatchString(st.name) {
+			steps = append(steps, st)
+		}
+	}
+	targets, stop, err := r.start(ctx)
+	defer stop()
+	if err != nil {
+		return nil, err
+	}
+	rounds := func(st step) int {
+		if st.rounds > 0 {
+			return min(st.rounds, opt.Rounds)
+		}
+		return opt.Rounds
+	}
+	total := 0
+	for _, st := range steps {
+		total += rounds(st) * len(targets)
+	}
+	n := 0
+	for _, st := range steps {
+		for round := 1; round <= rounds(st); round++ {
+			for _, tg := range targets {
+				n++
+				if err := ctx.Err(); err != nil {
+					return nil, err
+				}
+				t0 := time.Now()
+				msg, err := st.run(ctx, r, tg, tg.inst[st.cert])
+				if err != nil {
+					return nil, fmt.Errorf("%s, %s, round %d: %w", st.name, tg.name, round, err)
+				}
+				r.logf("[%d/%d] %-4s %-28s %s (%.1fs)", n, total, tg.name, st.name, msg, time.Since(t0).Seconds())
+			}
+		}
+	}
+	r.rep.Seconds = time.Since(start).Seconds()
+	r.rep.Summarise()
+	return r.rep, nil
+}
+
+// start writes the certificates and starts one instance per target and
+// certificate type, all with the same main.cf apart from paths.
+func (r *runner) start(ctx context.Context) ([]*target, func(), error) {
+	var targets []*target
+	stop := func() {
+		for _, tg := range targets {
+			for _, in := range tg.inst {
+				sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				if err := in.Stop(sctx); err != nil {
+					r.logf("stopping %s: %v", in.Dir, err)
+				}
+				cancel()
+			}
+		}
+	}
+	tlsDir := filepath.Join(r.opt.WorkDir, "tls")
+	if err := os.MkdirAll(tlsDir, 0o700); err != nil {
+		return nil, stop, err
+	}
+	r.certs, r.pairs = map[string]CertFiles{}, map[string]tls.Certificate{}
+	for _, kind := range []string{ECDSA, RSA} {
+		cf, err := WriteCert(tlsDir, kind)
+		if err != nil {
+			return nil, stop, err
+		}
+		pair, err := tls.LoadX509KeyPair(cf.Cert, cf.Key)
+		if err != nil {
+			return nil, stop, err
+		}
+		r.certs[kind], r.pairs[kind] = cf, pair
+	}
+	bins := []struct {
+		name, path string
+		isC        bool
+	}{{"ours", r.opt.Ours, false}, {"C", r.opt.C, true}}
+	certs := []string{ECDSA, RSA}
+	if r.opt.Quick {
+		certs = []string{ECDSA}
+	}
+	var specs []InstanceSpec
+	var owners []*target
+	for _, b := range bins {
+		if b.path == "" {
+			continue
+		}
+		tg := &target{name: b.name, isC: b.isC, inst: map[string]*Instance{}}
+		targets = append(targets, tg)
+		for _, cert := range certs {
+			specs = append(specs, InstanceSpec{
+				Script: r.opt.Script, Dir: filepath.Join(r.opt.WorkDir, b.name+"-"+cert),
+				TLSProxy: b.path, Main: mainCF, Cert: r.certs[cert],
+			})
+			owners = append(owners, tg)
+		}
+	}
+	ports, err := FreePorts(r.opt.PortBase, 3*len(specs))
+	if err != nil {
+		return nil, stop, err
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs []error
+	)
+	for i := range specs {
+		specs[i].Ports = [3]int{ports[3*i], ports[3*i+1], ports[3*i+2]}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			in, err := StartInstance(sctx, specs[i])
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			cert := strings.TrimPrefix(filepath.Base(specs[i].Dir), owners[i].name+"-")
+			owners[i].inst[cert] = in
+			r.logf("started %s (master %d, tlsproxy %s)", in.Dir, in.MasterPID, specs[i].TLSProxy)
+		}()
+	}
+	wg.Wait()
+	return targets, stop, errors.Join(errs...)
+}
+
+// mainCF is the bench's part of main.cf. max_idle and max_use are raised
+// so that no tlsproxy process exits during a measurement: the CPU time of
+// a process that is gone cannot be read any more. The certificate (RSA or
+// ECDSA, one per instance, so that both implementations sign with the same
+// key type) is smtpd_tls_cert_file, see StartInstance.
+var mainCF = []string{"max_idle = 3600s", "max_use = 1000000"}
+
+// warm makes sure the instance has a tlsproxy process and that it has
+// done one session, so that start-up costs stay out of the figures.
+func warm(d *Dialer) error {
+	ln, err := Listen()
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	s, err := d.Open(ln, nil)
+	if err != nil {
+		return fmt.Errorf("warm-up session: %w", err)
+	}
+	defer s.Close()
+	return s.Ping(pingMsg, pingReply, make([]byte, 256), stepTimeout)
+}
+
+func (r *runner) handshakes(key, cert string, version uint16, conc int, resume bool) func(context.Context, *runner, *target, *Instance) (string, error) {
+	return func(ctx context.Context, r *runner, tg *target, in *Instance) (string, error) {
+		d := r.dialer(in, version)
+		if err := warm(d); err != nil {
+			return "", err
+		}
+		res, err := Handshakes(ctx, d, in.MasterPID, conc, r.opt.HSDur, resume)
+		if err != nil {
+			return "", err
+		}
+		rate, cpu := "hs/", "cpu/"
+		if resume {
+			rate, cpu = "res/", "rescpu/"
+		}
+		r.rep.Add(rate+key, tg.isC, res.Rate())
+		r.rep.Add(cpu+key, tg.isC, float64(res.CPUPerSession())/float64(time.Microsecond))
+		r.checkLoad(rate+key, tg, res, cert, version, resume)
+		return fmt.Sprintf("%s hs/s, %s µs CPU/hs, %d errors", Num(res.Rate()), Num(float64(res.CPUPerSession())/1e3), res.Errors), nil
+	}
+}
+
+// checkLoad notes anything that makes a handshake figure suspect.
+func (r *runner) checkLoad(key string, tg *target, res LoadResult, cert string, version uint16, resume bool) {
+	if res.Sessions == 0 {
+		r.rep.Note(key, fmt.Sprintf("%s completed no session: %v", tg.name, res.FirstErr))
+		return
+	}
+	if res.Errors > 0 {
+		r.rep.Note(key, fmt.Sprintf("%s: %d failed sessions, first: %v", tg.name, res.Errors, res.FirstErr))
+	}
+	if res.Lost > 0 {
+		r.rep.Note(key, fmt.Sprintf("%s: %d tlsproxy process(es) exited during the run; their CPU is missing", tg.name, res.Lost))
+	}
+	if resume && res.Resumed < res.Sessions*99/100 {
+		r.rep.Note(key, fmt.Sprintf("%s resumed only %d of %d sessions", tg.name, res.Resumed, res.Sessions))
+	}
+	if !isCertKind(res.State, cert) {
+		r.rep.Note(key, fmt.Sprintf("%s did not serve the %s certificate", tg.name, certNames[cert]))
+	}
+	if v := res.State.Version; v != 0 && v != version {
+		r.rep.Note(key, fmt.Sprintf("%s negotiated %s", tg.name, tls.VersionName(v)))
+	}
+}
+
+func (r *runner) bulk(key string, n int, dir Direction) func(context.Context, *runner, *target, *Instance) (string, error) {
+	return func(ctx context.Context, r *runner, tg *target, in *Instance) (string, error) {
+		d := r.dialer(in, tls.VersionTLS13)
+		res, err := Bulk(ctx, d, in.MasterPID, n, dir, r.opt.BulkDur)
+		if err != nil {
+			return "", err
+		}
+		r.rep.Add(key, tg.isC, res.MBps())
+		return fmt.Sprintf("%s MB/s, tlsproxy CPU %.2f s", Num(res.MBps()), res.CPU.Seconds()), nil
+	}
+}
+
+// latency measures round trips through the proxy and, right before, the
+// same round trips on a direct TLS connection; the figures are the
+// differences of the percentiles.
+func (r *runner) latency(ctx context.Context, _ *runner, tg *target, in *Instance) (string, error) {
+	d := r.dialer(in, tls.VersionTLS13)
+	pair := r.pairs[ECDSA]
+	direct, err := DirectLatency(ctx, &tls.Config{Certificates: []tls.Certificate{pair}}, clientTLS(tls.VersionTLS13), r.opt.Pings, stepTimeout)
+	if err != nil {
+		return "", fmt.Errorf("direct baseline: %w", err)
+	}
+	proxied, err := Latency(ctx, d, r.opt.Pings)
+	if err != nil {
+		return "", err
+	}
+	dx, px := Micros(direct), Micros(proxied)
+	add50 := Percentile(px, 50) - Percentile(dx, 50)
+	add99 := Percentile(px, 99) - Percentile(dx, 99)
+	r.rep.Add("lat/p50", tg.isC, add50)
+	r.rep.Add("lat/p99", tg.isC, add99)
+	return fmt.Sprintf("p50 %s µs (direct %s), p99 %s µs (direct %s)",
+		Num(Percentile(px, 50)), Num(Percentile(dx, 50)), Num(Percentile(px, 99)), Num(Percentile(dx, 99))), nil
+}
+
+// idle measures resident memory per idle session on fresh tlsproxy
+// processes: the old ones are ended first, so that memory left over from
+// earlier steps does not hide (or inflate) the cost of the sessions.
+func (r *runner) idle(n int) func(context.Context, *runner, *target, *Instance) (string, error) {
+	return func(ctx context.Context, r *runner, tg *target, in *Instance) (string, error) {
+		if err := in.Restart(ctx); err != nil {
+			return "", err
+		}
+		d := r.dialer(in, tls.VersionTLS13)
+		if err := warm(d); err != nil {
+			return "", err
+		}
+		before, err := Snapshot(in.MasterPID)
+		if err != nil {
+			return "", err
+		}
+		for pid := range before.Procs {
+			if lim := fdLimit(pid); lim != "" {
+				r.rep.Note(fmt.Sprintf("alive/%d", n), fmt.Sprintf("%s tlsproxy open-files limit (soft hard): %s", tg.name, lim))
+			}
+		}
+		held, errs, firstErr, alive, after, err := r.holdAndMeasure(ctx, in, n)
+		if err != nil {
+			return "", err
+		}
+		memKey, aliveKey := fmt.Sprintf("mem/%d", n), fmt.Sprintf("alive/%d", n)
+		if held > 0 {
+			perSession := float64(after.RSS()-before.RSS()) / 1024 / float64(held)
+			r.rep.Add(memKey, tg.isC, perSession)
+		}
+		r.rep.Add(aliveKey, tg.isC, float64(alive))
+		if errs > 0 {
+			r.rep.Note(aliveKey, fmt.Sprintf("%s: %d sessions could not be opened, first: %v", tg.name, errs, firstErr))
+		}
+		if held < n {
+			r.rep.Note(memKey, fmt.Sprintf("%s: per session of the %d sessions it held", tg.name, held))
+		}
+		if len(after.Procs) > 1 {
+			r.rep.Note(memKey, fmt.Sprintf("%s: %d tlsproxy processes", tg.name, len(after.Procs)))
+		}
+		return fmt.Sprintf("held %d, alive %d, RSS %.1f → %.1f MB", held, alive, float64(before.RSS())/1e6, float64(after.RSS())/1e6), nil
+	}
+}
+
+// holdAndMeasure opens n idle sessions (in this process, or spread over
+// idle workers when one process has too few descriptors), waits for the
+// proxy to settle, reads its memory, checks every session still works and
+// closes them all.
+//
+// Sessions are opened one at a time (per bench process): when connections
+// queue up, master(8) starts further tlsproxy processes, and the base
+// memory of each would be charged to the sessions.
+func (r *runner) holdAndMeasure(ctx context.Context, in *Instance, n int) (held, errs int, firstErr error, alive int, after Usage, err error) {
+	const conc = 1
+	settle := 2 * time.Second
+	if r.opt.Quick {
+		settle = 300 * time.Millisecond
+	}
+	if n <= sessionsPerProcess || r.opt.Exe == "" {
+		h := Hold(ctx, r.dialer(in, tls.VersionTLS13), n, conc)
+		defer h.Close()
+		sleepCtx(ctx, settle)
+		if after, err = Snapshot(in.MasterPID); err != nil {
+			return
+		}
+		return len(h.Sessions), h.Errors, h.FirstErr, h.Alive(ctx, 16, stepTimeout), after, ctx.Err()
+	}
+	workers := (n + sessionsPerProcess - 1) / sessionsPerProcess
+	var ws []*idleWorker
+	defer func() {
+		for _, w := range ws {
+			w.close()
+		}
+	}()
+	for i := range workers {
+		share := n / workers
+		if i < n%workers {
+			share++
+		}
+		w, werr := startIdleWorker(ctx, r.opt.Exe, in.Socket, r.opt.Version, share, conc)
+		if werr != nil {
+			err = werr
+			return
+		}
+		ws = append(ws, w)
+	}
+	for _, w := range ws {
+		h, e, first, werr := w.waitHeld()
+		if werr != nil {
+			err = werr
+			return
+		}
+		held, errs = held+h, errs+e
+		if firstErr == nil && first != "" {
+			firstErr = errors.New(first)
+		}
+	}
+	sleepCtx(ctx, settle)
+	if after, err = Snapshot(in.MasterPID); err != nil {
+		return
+	}
+	for _, w := range ws {
+		a, werr := w.alive()
+		if werr != nil {
+			err = werr
+			return
+		}
+		alive += a
+	}
+	return held, errs, firstErr, alive, after, ctx.Err()
+}
+
+// fdLimit returns the "Max open files" soft and hard limits of a process.
+func fdLimit(pid int) string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", pid))
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Max open files"); ok {
+			f := strings.Fields(rest)
+			if len(f) >= 2 {
+				return f[0] + " " + f[1]
+			}
+		}
+	}
+	return ""
+}
+
+// machine describes the host for the report.
+func machine() string {
+	model := "unknown CPU"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				model = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
+	return fmt.Sprintf("%s, %d CPUs, Linux %s", model, runtime.NumCPU(), strings.TrimSpace(string(kernel)))
+}
+
+// isCertKind reports the key type of the certificate a session was
+// served, for checks.
+func isCertKind(cs tls.ConnectionState, kind string) bool {
+	if len(cs.PeerCertificates) == 0 {
+		return false
+	}
+	alg := cs.PeerCertificates[0].PublicKeyAlgorithm
+	return (kind == ECDSA && alg == x509.ECDSA) || (kind == RSA && alg == x509.RSA)
+}
