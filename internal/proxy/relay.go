@@ -12,8 +12,8 @@ import (
 	"time"
 )
 
-// bufPool holds the relay buffers, so that idle sessions (smtp connection
-// reuse keeps them for minutes) cost no buffer while they wait in Read.
+// bufPool holds the full-size relay buffers, lent to a direction only
+// while its traffic is bulk (see copyData).
 var bufPool = sync.Pool{New: func() any { b := make([]byte, relayBufBytes); return &b }}
 
 // errStopped ends a copier whose session is stopping. A deadline in the
@@ -36,6 +36,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 //
 // The session also ends when neither direction moved a byte for idleWait.
 func (ss *session) relay() {
+	ss.rd = nil // the request reader and its buffer are done with
 	var (
 		start    = time.Now()
 		last     atomic.Int64 // nanoseconds since start of the last progress
@@ -125,44 +126,42 @@ func (ss *session) relay() {
 // copyPlainToTLS forwards plaintext from the Postfix client to the remote
 // peer. It returns nil at plaintext EOF.
 func copyPlainToTLS(ss *session, touch func(), stopped *atomic.Bool) error {
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	buf := *bp
-	for {
-		n, err := ss.plain.Read(buf)
-		if stopped.Load() {
-			return errStopped
-		}
-		if n > 0 {
-			touch()
-			if werr := writeAll(ss.tconn, ss.remote, buf[:n], ss.idleWait); werr != nil {
-				return werr
-			}
-			touch()
-		}
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-	}
+	return copyData(ss.plain, func(b []byte) error { return writeAll(ss.tconn, ss.remote, b, ss.idleWait) }, touch, stopped)
 }
 
 // copyTLSToPlain forwards decrypted data from the remote peer to the
 // Postfix client. It returns nil at the remote's EOF or close_notify.
 func copyTLSToPlain(ss *session, touch func(), stopped *atomic.Bool) error {
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	buf := *bp
+	return copyData(ss.tconn, func(b []byte) error { return writeAll(ss.plain, ss.plain, b, ss.idleWait) }, touch, stopped)
+}
+
+// smallBuf is what a direction reads into while its traffic is small
+// (SMTP commands and replies). Sessions spend most of their life waiting
+// (postscreen dialogues, smtp connection reuse), so they wait on this
+// small buffer; a pooled full-record buffer is taken only while reads
+// fill the small one, and given back when traffic is small again.
+const smallBuf = 1024
+
+// copyData copies from r through write until EOF (nil), an error, or the
+// session's stop flag, which is checked after every Read: data that a
+// stopped session's Read still returns is dropped, never relayed.
+func copyData(r io.Reader, write func([]byte) error, touch func(), stopped *atomic.Bool) error {
+	small := make([]byte, smallBuf)
+	buf := small
+	var pooled *[]byte
+	defer func() {
+		if pooled != nil {
+			bufPool.Put(pooled)
+		}
+	}()
 	for {
-		n, err := ss.tconn.Read(buf)
+		n, err := r.Read(buf)
 		if stopped.Load() {
 			return errStopped
 		}
 		if n > 0 {
 			touch()
-			if werr := writeAll(ss.plain, ss.plain, buf[:n], ss.idleWait); werr != nil {
+			if werr := write(buf[:n]); werr != nil {
 				return werr
 			}
 			touch()
@@ -172,6 +171,14 @@ func copyTLSToPlain(ss *session, touch func(), stopped *atomic.Bool) error {
 		}
 		if err != nil {
 			return err
+		}
+		switch {
+		case pooled == nil && n == len(buf):
+			pooled = bufPool.Get().(*[]byte)
+			buf = *pooled
+		case pooled != nil && n < smallBuf:
+			bufPool.Put(pooled)
+			pooled, buf = nil, small
 		}
 	}
 }
