@@ -18,7 +18,6 @@ package interop
 
 import (
 	"bufio"
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -333,16 +332,11 @@ func clientRoleInstanceFor(t *testing.T, im impl) *crInstance {
 var crStarted sync.Map // key → *crInstance
 
 func startClientRoleInstance(bin string) (*crInstance, error) {
-	dir, err := os.MkdirTemp("/tmp", "tlsproxy-interop-")
+	dir, err := newInstanceDir()
 	if err != nil {
 		return nil, err
 	}
-	in := &instance{dir: dir, log: filepath.Join(dir, "log", "maillog")}
-	register := func() { // so that TestMain stops what may have started
-		mu.Lock()
-		started["failed:"+dir] = &startOnce{in: in}
-		mu.Unlock()
-	}
+	in := &instance{dir: dir}
 	pkiDir := filepath.Join(dir, "pki")
 	p, err := writeClientRolePKI(pkiDir, filepath.Join(dir, "tls"))
 	if err != nil {
@@ -366,10 +360,8 @@ func startClientRoleInstance(bin string) (*crInstance, error) {
 	transport := fmt.Sprintf("sink.test sinkrelay:[127.0.0.1]:%d\nclosesink.test sinkrelay:[127.0.0.1]:%d\n", cr.sinkPort, cr.closeSink.port)
 	var policy strings.Builder
 	fmt.Fprintf(&policy, "[127.0.0.1]:%d may\n", cr.closeSink.port)
-	args := []string{"start", dir, "--tlsproxy", bin, "--chroot", "n",
-		"--ports", fmt.Sprintf("%d,%d,%d", ports[0], ports[1], ports[2])}
-	args = append(args, "--sink-cert", filepath.Join(pkiDir, "trusted.pem"), "--sink-key", filepath.Join(pkiDir, "trusted.key"),
-		"--transport-maps", "texthash:"+filepath.Join(pkiDir, "transport"))
+	args := []string{"--chroot", "n", "--sink-cert", filepath.Join(pkiDir, "trusted.pem"), "--sink-key", filepath.Join(pkiDir, "trusted.key"),
+		"--transport-maps", "texthash:" + filepath.Join(pkiDir, "transport")}
 	for i, c := range cases {
 		port := ports[3+i]
 		cr.ports[c.name] = port
@@ -407,20 +399,7 @@ func startClientRoleInstance(bin string) (*crInstance, error) {
 	} {
 		args = append(args, "--master-line", l)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if out, err := runScript(ctx, args...); err != nil {
-		register()
-		return nil, fmt.Errorf("pfinstance.sh %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	env, err := readEnv(filepath.Join(dir, "instance.env"))
-	if err != nil {
-		register()
-		return nil, err
-	}
-	in.log, in.cert, in.queueDir = env["PF_LOG"], env["PF_CERT"], env["PF_QUEUE_DIR"]
-	in.postscreenPort, err = strconv.Atoi(env["PF_POSTSCREEN_PORT"])
-	return cr, err
+	return cr, in.start(bin, ports, args...)
 }
 
 // inject submits one message per recipient on the submit port, in one

@@ -183,6 +183,13 @@ func instanceFor(t *testing.T, im impl, chroot bool) *instance {
 	t.Helper()
 	bin := im.binary(t)
 	key := fmt.Sprintf("%s/chroot=%v", im.name, chroot)
+	return onceFor(t, key, func() (*instance, error) { return startInstance(bin, chroot) })
+}
+
+// onceFor returns the instance registered under key, starting it with
+// start on first use; TestMain stops every registered instance.
+func onceFor(t *testing.T, key string, start func() (*instance, error)) *instance {
+	t.Helper()
 	mu.Lock()
 	s := started[key]
 	if s == nil {
@@ -190,17 +197,15 @@ func instanceFor(t *testing.T, im impl, chroot bool) *instance {
 		started[key] = s
 	}
 	mu.Unlock()
-	s.once.Do(func() { s.in, s.err = startInstance(bin, chroot) })
+	s.once.Do(func() { s.in, s.err = start() })
 	if s.err != nil {
-		t.Fatalf("starting Postfix with %s tlsproxy (%s): %v", im.name, key, s.err)
+		t.Fatalf("starting Postfix instance %s: %v", key, s.err)
 	}
 	return s.in
 }
 
 func startInstance(bin string, chroot bool) (*instance, error) {
-	// The postfix user must be able to reach the directory: not t.TempDir,
-	// whose parent is private to root.
-	dir, err := os.MkdirTemp("/tmp", "tlsproxy-interop-")
+	dir, err := newInstanceDir()
 	if err != nil {
 		return nil, err
 	}
@@ -212,28 +217,43 @@ func startInstance(bin string, chroot bool) (*instance, error) {
 	if chroot {
 		column = "y"
 	}
+	in := &instance{dir: dir}
+	return in, in.start(bin, ports, "--chroot", column)
+}
+
+// newInstanceDir makes an instance directory under /tmp: the postfix user
+// must be able to reach it, which t.TempDir's root-only parent forbids.
+func newInstanceDir() (string, error) {
+	return os.MkdirTemp("/tmp", "tlsproxy-interop-")
+}
+
+// start runs "pfinstance.sh start" for in.dir with tlsproxy bin, the
+// postscreen, sink and submit ports, and more options, then fills in from
+// DIR/instance.env. On failure the directory is registered anyway, so
+// that TestMain stops whatever did start.
+func (in *instance) start(bin string, ports []int, more ...string) error {
+	in.log = filepath.Join(in.dir, "log", "maillog")
+	args := append([]string{"start", in.dir, "--tlsproxy", bin,
+		"--ports", fmt.Sprintf("%d,%d,%d", ports[0], ports[1], ports[2])}, more...)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	args := []string{"start", dir, "--tlsproxy", bin, "--chroot", column,
-		"--ports", fmt.Sprintf("%d,%d,%d", ports[0], ports[1], ports[2])}
 	out, err := runScript(ctx, args...)
-	in := &instance{dir: dir, log: filepath.Join(dir, "log", "maillog")}
-	mu.Lock()
-	defer mu.Unlock()
+	var env map[string]string
 	if err != nil {
-		// Register it anyway so TestMain stops what may have started.
-		started["failed:"+dir] = &startOnce{in: in}
-		return nil, fmt.Errorf("pfinstance.sh %s: %v\n%s", strings.Join(args, " "), err, out)
+		err = fmt.Errorf("pfinstance.sh %s: %v\n%s", strings.Join(args, " "), err, out)
+	} else {
+		env, err = readEnv(filepath.Join(in.dir, "instance.env"))
 	}
-	env, err := readEnv(filepath.Join(dir, "instance.env"))
 	if err != nil {
-		started["failed:"+dir] = &startOnce{in: in}
-		return nil, err
+		mu.Lock()
+		started["failed:"+in.dir] = &startOnce{in: in}
+		mu.Unlock()
+		return err
 	}
 	in.log, in.cert, in.queueDir = env["PF_LOG"], env["PF_CERT"], env["PF_QUEUE_DIR"]
 	in.chroot = env["PF_CHROOT"] == "y"
 	in.postscreenPort, err = strconv.Atoi(env["PF_POSTSCREEN_PORT"])
-	return in, err
+	return err
 }
 
 // readEnv parses NAME=value lines; "#" starts a comment line.

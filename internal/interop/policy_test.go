@@ -14,12 +14,10 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
-	"fmt"
 	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -63,33 +61,15 @@ var (
 func policyInstanceFor(t *testing.T, im impl, p policy) *instance {
 	t.Helper()
 	bin := im.binary(t)
-	key := "policy:" + im.name + "/" + p.name
-	mu.Lock()
-	s := started[key]
-	if s == nil {
-		s = &startOnce{}
-		started[key] = s
-	}
-	mu.Unlock()
-	s.once.Do(func() { s.in, s.err = startPolicyInstance(bin, p) })
-	if s.err != nil {
-		t.Fatalf("starting Postfix with %s tlsproxy and policy %s: %v", im.name, p.name, s.err)
-	}
-	return s.in
+	return onceFor(t, "policy:"+im.name+"/"+p.name, func() (*instance, error) { return startPolicyInstance(bin, p) })
 }
 
 // startPolicyInstance is startInstance (chroot n) with the policy's
 // main.cf lines and the test PKI in DIR/pki.
 func startPolicyInstance(bin string, p policy) (*instance, error) {
-	dir, err := os.MkdirTemp("/tmp", "tlsproxy-interop-")
+	dir, err := newInstanceDir()
 	if err != nil {
 		return nil, err
-	}
-	in := &instance{dir: dir, log: filepath.Join(dir, "log", "maillog")}
-	register := func() { // so that TestMain stops what may have started
-		mu.Lock()
-		started["failed:"+dir] = &startOnce{in: in}
-		mu.Unlock()
 	}
 	pki, err := testPKI()
 	if err != nil {
@@ -105,25 +85,12 @@ func startPolicyInstance(bin string, p policy) (*instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	args := []string{"start", dir, "--tlsproxy", bin, "--chroot", "n",
-		"--ports", fmt.Sprintf("%d,%d,%d", ports[0], ports[1], ports[2])}
+	args := []string{"--chroot", "n"}
 	for _, m := range p.main {
 		args = append(args, "--main", strings.ReplaceAll(m, "{PKI}", filepath.Join(dir, "pki")))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	if out, err := runScript(ctx, args...); err != nil {
-		register()
-		return nil, fmt.Errorf("pfinstance.sh %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	env, err := readEnv(filepath.Join(dir, "instance.env"))
-	if err != nil {
-		register()
-		return nil, err
-	}
-	in.log, in.cert, in.queueDir = env["PF_LOG"], env["PF_CERT"], env["PF_QUEUE_DIR"]
-	in.postscreenPort, err = strconv.Atoi(env["PF_POSTSCREEN_PORT"])
-	return in, err
+	in := &instance{dir: dir}
+	return in, in.start(bin, ports, args...)
 }
 
 // pki holds the client-certificate fixtures: a CA trusted through the

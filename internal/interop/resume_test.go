@@ -3,7 +3,6 @@ package interop
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -19,46 +18,18 @@ import (
 func resumeInstance(t *testing.T, im impl) *instance {
 	t.Helper()
 	bin := im.binary(t)
-	key := "resume/" + im.name
-	mu.Lock()
-	s := started[key]
-	if s == nil {
-		s = &startOnce{}
-		started[key] = s
-	}
-	mu.Unlock()
-	s.once.Do(func() {
-		dir, err := os.MkdirTemp("/tmp", "tlsproxy-resume-")
+	return onceFor(t, "resume/"+im.name, func() (*instance, error) {
+		dir, err := newInstanceDir()
 		if err != nil {
-			s.err = err
-			return
+			return nil, err
 		}
 		ports, err := freePorts(3)
 		if err != nil {
-			s.err = err
-			return
+			return nil, err
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-		defer cancel()
-		out, err := runScript(ctx, "start", dir, "--tlsproxy", bin, "--tlsproxy-args", "-o max_use=1",
-			"--ports", fmt.Sprintf("%d,%d,%d", ports[0], ports[1], ports[2]))
-		s.in = &instance{dir: dir, log: filepath.Join(dir, "log", "maillog")}
-		if err != nil {
-			s.err = fmt.Errorf("pfinstance.sh start: %v\n%s", err, out)
-			return
-		}
-		env, err := readEnv(filepath.Join(dir, "instance.env"))
-		if err != nil {
-			s.err = err
-			return
-		}
-		s.in.cert, s.in.queueDir = env["PF_CERT"], env["PF_QUEUE_DIR"]
-		s.in.postscreenPort, s.err = strconv.Atoi(env["PF_POSTSCREEN_PORT"])
+		in := &instance{dir: dir}
+		return in, in.start(bin, ports, "--tlsproxy-args", "-o max_use=1")
 	})
-	if s.err != nil {
-		t.Fatalf("%s: %v", key, s.err)
-	}
-	return s.in
 }
 
 // opensslResume runs one STARTTLS session with openssl s_client, saving

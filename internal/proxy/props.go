@@ -64,28 +64,39 @@ func splitParams(l attr.List) (attr.List, attr.List, error) {
 	return nil, nil, fmt.Errorf("missing attribute log_param")
 }
 
-// parseClientProps reads TLS_CLIENT_PARAMS ⧺ TLS_CLIENT_INIT_PROPS ⧺
-// TLS_CLIENT_START_PROPS of any release 3.4 … 3.12.
-func parseClientProps(l attr.List) (*props, error) {
+// readHead reads what both roles' lists begin with: PARAMS (opaque), the
+// INIT part with the given names, and the per-peer log settings that
+// START repeats first in 3.12 snapshots from 20260429. It returns the
+// cursor at the rest of START.
+func readHead(l attr.List, initNames []string) (*props, *attr.Cursor, error) {
 	p := &props{init: map[string]string{}, start: map[string]string{}}
-	var rest attr.List
-	var err error
-	if p.params, rest, err = splitParams(l); err != nil {
-		return nil, err
+	params, rest, err := splitParams(l)
+	if err != nil {
+		return nil, nil, err
 	}
+	p.params = params
 	c := rest.Cursor("plaintext")
-	for _, n := range initClientNames {
+	for _, n := range initNames {
 		v, err := c.Next(n)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		p.init[n] = v
 	}
-	// 3.12 snapshots from 20260429 repeat the log settings first.
 	for _, n := range []string{"log_param", "log_level"} {
 		if v, ok := c.Optional(n); ok {
 			p.start[n] = v
 		}
+	}
+	return p, c, nil
+}
+
+// parseClientProps reads TLS_CLIENT_PARAMS ⧺ TLS_CLIENT_INIT_PROPS ⧺
+// TLS_CLIENT_START_PROPS of any release 3.4 … 3.12.
+func parseClientProps(l attr.List) (*props, error) {
+	p, c, err := readHead(l, initClientNames)
+	if err != nil {
+		return nil, err
 	}
 	if err := p.scalar(c, "timeout", true); err != nil {
 		return nil, err
@@ -136,24 +147,9 @@ func parseClientProps(l attr.List) (*props, error) {
 // parseServerProps reads TLS_SERVER_PARAMS ⧺ TLS_SERVER_INIT_PROPS ⧺
 // TLS_SERVER_START_PROPS of a 3.12 snapshot (G5).
 func parseServerProps(l attr.List) (*props, error) {
-	p := &props{init: map[string]string{}, start: map[string]string{}}
-	var rest attr.List
-	var err error
-	if p.params, rest, err = splitParams(l); err != nil {
+	p, c, err := readHead(l, initServerNames)
+	if err != nil {
 		return nil, err
-	}
-	c := rest.Cursor("plaintext")
-	for _, n := range initServerNames {
-		v, err := c.Next(n)
-		if err != nil {
-			return nil, err
-		}
-		p.init[n] = v
-	}
-	for _, n := range []string{"log_param", "log_level"} { // from 20260429
-		if v, ok := c.Optional(n); ok {
-			p.start[n] = v
-		}
 	}
 	if err := p.scalar(c, "timeout", true); err != nil {
 		return nil, err
