@@ -92,9 +92,12 @@ func (ss *session) relay() {
 			// Plaintext EOF: Postfix calls SSL_shutdown once (our
 			// close_notify) without waiting for the peer's, and
 			// closes both sides: nothing the remote sends from now
-			// on may reach the plaintext side.
+			// on may reach the plaintext side. The flag goes up
+			// first (the other copier drops what it reads from now
+			// on, and leaves the stopping to us), the close_notify
+			// goes out, and only then do the deadlines wake it, so
+			// that they cannot cut the alert short.
 			stopped.Store(true)
-			_ = ss.remote.SetReadDeadline(aLongTimeAgo)
 			_ = ss.remote.SetWriteDeadline(time.Now().Add(ioTimeout))
 			_ = ss.tconn.CloseWrite()
 		} else if errors.Is(err, os.ErrDeadlineExceeded) && !stopped.Load() {
@@ -102,7 +105,9 @@ func (ss *session) relay() {
 		} else if !stopped.Load() && !closedConn(err) {
 			ss.srv.Log.Warnf("plaintext read/write error for %s: %v", ss.endpoint, err)
 		}
-		stop()
+		if !errors.Is(err, errStopped) {
+			stop()
+		}
 	}()
 	// TLS -> plaintext
 	go func() {
@@ -114,7 +119,9 @@ func (ss *session) relay() {
 		} else if err != nil && !stopped.Load() && !closedConn(err) {
 			ss.srv.Log.Warnf("ciphertext read/write error for %s: %v", ss.endpoint, err)
 		}
-		stop()
+		if !errors.Is(err, errStopped) {
+			stop() // else the other copier is stopping the session
+		}
 	}()
 	<-done
 	<-done
