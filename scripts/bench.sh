@@ -5,8 +5,10 @@
 # cmd/tlsproxy-bench, which starts one loopback Postfix instance per
 # binary and certificate type with scripts/pfinstance.sh (same main.cf,
 # same ECDSA P-256 and RSA-2048 certificates), plays postscreen(8) and the
-# remote TLS client against each tlsproxy socket, alternating ours and C,
-# and prints the table. Needs root; about 6 – 8 minutes on 2 cores.
+# remote TLS client against each tlsproxy socket (and, for the client
+# role, smtp(8) with connection reuse and the remote TLS server),
+# alternating ours and C, and prints the table. Needs root; about 7 – 9
+# minutes on 2 cores.
 #
 #   scripts/bench.sh                 # full comparison
 #   scripts/bench.sh -quick          # a short run (CI-sized); other flags go

@@ -56,7 +56,8 @@ func TestQuickSmoke(t *testing.T) {
 		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
 	}
 	out := stdout.String()
-	for _, want := range []string{"full handshakes, TLS 1.3", "resumed handshakes", "bulk relay", "added round-trip latency", "RSS per idle session"} {
+	for _, want := range []string{"full handshakes, TLS 1.3", "resumed handshakes", "bulk relay", "added round-trip latency", "RSS per idle session",
+		"client role: full handshakes", "client role: bulk relay", "client role: RSS per idle session"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table has no %q row:\n%s", want, out)
 		}
@@ -82,7 +83,7 @@ func TestQuickSmoke(t *testing.T) {
 		if len(f.Ours) != 1 || len(f.C) != 0 {
 			t.Errorf("%s: ours %v, C %v; want one sample of ours only", f.Key, f.Ours, f.C)
 		}
-		if strings.HasPrefix(f.Key, "hs/") && f.Ours[0] <= 0 {
+		if (strings.HasPrefix(f.Key, "hs/") || strings.HasPrefix(f.Key, "client/hs/")) && f.Ours[0] <= 0 {
 			t.Errorf("%s: no handshakes", f.Key)
 		}
 	}
@@ -100,6 +101,7 @@ func TestFlags(t *testing.T) {
 	}{
 		{nil, "-ours is required"},
 		{[]string{"-ours", "x", "-idle", "10,zero"}, "-idle"},
+		{[]string{"-ours", "x", "-client-idle", "-5"}, "-client-idle"},
 		{[]string{"-ours", "x", "-postfix", "not-a-version"}, "-postfix"},
 		{[]string{"-ours", "x", "-only", "("}, "-only"},
 		{[]string{"-bogus"}, "flag provided but not defined"},

@@ -4,7 +4,8 @@
 // implementations side by side (ours and Debian's C tlsproxy), full and
 // resumed handshakes per second, bulk relay throughput, the round-trip
 // latency the proxy adds, CPU time per handshake and resident memory per
-// idle session.
+// idle session; and the same kinds of figure for the client role, where it
+// plays smtp(8) with connection reuse and the remote SMTP server.
 //
 // What it mirrors of Postfix: the postscreen(8) side of the tlsproxy
 // protocol, as internal/pfclient plays it for a chosen release (default
@@ -14,7 +15,19 @@
 // client's TCP socket with SCM_RIGHTS), then plaintext on the UNIX socket.
 // The remote SMTP client is played with crypto/tls (X25519 and P-256 only,
 // as Debian 12's OpenSSL 3.0 clients offer) on the other end of that TCP
-// socket. Each tlsproxy runs under Debian's real master(8) in a loopback
+// socket.
+//
+// The client role mirrors smtp(8) of the same release with
+// smtp_tls_connection_reuse: the request with flags 6 and the
+// TLS_CLIENT_PARAMS, INIT_PROPS and START_PROPS list at postconf -d values
+// and level may (init props log_level = the instance's smtp_tls_loglevel,
+// no certificate or CA files, so that they match tlsproxy's own
+// tlsproxy_client_* settings), {status}, the descriptor, then the TLS
+// context (22 attributes for 3.7) and plaintext. The remote SMTP server is
+// crypto/tls with an ECDSA P-256 certificate, TLS 1.3, X25519 or P-256 and
+// no session tickets, so that every handshake is a full one.
+//
+// Each tlsproxy runs under Debian's real master(8) in a loopback
 // instance started with scripts/pfinstance.sh.
 //
 // CPU and memory figures come from /proc/PID/stat of every tlsproxy

@@ -21,8 +21,13 @@ import (
 type Instance struct {
 	Dir       string
 	Socket    string // DIR/spool/private/tlsproxy
+	ConfigDir string // main.cf and master.cf
+	Log       string // the instance's maillog
 	MasterPID int
-	script    string
+	// SMTPLogLevel is main.cf's smtp_tls_loglevel, which smtp(8) would
+	// send as the client-role init props' log_level.
+	SMTPLogLevel string
+	script       string
 }
 
 // InstanceSpec says how to start one instance.
@@ -78,12 +83,19 @@ func StartInstance(ctx context.Context, spec InstanceSpec) (*Instance, error) {
 	if err != nil || pid <= 1 {
 		return nil, fmt.Errorf("instance.env: bad PF_MASTER_PID %q", env["PF_MASTER_PID"])
 	}
-	return &Instance{
+	in := &Instance{
 		Dir:       spec.Dir,
 		Socket:    filepath.Join(env["PF_QUEUE_DIR"], "private", "tlsproxy"),
+		ConfigDir: env["PF_CONFIG_DIR"],
+		Log:       env["PF_LOG"],
 		MasterPID: pid,
 		script:    spec.Script,
-	}, nil
+	}
+	if in.SMTPLogLevel, err = in.Param(ctx, "smtp_tls_loglevel"); err != nil {
+		in.Stop(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	return in, nil
 }
 
 // Restart ends the instance's tlsproxy processes (SIGTERM, by PID, then
@@ -117,6 +129,32 @@ func (in *Instance) Restart(ctx context.Context) error {
 		sleepCtx(ctx, 50*time.Millisecond)
 	}
 	return errors.New("tlsproxy processes still running 10 s after SIGKILL")
+}
+
+// Param returns the value of a main.cf parameter of the instance, as
+// "postconf -h" expands it.
+func (in *Instance) Param(ctx context.Context, name string) (string, error) {
+	out, err := exec.CommandContext(ctx, "postconf", "-c", in.ConfigDir, "-h", name).Output()
+	if err != nil {
+		return "", fmt.Errorf("postconf -h %s: %w", name, err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// LogTail returns the last n lines of the instance's maillog that contain
+// substr, for error reports.
+func (in *Instance) LogTail(substr string, n int) []string {
+	b, err := os.ReadFile(in.Log)
+	if err != nil {
+		return []string{fmt.Sprintf("(maillog: %v)", err)}
+	}
+	var out []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, substr) {
+			out = append(out, line)
+		}
+	}
+	return out[max(0, len(out)-n):]
 }
 
 // Stop runs "pfinstance.sh stop".

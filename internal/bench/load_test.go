@@ -8,23 +8,29 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"tlsproxy/internal/attr"
 	"tlsproxy/internal/fdpass"
+	"tlsproxy/internal/pfversion"
 )
 
 // fakeProxy is a minimal tlsproxy for the load functions' tests: G4 server
-// role, Go TLS on the passed socket, plain copying both ways. It is
-// independent of internal/proxy so that these tests check the bench alone.
+// role, or client role with the 3.7 22-attribute context, Go TLS on the
+// passed socket, plain copying both ways. It is independent of
+// internal/proxy so that these tests check the bench alone.
 type fakeProxy struct {
 	ln       *net.UnixListener
 	cfg      *tls.Config
+	pair     tls.Certificate
 	wg       sync.WaitGroup
 	mu       sync.Mutex
 	requests []attr.List
+	seconds  []attr.List // client role: the TLS settings list
 }
 
 func startFakeProxy(t *testing.T) (*fakeProxy, *Dialer) {
@@ -43,7 +49,7 @@ func startFakeProxy(t *testing.T) (*fakeProxy, *Dialer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &fakeProxy{ln: ln, cfg: &tls.Config{Certificates: []tls.Certificate{pair}}}
+	p := &fakeProxy{ln: ln, cfg: &tls.Config{Certificates: []tls.Certificate{pair}}, pair: pair}
 	p.wg.Add(1)
 	go p.serve()
 	t.Cleanup(func() { ln.Close(); p.wg.Wait() })
@@ -71,16 +77,33 @@ func (p *fakeProxy) serve() {
 	}
 }
 
+// smtpDialer is a client-role Dialer on the fake proxy.
+func (p *fakeProxy) smtpDialer() *Dialer {
+	d := smtpDialer(p.ln.Addr().String(), DefaultVersion, "1", p.pair)
+	d.Timeout = 5 * time.Second
+	return d
+}
+
 func (p *fakeProxy) session(c *net.UnixConn) {
 	if _, err := c.Write(attr.AppendList(nil, attr.List{attr.Str("protocol", "tlsproxy_protocol")})); err != nil {
 		return
 	}
-	req, err := attr.NewReader(c).ReadList()
+	rd := attr.NewReader(c)
+	req, err := rd.ReadList()
 	if err != nil {
 		return
 	}
+	flags, _ := req.Get("flags")
+	client := flags == "6"
+	var second attr.List
+	if client {
+		if second, err = rd.ReadList(); err != nil {
+			return
+		}
+	}
 	p.mu.Lock()
 	p.requests = append(p.requests, req)
+	p.seconds = append(p.seconds, second)
 	p.mu.Unlock()
 	if _, err := c.Write(attr.AppendList(nil, attr.List{attr.Int("status", 1)})); err != nil {
 		return
@@ -95,6 +118,19 @@ func (p *fakeProxy) session(c *net.UnixConn) {
 		return
 	}
 	tc := tls.Server(remote, p.cfg)
+	if client {
+		tc = tls.Client(remote, &tls.Config{InsecureSkipVerify: true})
+		if err := tc.Handshake(); err != nil {
+			return
+		}
+		var ctx attr.List
+		for _, name := range pfversion.ContextNames(22) {
+			ctx = append(ctx, attr.Str(name, "0"))
+		}
+		if _, err := c.Write(attr.AppendList(nil, ctx)); err != nil {
+			return
+		}
+	}
 	defer tc.Close()
 	done := make(chan struct{})
 	go func() {
@@ -248,4 +284,124 @@ func TestHoldGivesUp(t *testing.T) {
 	if !errors.As(h.FirstErr, &ne) {
 		t.Errorf("first error %v is not a connect error", h.FirstErr)
 	}
+}
+
+func TestSMTPRequest(t *testing.T) {
+	p, _ := startFakeProxy(t)
+	d := p.smtpDialer()
+	ln, err := Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	s, err := d.Open(ln, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !s.Client {
+		t.Error("client-role session not marked Client")
+	}
+	if err := s.Ping(pingMsg, pingReply, make([]byte, 256), 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.requests) != 1 {
+		t.Fatalf("%d requests", len(p.requests))
+	}
+	req, second := p.requests[0], p.seconds[0]
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	want := map[string]string{"remote_endpoint": "[127.0.0.1]:" + port, "flags": "6", "serverid": "smtp"}
+	for name, v := range want {
+		if got, _ := req.Get(name); got != v {
+			t.Errorf("%s = %q, want %q", name, got, v)
+		}
+	}
+	// 3.7.11's settings list: the 18 params, 14 init props and the start
+	// props; log_level follows smtp_tls_loglevel, every file is empty.
+	checks := map[string]string{"log_level": "1", "cert_file": "", "CAfile": "", "tls_level": "1",
+		"namaddr": "127.0.0.1[127.0.0.1]:" + port}
+	for name, v := range checks {
+		if got, ok := second.Get(name); !ok || got != v {
+			t.Errorf("settings %s = %q, want %q", name, got, v)
+		}
+	}
+}
+
+func TestClientRoleSessions(t *testing.T) {
+	p, _ := startFakeProxy(t)
+	d := p.smtpDialer()
+	res, err := Handshakes(context.Background(), d, os.Getpid(), 4, 200*time.Millisecond, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Sessions == 0 || res.Errors != 0 {
+		t.Fatalf("%d sessions, %d errors (%v)", res.Sessions, res.Errors, res.FirstErr)
+	}
+	if res.Resumed != 0 || res.State.Version != tls.VersionTLS13 || res.State.CurveID != tls.X25519 {
+		t.Errorf("resumed %d, version %x, group %v; want full TLS 1.3 handshakes with X25519", res.Resumed, res.State.Version, res.State.CurveID)
+	}
+	b, err := Bulk(context.Background(), d, os.Getpid(), 1, Outbound, 200*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Bytes < bulkChunk {
+		t.Errorf("bulk: %d bytes", b.Bytes)
+	}
+	h := Hold(context.Background(), d, 10, 2)
+	defer h.Close()
+	if len(h.Sessions) != 10 || h.Errors != 0 {
+		t.Fatalf("held %d, %d errors (%v)", len(h.Sessions), h.Errors, h.FirstErr)
+	}
+	h.Sessions[0].Plain.Close()
+	if got := h.Alive(context.Background(), 4, 2*time.Second); got != 9 {
+		t.Errorf("alive %d, want 9", got)
+	}
+}
+
+// TestClientRoleRefused: a status 0 ends the Open with a clear error and
+// leaves nothing running (the remote server's handshake is ended).
+func TestClientRoleRefused(t *testing.T) {
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "tlsproxy")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := ln.AcceptUnix()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.Write(attr.AppendList(nil, attr.List{attr.Str("protocol", "tlsproxy_protocol")}))
+		rd := attr.NewReader(c)
+		if _, err := rd.ReadList(); err == nil {
+			if _, err := rd.ReadList(); err == nil {
+				c.Write(attr.AppendList(nil, attr.List{attr.Int("status", 0)}))
+			}
+		}
+	}()
+	cf, err := WriteCert(dir, ECDSA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.LoadX509KeyPair(cf.Cert, cf.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl, err := Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tl.Close()
+	_, err = smtpDialer(sock, DefaultVersion, "1", pair).Open(tl, nil)
+	if err == nil || !strings.Contains(err.Error(), "status 0") {
+		t.Errorf("Open = %v, want a status 0 error", err)
+	}
+	<-done
 }

@@ -33,18 +33,64 @@ type Postscreen struct {
 // Debian 12's Postfix.
 var DefaultVersion = pfversion.MustParse("3.7.11")
 
-// Open implements Opener. A full listen queue makes the non-blocking
-// connect fail with EAGAIN (master's queue for the socket holds 100); that
-// is retried, with a short pause, until Timeout.
+// Open implements Opener.
 func (p Postscreen) Open(endpoint string, remote *os.File) (*net.UnixConn, error) {
-	req := pfclient.ServerRole(p.Version, endpoint)
-	deadline := time.Now().Add(p.Timeout)
+	c, err := openRetry(p.Socket, pfclient.ServerRole(p.Version, endpoint), remote, p.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	return c.UnixConn, nil
+}
+
+// SMTP is smtp(8) of a given Postfix release with connection reuse, i.e.
+// tlsproxy in the client role, as internal/pfclient plays it: the request
+// with flags 6 (client role, context wanted) and its TLS_CLIENT_PARAMS,
+// INIT_PROPS and START_PROPS at postconf -d values and security level
+// may, the status, the descriptor, then the TLS context in the shape that
+// release reads (22 attributes for 3.7).
+//
+// The init props must serialise exactly as tlsproxy's own
+// tlsproxy_client_* settings do, or Postfix's tlsproxy builds a second
+// client context and, if they name files, warns about "unexpected
+// settings": the bench's main.cf leaves every smtp_tls_* file empty, as
+// ClientRole does, and LogLevel is smtp_tls_loglevel.
+type SMTP struct {
+	Socket   string
+	Version  pfversion.Version
+	LogLevel string // init props log_level: main.cf's smtp_tls_loglevel
+	Timeout  time.Duration
+}
+
+// Open implements Opener; it returns once the TLS context has arrived, so
+// the remote server's handshake must already be under way.
+func (p SMTP) Open(endpoint string, remote *os.File) (*net.UnixConn, error) {
+	req := pfclient.ClientRole(p.Version, endpoint, "")
+	if p.LogLevel != "" {
+		req.Props = map[string]string{"init.log_level": p.LogLevel}
+	}
+	c, err := openRetry(p.Socket, req, remote, p.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := c.Context(pfclient.ContextLen(req)); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c.UnixConn, nil
+}
+
+// openRetry performs the hand-over of req and returns the connection once
+// tlsproxy answered status 1 and has the descriptor. A full listen queue
+// makes the non-blocking connect fail with EAGAIN (master's queue for the
+// socket holds 100); that is retried, with a short pause, until timeout.
+func openRetry(socket string, req pfclient.Request, remote *os.File, timeout time.Duration) (*pfclient.Conn, error) {
+	deadline := time.Now().Add(timeout)
 	pause := time.Millisecond
 	for {
-		c, status, err := pfclient.Open(p.Socket, req, remote)
+		c, status, err := pfclient.Open(socket, req, remote)
 		switch {
 		case err == nil && status == 1:
-			return c.UnixConn, nil
+			return c, nil
 		case err == nil:
 			c.Close()
 			return nil, fmt.Errorf("tlsproxy status %d: TLS not available", status)

@@ -15,7 +15,8 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // sampleReport is a fixed report with every kind of figure: met and missed
-// goals in both directions, a figure without C (quick mode) and notes.
+// goals in both directions, a figure without C (quick mode), client-role
+// rows and notes.
 func sampleReport() *Report {
 	r := &Report{Started: time.Date(2026, 11, 24, 21, 0, 0, 0, time.UTC), Seconds: 321, Machine: "test CPU, 2 CPUs",
 		Go: "go1.26", Ours: "/tmp/tlsproxy", C: "/usr/lib/postfix/sbin/tlsproxy", Rounds: 2}
@@ -23,6 +24,9 @@ func sampleReport() *Report {
 	r.Define(Figure{Key: "cpu", Title: "CPU per full handshake, TLS 1.3, RSA-2048, 64 conc.", Unit: "µs", Better: Lower, Goal: 1})
 	r.Define(Figure{Key: "mem", Title: "RSS per idle session, 10,000 sessions", Unit: "KiB", Better: Lower, Goal: 0.5})
 	r.Define(Figure{Key: "bulk", Title: "bulk relay, inbound, 1 session(s), TLS 1.3", Unit: "MB/s", Better: Higher, Goal: 1})
+	r.Define(Figure{Key: "client/hs/1.3/c64", Title: "client role: full handshakes, TLS 1.3, 64 conc.", Unit: "hs/s", Better: Higher, Goal: 1})
+	r.Define(Figure{Key: "client/bulk/outbound/1", Title: "client role: bulk relay, outbound, 1 session(s), TLS 1.3", Unit: "MB/s", Better: Higher, Goal: 1})
+	r.Define(Figure{Key: "client/mem/1000", Title: "client role: RSS per idle session, 1,000 sessions", Unit: "KiB", Better: Lower, Goal: 0.5})
 	for _, s := range []struct {
 		key string
 		c   bool
@@ -33,11 +37,15 @@ func sampleReport() *Report {
 		{"mem", false, 18.5}, {"mem", true, 39.2},
 		{"bulk", false, 812.25},
 		{"lat", false, 0.0425}, {"lat", true, 0.05},
+		{"client/hs/1.3/c64", false, 980}, {"client/hs/1.3/c64", true, 1010},
+		{"client/bulk/outbound/1", false, 510}, {"client/bulk/outbound/1", true, 180},
+		{"client/mem/1000", false, 20.5}, {"client/mem/1000", true, 51.25},
 	} {
 		r.Add(s.key, s.c, s.v)
 	}
 	r.Note("mem", "C: per session of the 9,990 sessions it held")
 	r.Note("mem", "C: per session of the 9,990 sessions it held") // once only
+	r.Note("client/hs/1.3/c64", "ours negotiated CurveP256")
 	r.Notes = []string{"machine was busy"}
 	r.Summarise()
 	return r
@@ -82,6 +90,10 @@ func TestSummarise(t *testing.T) {
 		"mem":  {18.5 / 39.2, "yes"},
 		"bulk": {math.NaN(), ""},
 		"lat":  {0.85, ""},
+
+		"client/hs/1.3/c64":      {980.0 / 1010, "no"},
+		"client/bulk/outbound/1": {510.0 / 180, "yes"},
+		"client/mem/1000":        {20.5 / 51.25, "yes"},
 	}
 	for _, f := range r.Figures {
 		w := want[f.Key]
@@ -116,7 +128,7 @@ func TestReportJSONRoundTrip(t *testing.T) {
 	if err := json.Unmarshal(js, &back); err != nil {
 		t.Fatal(err)
 	}
-	if len(back.Figures) != 5 || back.Figures[0].Ratio == nil || back.Figures[3].CMedian != nil {
+	if len(back.Figures) != 8 || back.Figures[0].Ratio == nil || back.Figures[3].CMedian != nil || back.Figures[7].Key != "client/mem/1000" {
 		t.Errorf("round trip lost data: %+v", back.Figures)
 	}
 }
@@ -139,7 +151,7 @@ func TestNum(t *testing.T) {
 func TestTableColumnsAligned(t *testing.T) {
 	lines := strings.Split(sampleReport().Table(), "\n")
 	col := len([]rune(lines[0][:strings.Index(lines[0], "unit")]))
-	for _, l := range lines[2:6] { // the figure rows with a unit
+	for _, l := range append(lines[2:6], lines[7:10]...) { // the figure rows with a unit
 		r := []rune(l)
 		if len(r) <= col || r[col-1] != ' ' || r[col] == ' ' {
 			t.Errorf("unit does not start in column %d: %q", col, l)

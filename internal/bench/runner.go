@@ -29,6 +29,7 @@ type Options struct {
 	BulkDur  time.Duration     // one bulk measurement
 	Pings    int               // round trips per latency measurement
 	Idle     []int             // idle session counts for the memory figure
+	CIdle    []int             // the same for client-role sessions
 	Quick    bool              // fewer figures (CI)
 	Exe      string            // binary to re-run as an idle worker; "" = in-process only
 	PortBase int               // first port to try for the instances' listeners
@@ -41,10 +42,10 @@ type Options struct {
 func DefaultOptions(quick bool) Options {
 	if quick {
 		return Options{Rounds: 1, HSDur: 500 * time.Millisecond, BulkDur: 500 * time.Millisecond,
-			Pings: 200, Idle: []int{200}, Quick: true, PortBase: 10480, Version: DefaultVersion}
+			Pings: 200, Idle: []int{200}, CIdle: []int{200}, Quick: true, PortBase: 10480, Version: DefaultVersion}
 	}
 	return Options{Rounds: 3, HSDur: 2 * time.Second, BulkDur: 1500 * time.Millisecond,
-		Pings: 2000, Idle: []int{1000, 10000}, PortBase: 10480, Version: DefaultVersion}
+		Pings: 2000, Idle: []int{1000, 10000}, CIdle: []int{1000}, PortBase: 10480, Version: DefaultVersion}
 }
 
 // Timeouts the bench's client side uses: postscreen waits 10 s for
@@ -102,6 +103,34 @@ func (r *runner) dialer(in *Instance, version uint16) *Dialer {
 		TLS:     clientTLS(version),
 		Timeout: stepTimeout,
 	}
+}
+
+// serverTLS is the remote SMTP server of the client role: Go's crypto/tls
+// with the bench's ECDSA P-256 certificate, TLS 1.3, X25519 or P-256 (so
+// that both implementations do the same key exchange whatever else they
+// offer), and no session tickets, so that every handshake is a full one.
+func serverTLS(pair tls.Certificate) *tls.Config {
+	return &tls.Config{
+		Certificates:           []tls.Certificate{pair},
+		MinVersion:             tls.VersionTLS13,
+		MaxVersion:             tls.VersionTLS13,
+		CurvePreferences:       []tls.CurveID{tls.X25519, tls.CurveP256},
+		SessionTicketsDisabled: true,
+	}
+}
+
+// smtpDialer opens client-role sessions: the bench plays smtp(8) on the
+// tlsproxy socket and the remote server on the TCP socket.
+func smtpDialer(socket string, v pfversion.Version, logLevel string, pair tls.Certificate) *Dialer {
+	return &Dialer{
+		Opener:  SMTP{Socket: socket, Version: v, LogLevel: logLevel, Timeout: stepTimeout},
+		Server:  serverTLS(pair),
+		Timeout: stepTimeout,
+	}
+}
+
+func (r *runner) smtpDialer(in *Instance) *Dialer {
+	return smtpDialer(in.Socket, r.opt.Version, in.SMTPLogLevel, r.pairs[ECDSA])
 }
 
 var versions = []struct {
@@ -166,7 +195,37 @@ func (r *runner) plan() []step {
 		if n > 2*sessionsPerProcess {
 			rounds = 1
 		}
-		steps = append(steps, step{name: fmt.Sprintf("idle %d", n), cert: ECDSA, rounds: rounds, run: r.idle(n)})
+		steps = append(steps, step{name: fmt.Sprintf("idle %d", n), cert: ECDSA, rounds: rounds, run: r.idle(n, false)})
+	}
+
+	// Client role (smtp(8) with connection reuse): the bench plays smtp and
+	// the remote TLS server. The instance's certificate type does not
+	// matter here; the remote server's is ECDSA P-256.
+	cconcs := []int{1, 64}
+	if r.opt.Quick {
+		cconcs = []int{8}
+	}
+	for _, c := range cconcs {
+		key := fmt.Sprintf("1.3/c%d", c)
+		rep.Define(Figure{Key: "client/hs/" + key, Title: fmt.Sprintf("client role: full handshakes, TLS 1.3, %d conc.", c),
+			Unit: "hs/s", Better: Higher, Goal: 1})
+		rep.Define(Figure{Key: "client/cpu/" + key, Title: fmt.Sprintf("client role: CPU per full handshake, TLS 1.3, %d conc.", c),
+			Unit: "µs", Better: Lower, Goal: 1})
+		steps = append(steps, step{name: "client handshakes " + key, cert: ECDSA, run: r.clientHandshakes(key, c)})
+	}
+	rep.Define(Figure{Key: "client/bulk/outbound/1", Title: "client role: bulk relay, outbound, 1 session(s), TLS 1.3",
+		Unit: "MB/s", Better: Higher, Goal: 1})
+	steps = append(steps, step{name: "client bulk/outbound/1", cert: ECDSA, run: r.clientBulk})
+	for _, n := range r.opt.CIdle {
+		rep.Define(Figure{Key: fmt.Sprintf("client/mem/%d", n), Title: fmt.Sprintf("client role: RSS per idle session, %s sessions", Num(float64(n))),
+			Unit: "KiB", Better: Lower, Goal: 0.5})
+		rep.Define(Figure{Key: fmt.Sprintf("client/alive/%d", n), Title: fmt.Sprintf("client role: idle sessions held and alive, of %s", Num(float64(n))),
+			Unit: "sessions", Better: Higher, Goal: 1})
+		rounds := 0
+		if n > 2*sessionsPerProcess {
+			rounds = 1
+		}
+		steps = append(steps, step{name: fmt.Sprintf("client idle %d", n), cert: ECDSA, rounds: rounds, run: r.idle(n, true)})
 	}
 	return steps
 }
@@ -368,12 +427,58 @@ func (r *runner) checkLoad(key string, tg *target, res LoadResult, cert string, 
 	if resume && res.Resumed < res.Sessions*99/100 {
 		r.rep.Note(key, fmt.Sprintf("%s resumed only %d of %d sessions", tg.name, res.Resumed, res.Sessions))
 	}
-	if !isCertKind(res.State, cert) {
+	if cert != "" && !isCertKind(res.State, cert) {
 		r.rep.Note(key, fmt.Sprintf("%s did not serve the %s certificate", tg.name, certNames[cert]))
 	}
 	if v := res.State.Version; v != 0 && v != version {
 		r.rep.Note(key, fmt.Sprintf("%s negotiated %s", tg.name, tls.VersionName(v)))
 	}
+}
+
+// warmClient is warm for the client role; when it fails (tlsproxy
+// refused the request, or no handshake completed) the error carries the
+// instance's last tlsproxy log lines, which say why.
+func warmClient(d *Dialer, in *Instance) error {
+	if err := warm(d); err != nil {
+		return fmt.Errorf("%w\nlast tlsproxy lines of %s:\n%s", err, in.Log, strings.Join(in.LogTail("tlsproxy", 12), "\n"))
+	}
+	return nil
+}
+
+func (r *runner) clientHandshakes(key string, conc int) func(context.Context, *runner, *target, *Instance) (string, error) {
+	return func(ctx context.Context, r *runner, tg *target, in *Instance) (string, error) {
+		d := r.smtpDialer(in)
+		if err := warmClient(d, in); err != nil {
+			return "", err
+		}
+		res, err := Handshakes(ctx, d, in.MasterPID, conc, r.opt.HSDur, false)
+		if err != nil {
+			return "", err
+		}
+		r.rep.Add("client/hs/"+key, tg.isC, res.Rate())
+		r.rep.Add("client/cpu/"+key, tg.isC, float64(res.CPUPerSession())/float64(time.Microsecond))
+		r.checkLoad("client/hs/"+key, tg, res, "", tls.VersionTLS13, false)
+		if res.Resumed > 0 {
+			r.rep.Note("client/hs/"+key, fmt.Sprintf("%s resumed %d of %d sessions", tg.name, res.Resumed, res.Sessions))
+		}
+		if g := res.State.CurveID; g != 0 && g != tls.X25519 {
+			r.rep.Note("client/hs/"+key, fmt.Sprintf("%s negotiated %v", tg.name, g))
+		}
+		return fmt.Sprintf("%s hs/s, %s µs CPU/hs, %d errors, %v", Num(res.Rate()), Num(float64(res.CPUPerSession())/1e3), res.Errors, res.State.CurveID), nil
+	}
+}
+
+func (r *runner) clientBulk(ctx context.Context, _ *runner, tg *target, in *Instance) (string, error) {
+	d := r.smtpDialer(in)
+	if err := warmClient(d, in); err != nil {
+		return "", err
+	}
+	res, err := Bulk(ctx, d, in.MasterPID, 1, Outbound, r.opt.BulkDur)
+	if err != nil {
+		return "", err
+	}
+	r.rep.Add("client/bulk/outbound/1", tg.isC, res.MBps())
+	return fmt.Sprintf("%s MB/s, tlsproxy CPU %.2f s", Num(res.MBps()), res.CPU.Seconds()), nil
 }
 
 func (r *runner) bulk(key string, n int, dir Direction) func(context.Context, *runner, *target, *Instance) (string, error) {
@@ -411,16 +516,26 @@ func (r *runner) latency(ctx context.Context, _ *runner, tg *target, in *Instanc
 		Num(Percentile(px, 50)), Num(Percentile(dx, 50)), Num(Percentile(px, 99)), Num(Percentile(dx, 99))), nil
 }
 
-// idle measures resident memory per idle session on fresh tlsproxy
-// processes: the old ones are ended first, so that memory left over from
-// earlier steps does not hide (or inflate) the cost of the sessions.
-func (r *runner) idle(n int) func(context.Context, *runner, *target, *Instance) (string, error) {
+// idle measures resident memory per idle session (client-role sessions
+// if client) on fresh tlsproxy processes: the old ones are ended first, so
+// that memory left over from earlier steps does not hide (or inflate) the
+// cost of the sessions.
+func (r *runner) idle(n int, client bool) func(context.Context, *runner, *target, *Instance) (string, error) {
+	prefix := ""
+	if client {
+		prefix = "client/"
+	}
 	return func(ctx context.Context, r *runner, tg *target, in *Instance) (string, error) {
 		if err := in.Restart(ctx); err != nil {
 			return "", err
 		}
 		d := r.dialer(in, tls.VersionTLS13)
-		if err := warm(d); err != nil {
+		warmUp := warm
+		if client {
+			d = r.smtpDialer(in)
+			warmUp = func(d *Dialer) error { return warmClient(d, in) }
+		}
+		if err := warmUp(d); err != nil {
 			return "", err
 		}
 		before, err := Snapshot(in.MasterPID)
@@ -429,14 +544,14 @@ func (r *runner) idle(n int) func(context.Context, *runner, *target, *Instance) 
 		}
 		for pid := range before.Procs {
 			if lim := fdLimit(pid); lim != "" {
-				r.rep.Note(fmt.Sprintf("alive/%d", n), fmt.Sprintf("%s tlsproxy open-files limit (soft hard): %s", tg.name, lim))
+				r.rep.Note(fmt.Sprintf("%salive/%d", prefix, n), fmt.Sprintf("%s tlsproxy open-files limit (soft hard): %s", tg.name, lim))
 			}
 		}
-		held, errs, firstErr, alive, after, err := r.holdAndMeasure(ctx, in, n)
+		held, errs, firstErr, alive, after, err := r.holdAndMeasure(ctx, in, d, n)
 		if err != nil {
 			return "", err
 		}
-		memKey, aliveKey := fmt.Sprintf("mem/%d", n), fmt.Sprintf("alive/%d", n)
+		memKey, aliveKey := fmt.Sprintf("%smem/%d", prefix, n), fmt.Sprintf("%salive/%d", prefix, n)
 		if held > 0 {
 			perSession := float64(after.RSS()-before.RSS()) / 1024 / float64(held)
 			r.rep.Add(memKey, tg.isC, perSession)
@@ -455,22 +570,22 @@ func (r *runner) idle(n int) func(context.Context, *runner, *target, *Instance) 
 	}
 }
 
-// holdAndMeasure opens n idle sessions (in this process, or spread over
-// idle workers when one process has too few descriptors), waits for the
+// holdAndMeasure opens n idle sessions with d (in this process, or spread
+// over idle workers when one process has too few descriptors), waits for the
 // proxy to settle, reads its memory, checks every session still works and
 // closes them all.
 //
 // Sessions are opened one at a time (per bench process): when connections
 // queue up, master(8) starts further tlsproxy processes, and the base
 // memory of each would be charged to the sessions.
-func (r *runner) holdAndMeasure(ctx context.Context, in *Instance, n int) (held, errs int, firstErr error, alive int, after Usage, err error) {
+func (r *runner) holdAndMeasure(ctx context.Context, in *Instance, d *Dialer, n int) (held, errs int, firstErr error, alive int, after Usage, err error) {
 	const conc = 1
 	settle := 2 * time.Second
 	if r.opt.Quick {
 		settle = 300 * time.Millisecond
 	}
 	if n <= sessionsPerProcess || r.opt.Exe == "" {
-		h := Hold(ctx, r.dialer(in, tls.VersionTLS13), n, conc)
+		h := Hold(ctx, d, n, conc)
 		defer h.Close()
 		sleepCtx(ctx, settle)
 		if after, err = Snapshot(in.MasterPID); err != nil {
@@ -490,7 +605,11 @@ func (r *runner) holdAndMeasure(ctx context.Context, in *Instance, n int) (held,
 		if i < n%workers {
 			share++
 		}
-		w, werr := startIdleWorker(ctx, r.opt.Exe, in.Socket, r.opt.Version, share, conc)
+		args := workerArgs{socket: in.Socket, version: r.opt.Version, n: share, conc: conc}
+		if d.Server != nil {
+			args.logLevel, args.cert = in.SMTPLogLevel, r.certs[ECDSA]
+		}
+		w, werr := startIdleWorker(ctx, r.opt.Exe, args)
 		if werr != nil {
 			err = werr
 			return

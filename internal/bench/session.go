@@ -9,18 +9,25 @@ import (
 	"time"
 )
 
-// Session is one proxied SMTP-over-TLS session: Plain is postscreen's end
-// (plaintext, on the tlsproxy socket), Conn the remote client's end (TLS
-// over loopback TCP).
+// Session is one proxied SMTP-over-TLS session: Plain is the Postfix
+// program's end (plaintext, on the tlsproxy socket), Conn the remote
+// peer's end (TLS over loopback TCP). In the server role the remote peer is
+// an SMTP client and Postfix is postscreen; in the client role (Client
+// true) the remote peer is an SMTP server and Postfix is smtp(8).
 type Session struct {
-	Plain *net.UnixConn
-	Conn  *tls.Conn
+	Plain  *net.UnixConn
+	Conn   *tls.Conn
+	Client bool
 }
 
 // Dialer opens sessions through one tlsproxy.
 type Dialer struct {
-	Opener  Opener
-	TLS     *tls.Config // the remote client's configuration
+	Opener Opener
+	TLS    *tls.Config // server role: the remote client's configuration
+	// Server, when set, makes the sessions client-role ones: the remote
+	// peer is a TLS server with this configuration, and Opener plays
+	// smtp(8).
+	Server  *tls.Config
 	Timeout time.Duration
 }
 
@@ -50,8 +57,13 @@ func Listen() (*net.TCPListener, error) {
 }
 
 // Open runs one session up to the end of the TLS handshake: remote pair,
-// postscreen request and descriptor hand-over, then the client handshake.
+// request and descriptor hand-over, then the remote peer's handshake. cfg
+// is the remote peer's configuration (nil: d.TLS, or d.Server in the
+// client role).
 func (d *Dialer) Open(ln *net.TCPListener, cfg *tls.Config) (*Session, error) {
+	if d.Server != nil {
+		return d.openClientRole(ln, cfg)
+	}
 	client, server, err := remotePair(ln)
 	if err != nil {
 		return nil, err
@@ -89,9 +101,56 @@ func (d *Dialer) Open(ln *net.TCPListener, cfg *tls.Config) (*Session, error) {
 	return s, nil
 }
 
-// Ping sends msg from the remote client to postscreen's end and reply
-// back, the way one SMTP command and its response cross the proxy. buf
-// must hold the longer of the two.
+// openClientRole is Open for the client role. The remote server's
+// handshake must run while the Opener waits for the TLS context, which
+// tlsproxy sends only once its own handshake is done.
+func (d *Dialer) openClientRole(ln *net.TCPListener, cfg *tls.Config) (*Session, error) {
+	remote, local, err := remotePair(ln)
+	if err != nil {
+		return nil, err
+	}
+	f, err := local.File()
+	local.Close()
+	if err != nil {
+		remote.Close()
+		return nil, err
+	}
+	if cfg == nil {
+		cfg = d.Server
+	}
+	tc := tls.Server(remote, cfg)
+	if err := tc.SetDeadline(time.Now().Add(d.Timeout)); err != nil {
+		f.Close()
+		remote.Close()
+		return nil, err
+	}
+	hs := make(chan error, 1)
+	go func() { hs <- tc.Handshake() }()
+	port := ln.Addr().(*net.TCPAddr).Port // the port smtp(8) would have connected to
+	plain, err := d.Opener.Open("[127.0.0.1]:"+strconv.Itoa(port), f)
+	f.Close() // like smtp(8): tlsproxy now holds the only copy
+	if err != nil {
+		remote.Close() // ends the handshake goroutine
+		<-hs
+		return nil, err
+	}
+	s := &Session{Plain: plain, Conn: tc, Client: true}
+	if err := <-hs; err != nil {
+		s.Close()
+		return nil, fmt.Errorf("TLS handshake (remote server): %w", err)
+	}
+	if err := tc.SetDeadline(time.Time{}); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Ping sends msg from the SMTP client's end to the server's end and reply
+// back, the way one SMTP command and its response cross the proxy: in the
+// server role from the remote client to postscreen's end, in the client
+// role from smtp(8)'s end to the remote server. buf must hold the longer
+// of the two.
 func (s *Session) Ping(msg, reply, buf []byte, timeout time.Duration) error {
 	dl := time.Now().Add(timeout)
 	if err := s.Conn.SetDeadline(dl); err != nil {
@@ -100,23 +159,27 @@ func (s *Session) Ping(msg, reply, buf []byte, timeout time.Duration) error {
 	if err := s.Plain.SetDeadline(dl); err != nil {
 		return err
 	}
-	if _, err := s.Conn.Write(msg); err != nil {
+	var cli, srv io.ReadWriter = s.Conn, s.Plain
+	if s.Client {
+		cli, srv = s.Plain, s.Conn
+	}
+	if _, err := cli.Write(msg); err != nil {
 		return fmt.Errorf("client write: %w", err)
 	}
-	if _, err := io.ReadFull(s.Plain, buf[:len(msg)]); err != nil {
-		return fmt.Errorf("plaintext read: %w", err)
+	if _, err := io.ReadFull(srv, buf[:len(msg)]); err != nil {
+		return fmt.Errorf("server read: %w", err)
 	}
-	if _, err := s.Plain.Write(reply); err != nil {
-		return fmt.Errorf("plaintext write: %w", err)
+	if _, err := srv.Write(reply); err != nil {
+		return fmt.Errorf("server write: %w", err)
 	}
-	if _, err := io.ReadFull(s.Conn, buf[:len(reply)]); err != nil {
+	if _, err := io.ReadFull(cli, buf[:len(reply)]); err != nil {
 		return fmt.Errorf("client read: %w", err)
 	}
 	return nil
 }
 
 // Close ends the session as postscreen does: the plaintext side closes
-// first, then the remote client goes away without a close_notify.
+// first, then the remote peer goes away without a close_notify.
 func (s *Session) Close() {
 	s.Plain.Close()
 	s.Conn.NetConn().Close()

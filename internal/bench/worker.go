@@ -35,7 +35,10 @@ func RunIdleWorker(ctx context.Context, args []string, in io.Reader, out io.Writ
 	socket := fs.String("socket", "", "tlsproxy socket")
 	n := fs.Int("n", 0, "sessions to hold")
 	conc := fs.Int("conc", 16, "sessions opened at once")
-	version := fs.String("version", DefaultVersion.String(), "Postfix release of the emulated postscreen")
+	version := fs.String("version", DefaultVersion.String(), "Postfix release of the emulated postscreen or smtp")
+	cert := fs.String("server-cert", "", "client role: the remote server's certificate (PEM); empty: server role")
+	key := fs.String("server-key", "", "client role: the remote server's key (PEM)")
+	logLevel := fs.String("log-level", "", "client role: smtp_tls_loglevel for the request's init props")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -47,6 +50,13 @@ func RunIdleWorker(ctx context.Context, args []string, in io.Reader, out io.Writ
 		return fmt.Errorf("idle worker: need -socket, -n > 0 and -conc > 0")
 	}
 	d := &Dialer{Opener: Postscreen{Socket: *socket, Version: v, Timeout: stepTimeout}, TLS: clientTLS(tls.VersionTLS13), Timeout: stepTimeout}
+	if *cert != "" {
+		pair, err := tls.LoadX509KeyPair(*cert, *key)
+		if err != nil {
+			return fmt.Errorf("idle worker: %w", err)
+		}
+		d = smtpDialer(*socket, v, *logLevel, pair)
+	}
 	h := Hold(ctx, d, *n, *conc)
 	defer h.Close()
 	first := ""
@@ -74,9 +84,27 @@ type idleWorker struct {
 	lines *bufio.Scanner
 }
 
-func startIdleWorker(ctx context.Context, exe, socket string, v pfversion.Version, n, conc int) (*idleWorker, error) {
-	cmd := exec.CommandContext(ctx, exe, "-socket", socket, "-version", v.String(),
-		"-n", strconv.Itoa(n), "-conc", strconv.Itoa(max(conc, 1)))
+// workerArgs say what one idle worker holds; a certificate makes its
+// sessions client-role ones with that remote server certificate.
+type workerArgs struct {
+	socket   string
+	version  pfversion.Version
+	n, conc  int
+	cert     CertFiles
+	logLevel string
+}
+
+func (a workerArgs) flags() []string {
+	f := []string{"-socket", a.socket, "-version", a.version.String(),
+		"-n", strconv.Itoa(a.n), "-conc", strconv.Itoa(max(a.conc, 1))}
+	if a.cert.Cert != "" {
+		f = append(f, "-server-cert", a.cert.Cert, "-server-key", a.cert.Key, "-log-level", a.logLevel)
+	}
+	return f
+}
+
+func startIdleWorker(ctx context.Context, exe string, args workerArgs) (*idleWorker, error) {
+	cmd := exec.CommandContext(ctx, exe, args.flags()...)
 	cmd.Env = append(os.Environ(), WorkerEnv+"=1")
 	cmd.Stderr = os.Stderr
 	cmd.WaitDelay = 10 * time.Second
