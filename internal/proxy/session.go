@@ -141,11 +141,7 @@ func (ss *session) run(ctx context.Context) {
 		}
 	}
 	if err := ss.readRequest(); err != nil {
-		var se *attr.ScanError
-		if errors.As(err, &se) {
-			log.Warnf("%s", se.Error())
-		}
-		log.Warnf("tlsp_get_request_event: receive request attributes: %v", describe(err))
+		ss.requestProblem("receive request attributes", err)
 		return
 	}
 	old := ss.gen <= pfversion.G2 // 2.8 – 3.3 log and time out differently
@@ -158,29 +154,11 @@ func (ss *session) run(ctx context.Context) {
 	// The second list, sent in the same write as the first.
 	switch {
 	case role == FlagRoleClient:
-		l, err := ss.rd.ReadList()
-		if err == nil {
-			ss.props, err = parseClientProps(l)
-		}
-		if err != nil {
-			var se *attr.ScanError
-			if errors.As(err, &se) {
-				log.Warnf("%s", se.Error())
-			}
-			log.Warnf("tlsp_get_request_event: receive client TLS settings: %v", describe(err))
+		if !ss.readProps(parseClientProps, "client") {
 			return
 		}
 	case role == FlagRoleServer && ss.announced && !probe && ss.moreQueued(ss.g5Wait()):
-		l, err := ss.rd.ReadList()
-		if err == nil {
-			ss.props, err = parseServerProps(l)
-		}
-		if err != nil {
-			var se *attr.ScanError
-			if errors.As(err, &se) {
-				log.Warnf("%s", se.Error())
-			}
-			log.Warnf("tlsp_get_request_event: receive server TLS settings: %v", describe(err))
+		if !ss.readProps(parseServerProps, "server") {
 			return
 		}
 		ss.gen = pfversion.G5
@@ -339,6 +317,30 @@ func (s *Server) checkClientFiles(p *props) {
 		"2) configure a custom tlsproxy service with settings that match that tlsproxy client, " +
 		"and 3) configure that tlsproxy client with a tlsproxy_service_name setting that resolves " +
 		"to that custom tlsproxy service")
+}
+
+// readProps reads the second request list with parse; on failure it logs
+// Postfix's warnings ("receive client TLS settings: …") and returns false.
+func (ss *session) readProps(parse func(attr.List) (*props, error), role string) bool {
+	l, err := ss.rd.ReadList()
+	if err == nil {
+		ss.props, err = parse(l)
+	}
+	if err != nil {
+		ss.requestProblem("receive "+role+" TLS settings", err)
+		return false
+	}
+	return true
+}
+
+// requestProblem logs a bad request the way Postfix does: the attribute
+// scanner's own warning first, when there is one, then the step's.
+func (ss *session) requestProblem(step string, err error) {
+	var se *attr.ScanError
+	if errors.As(err, &se) {
+		ss.srv.Log.Warnf("%s", se.Error())
+	}
+	ss.srv.Log.Warnf("tlsp_get_request_event: %s: %v", step, describe(err))
 }
 
 // g5Wait is how long to look for a server-role second list that is not
