@@ -109,6 +109,12 @@ func run(args []string, environ []string, stderr io.Writer) int {
 	if service == "" {
 		service = process
 	}
+	// Parameters first, as Postfix loads its tables before it checks
+	// the process limit.
+	p, err := loadParams(cfg, opts)
+	if err != nil {
+		return fatal("%v", err)
+	}
 	// tlsproxy 3.4+ serves any number of clients in one process and
 	// insists on an unlimited process limit.
 	if !opts.Unlimited {
@@ -118,11 +124,6 @@ func run(args []string, environ []string, stderr io.Writer) int {
 		// An event server has nothing to do with a single stdin
 		// connection; Postfix's returns at once as well.
 		return 0
-	}
-
-	p, err := loadParams(cfg, opts)
-	if err != nil {
-		return fatal("%v", err)
 	}
 	gen, err := master.Generation(env(environ, "GENERATION"))
 	if err != nil {

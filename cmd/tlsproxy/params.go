@@ -16,10 +16,7 @@ const maxRetire = 18000 * time.Second
 // Postfix's tlsproxy loads its tables, so the first bad value is the one
 // Postfix would complain about.
 func loadParams(cfg *conf.Config, opts master.Options) (params, error) {
-	var (
-		p   params
-		err error
-	)
+	var p params
 	r := tlsconf.NewReader(cfg)
 	p.queueDir = r.Str("queue_directory")
 	p.mailOwner = r.Str("mail_owner")
@@ -46,5 +43,5 @@ func loadParams(cfg *conf.Config, opts master.Options) (params, error) {
 	default:
 		p.retire = min(p.maxIdle*time.Duration(p.maxUse), maxRetire)
 	}
-	return p, err
+	return p, nil
 }

@@ -101,11 +101,9 @@ func parseClientProps(l attr.List) (*props, error) {
 	if err := p.scalar(c, "timeout", true); err != nil {
 		return nil, err
 	}
-	if _, ok := c.PeekName(); ok {
-		if v, ok := c.Optional("enable_rpk"); ok { // 3.9+
-			p.enableRPK = true
-			p.start["enable_rpk"] = v
-		}
+	if v, ok := c.Optional("enable_rpk"); ok { // 3.9+
+		p.enableRPK = true
+		p.start["enable_rpk"] = v
 	}
 	if err := p.scalar(c, "tls_level", true); err != nil {
 		return nil, err

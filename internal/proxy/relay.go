@@ -37,13 +37,16 @@ var aLongTimeAgo = time.Unix(1, 0)
 // The session also ends when neither direction moved a byte for idleWait.
 func (ss *session) relay() {
 	ss.rd = nil // the request reader and its buffer are done with
+	// The limits of the hand-over end here: from now on only the
+	// inactivity timer and the per-write deadlines apply.
+	_ = ss.plain.SetDeadline(time.Time{})
 	var (
-		start    = time.Now()
-		last     atomic.Int64 // nanoseconds since start of the last progress
-		once     sync.Once
-		stopped  atomic.Bool // set before the deadlines that wake the copiers
-		timedOut atomic.Bool
-		done     = make(chan struct{}, 2)
+		start   = time.Now()
+		last    atomic.Int64 // nanoseconds since start of the last progress
+		once    sync.Once
+		stopped atomic.Bool  // set before the deadlines that wake the copiers
+		timeout atomic.Value // the warning for a session ended by a time limit
+		done    = make(chan struct{}, 2)
 	)
 	touch := func() {
 		last.Store(int64(time.Since(start)))
@@ -70,7 +73,7 @@ func (ss *session) relay() {
 			timer.Reset(ss.idleWait - idle)
 			return
 		}
-		timedOut.Store(true)
+		timeout.CompareAndSwap(nil, "ciphertext read/write timeout for %s")
 		stop()
 	})
 	defer timer.Stop()
@@ -88,58 +91,60 @@ func (ss *session) relay() {
 		defer func() { done <- struct{}{} }()
 		defer guard("plaintext")
 		err := copyPlainToTLS(ss, touch, &stopped)
-		if err == nil {
-			// Plaintext EOF: Postfix calls SSL_shutdown once (our
-			// close_notify) without waiting for the peer's, and
-			// closes both sides: nothing the remote sends from now
-			// on may reach the plaintext side. The flag goes up
-			// first (the other copier drops what it reads from now
-			// on, and leaves the stopping to us), the close_notify
-			// goes out, and only then do the deadlines wake it, so
-			// that they cannot cut the alert short.
+		switch {
+		case errors.Is(err, errStopped):
+			return // the other copier is stopping the session
+		case errors.Is(err, os.ErrDeadlineExceeded) && !stopped.Load():
+			// A write to the remote took the whole idle limit.
+			timeout.CompareAndSwap(nil, "ciphertext read/write timeout for %s")
+		case !stopped.Load():
+			// The plaintext side ended (EOF or error): Postfix calls
+			// SSL_shutdown once (our close_notify) without waiting
+			// for the peer's, and closes both sides; nothing the
+			// remote sends from now on may reach the plaintext side.
+			// The flag goes up first (the other copier drops what it
+			// reads from now on, and leaves the stopping to us), the
+			// close_notify goes out, and only then do the deadlines
+			// wake it, so that they cannot cut the alert short.
 			stopped.Store(true)
 			_ = ss.remote.SetWriteDeadline(time.Now().Add(ioTimeout))
 			_ = ss.tconn.CloseWrite()
-		} else if errors.Is(err, os.ErrDeadlineExceeded) && !stopped.Load() {
-			timedOut.Store(true) // a write took the whole idle limit
-		} else if !stopped.Load() && !closedConn(err) {
-			ss.srv.Log.Warnf("plaintext read/write error for %s: %v", ss.endpoint, err)
 		}
-		if !errors.Is(err, errStopped) {
-			stop()
-		}
+		stop()
 	}()
 	// TLS -> plaintext
 	go func() {
 		defer func() { done <- struct{}{} }()
 		defer guard("ciphertext")
 		err := copyTLSToPlain(ss, touch, &stopped)
-		if errors.Is(err, os.ErrDeadlineExceeded) && !stopped.Load() {
-			timedOut.Store(true) // a write took the whole idle limit
-		} else if err != nil && !stopped.Load() && !closedConn(err) {
-			ss.srv.Log.Warnf("ciphertext read/write error for %s: %v", ss.endpoint, err)
+		switch {
+		case errors.Is(err, errStopped):
+			return // the other copier is stopping the session
+		case errors.Is(err, os.ErrDeadlineExceeded) && !stopped.Load():
+			// The plaintext side stopped reading for the whole limit.
+			timeout.CompareAndSwap(nil, "deadlock on plaintext stream for %s")
+		case err != nil && !stopped.Load() && !closedConn(err):
+			ss.srv.Log.Warnf("TLS library problem: %v", err)
 		}
-		if !errors.Is(err, errStopped) {
-			stop() // else the other copier is stopping the session
-		}
+		stop()
 	}()
 	<-done
 	<-done
-	if timedOut.Load() {
-		ss.srv.Log.Warnf("ciphertext read/write timeout for %s", ss.endpoint)
+	if format, ok := timeout.Load().(string); ok {
+		ss.srv.Log.Warnf(format, ss.endpoint)
 	}
 }
 
 // copyPlainToTLS forwards plaintext from the Postfix client to the remote
 // peer. It returns nil at plaintext EOF.
 func copyPlainToTLS(ss *session, touch func(), stopped *atomic.Bool) error {
-	return copyData(ss.plain, func(b []byte) error { return writeAll(ss.tconn, ss.remote, b, ss.idleWait) }, touch, stopped)
+	return copyData(ss.plain, func(b []byte) error { return writeAll(ss.tconn, ss.remote, b, ss.idleWait, stopped) }, touch, stopped)
 }
 
 // copyTLSToPlain forwards decrypted data from the remote peer to the
 // Postfix client. It returns nil at the remote's EOF or close_notify.
 func copyTLSToPlain(ss *session, touch func(), stopped *atomic.Bool) error {
-	return copyData(ss.tconn, func(b []byte) error { return writeAll(ss.plain, ss.plain, b, ss.idleWait) }, touch, stopped)
+	return copyData(ss.tconn, func(b []byte) error { return writeAll(ss.plain, ss.plain, b, ss.idleWait, stopped) }, touch, stopped)
 }
 
 // smallBuf is what a direction reads into while its traffic is small
@@ -192,9 +197,14 @@ func copyData(r io.Reader, write func([]byte) error, touch func(), stopped *atom
 
 // writeAll writes b to w with a deadline on the socket under it, so that a
 // peer that stops reading cannot hold the session forever.
-func writeAll(w io.Writer, sock net.Conn, b []byte, limit time.Duration) error {
+func writeAll(w io.Writer, sock net.Conn, b []byte, limit time.Duration, stopped *atomic.Bool) error {
 	if err := sock.SetWriteDeadline(time.Now().Add(limit)); err != nil {
 		return err
+	}
+	// stop() raises the flag before it sets its past deadlines: checked
+	// after our deadline, the flag tells whether ours undid stop()'s.
+	if stopped.Load() {
+		return errStopped
 	}
 	_, err := w.Write(b)
 	return err

@@ -247,16 +247,14 @@ func (ss *session) startServer(ctx context.Context) []tlspolicy.NameValue {
 	}
 	ss.tconn = tls.Server(ss.remote, cfg)
 	if err := ss.handshake(ctx); err != nil {
-		if !quietEnd(err) {
-			log.Warnf("TLS library problem: %v", err)
-		}
+		ss.handshakeProblem(err)
 		return nil
 	}
 	ss.shaken = true
 	info := tlspolicy.ServerInfo(ss.tconn.ConnectionState(), ss.srv.TLS, served())
 	mask := ss.srv.TLS.LogMask
-	if mask&(tlspolicy.LogPeerCert|tlspolicy.LogVerbose) != 0 && info.PeerCertLine(ss.endpoint) != "" {
-		log.Infof("%s", info.PeerCertLine(ss.endpoint))
+	if line := info.PeerCertLine(ss.endpoint); line != "" && mask&(tlspolicy.LogPeerCert|tlspolicy.LogVerbose) != 0 {
+		log.Infof("%s", line)
 	}
 	if mask&tlspolicy.LogUntrusted != 0 {
 		if line := info.UntrustedLine(ss.endpoint); line != "" {
@@ -282,9 +280,7 @@ func (ss *session) startClient(ctx context.Context) []tlspolicy.NameValue {
 	}
 	ss.tconn = tls.Client(ss.remote, sess.Config())
 	if err := ss.handshake(ctx); err != nil {
-		if !quietEnd(err) {
-			log.Warnf("TLS library problem: %v", err)
-		}
+		ss.handshakeProblem(err)
 		return nil
 	}
 	ss.shaken = true
@@ -322,7 +318,11 @@ func (s *Server) checkClientFiles(p *props) {
 // readProps reads the second request list with parse; on failure it logs
 // Postfix's warnings ("receive client TLS settings: …") and returns false.
 func (ss *session) readProps(parse func(attr.List) (*props, error), role string) bool {
-	l, err := ss.rd.ReadList()
+	err := ss.plain.SetReadDeadline(time.Now().Add(ss.srv.initTimeout()))
+	var l attr.List
+	if err == nil {
+		l, err = ss.rd.ReadList()
+	}
 	if err == nil {
 		ss.props, err = parse(l)
 	}
@@ -537,6 +537,18 @@ func (ss *session) handshake(ctx context.Context) error {
 	hctx, cancel := context.WithTimeout(ctx, ss.hsWait)
 	defer cancel()
 	return ss.tconn.HandshakeContext(hctx)
+}
+
+// handshakeProblem logs why a handshake failed, as Postfix does: a TLS
+// error as a library problem, the time limit as a ciphertext timeout, and
+// nothing for a peer that just went away ("TLS handshake failed" follows).
+func (ss *session) handshakeProblem(err error) {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		ss.srv.Log.Warnf("ciphertext read/write timeout for %s", ss.endpoint)
+	case !quietEnd(err):
+		ss.srv.Log.Warnf("TLS library problem: %v", err)
+	}
 }
 
 // close releases both sockets; it runs once, on every path.
