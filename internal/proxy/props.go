@@ -1,8 +1,10 @@
 package proxy
 
 import (
+	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"tlsproxy/internal/attr"
 	"tlsproxy/internal/tlsclient"
@@ -278,7 +280,8 @@ func (p *props) readDANE(c *attr.Cursor) error {
 // per entry mdalg, ARGV of certificate digests, ARGV of key digests),
 // certs (count + cert), pkeys (count + pkey), domain, flags, exp.
 func (p *props) readOldDANE(c *attr.Cursor) error {
-	for range 2 { // ta, then ee
+	mdalg := p.start["mdalg"]
+	for _, usage := range []int{2, 3} { // ta, then ee
 		n, err := c.NextInt("count")
 		if err != nil {
 			return err
@@ -287,17 +290,22 @@ func (p *props) readOldDANE(c *attr.Cursor) error {
 			return fmt.Errorf("bad DANE digest list count %d", n)
 		}
 		for range n {
-			if _, err := c.Next("mdalg"); err != nil {
+			alg, err := c.Next("mdalg")
+			if err != nil {
 				return err
 			}
-			for range 2 {
-				if _, err := readArgv(c); err != nil {
+			for selector := range 2 { // certificate digests, then key digests
+				digests, err := readArgv(c)
+				if err != nil {
 					return err
+				}
+				for _, d := range digests {
+					p.tlsa = append(p.tlsa, oldDigestRecord(usage, selector, alg, mdalg, d))
 				}
 			}
 		}
 	}
-	for _, item := range []string{"cert", "pkey"} {
+	for selector, item := range []string{"cert", "pkey"} { // full trust anchors
 		n, err := c.NextInt("count")
 		if err != nil {
 			return err
@@ -306,9 +314,11 @@ func (p *props) readOldDANE(c *attr.Cursor) error {
 			return fmt.Errorf("bad DANE %s count %d", item, n)
 		}
 		for range n {
-			if _, err := c.NextData(item); err != nil {
+			der, err := c.NextData(item)
+			if err != nil {
 				return err
 			}
+			p.tlsa = append(p.tlsa, TLSA{Usage: 2, Selector: selector, MType: 0, Data: der})
 		}
 	}
 	var err error
@@ -320,6 +330,29 @@ func (p *props) readOldDANE(c *attr.Cursor) error {
 	}
 	_, err = c.NextLong("exp")
 	return err
+}
+
+// oldDigestRecord turns a 3.4/3.5 digest entry (hex, colons allowed) into
+// the TLSA record the 3.6+ form would carry: SHA-256/512 as matching types
+// 1/2, the request's fingerprint digest as the private type 255. Anything
+// else gets a record the client side finds unusable (and says so), so a
+// policy never silently loses a record.
+func oldDigestRecord(usage, selector int, alg, mdalg, digest string) TLSA {
+	r := TLSA{Usage: usage, Selector: selector, MType: -1}
+	data, err := hex.DecodeString(strings.ReplaceAll(digest, ":", ""))
+	if err != nil {
+		return r
+	}
+	r.Data = data
+	switch a := strings.ToLower(alg); {
+	case a == "sha256":
+		r.MType = 1
+	case a == "sha512":
+		r.MType = 2
+	case a == strings.ToLower(mdalg):
+		r.MType = 255
+	}
+	return r
 }
 
 // skipTLSRPT reads the 3.10+ TLSRPT structure (tlsrpt 0, or 1 and its

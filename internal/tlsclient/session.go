@@ -216,7 +216,9 @@ func (s *Session) authEnable() error {
 		s.refs, count = expandPatterns(st.MatchNames, st.NextHop, st.Host, func(msg string) {
 			s.log.Warnf("%s: %s", strings.ToLower(st.NamAddr), msg)
 		})
-		if count == 0 {
+		if count == 0 || len(s.refs) == 0 {
+			// No name to check against: a match must never be reported
+			// without a name check.
 			s.log.Warnf("%s: could not configure peer name checks", strings.ToLower(st.NamAddr))
 			s.mustFail = true
 		}
@@ -243,9 +245,14 @@ func (s *Session) hasTA() bool {
 // OpenSSL's SSL_dane_tlsa_add checks) and applies the "none usable" rules.
 func (s *Session) loadTLSA() {
 	st := s.st
-	if len(st.TLSA) == 0 || st.Level <= LevelEncrypt {
+	if st.Level <= LevelEncrypt {
 		return
 	}
+	if len(st.TLSA) == 0 && (st.Level == LevelVerify || st.Level == LevelSecure) {
+		return // no trust-anchor files: the CA store and name checks decide
+	}
+	// The fingerprint and DANE levels with no records at all fall into the
+	// "none usable" rules below: never plain PKIX without a name check.
 	namaddr := strings.ToLower(st.NamAddr)
 	for _, r := range st.TLSA {
 		u, ok := s.usable(r)

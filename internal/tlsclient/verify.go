@@ -69,6 +69,13 @@ func (v *verdict) add(code, depth int, cert *x509.Certificate) {
 // verify checks the peer chain (leaf first) at time now.
 func (s *Session) verify(chain []*x509.Certificate, now time.Time) verdict {
 	var v verdict
+	// A hostile server can send hundreds of certificates in an order
+	// that makes chain building try each against each; like crypto/x509
+	// we bound the work. Chains longer than this fail the depth limit
+	// anyway (Postfix's verify depth is 9 by default).
+	if len(chain) > maxPeerChain {
+		chain = chain[:maxPeerChain]
+	}
 	switch {
 	case s.dane:
 		s.verifyDANE(chain, now, &v)
@@ -77,6 +84,9 @@ func (s *Session) verify(chain []*x509.Certificate, now time.Time) verdict {
 	}
 	return v
 }
+
+// maxPeerChain bounds how many of the peer's certificates are looked at.
+const maxPeerChain = 32
 
 // verifyPKIX follows OpenSSL's order: chain building (trusted first),
 // depth limit, purpose, host name, then validity dates from the top down.
@@ -158,6 +168,10 @@ func (s *Session) buildChain(peer []*x509.Certificate, v *verdict) (built []*x50
 		v.add(code, depth, cur)
 		return built, false
 	}
+	// The bound ran out (issuers that sign each other): no trust anchor
+	// was reached, which must never pass for trusted.
+	last := len(built) - 1
+	v.add(errChainTooLong, last, built[last])
 	return built, false
 }
 

@@ -1,0 +1,132 @@
+package tlsclient
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
+	"testing"
+	"time"
+
+	"tlsproxy/internal/tlspolicy"
+)
+
+// A DANE-based level whose request carries no TLSA records (dane=0, or the
+// 3.4/3.5 DANE form whose records props.go drops) must never report
+// MATCHED for a merely CA-trusted certificate with an unrelated name.
+func TestDANELevelsWithoutRecordsNeverMatch(t *testing.T) {
+	f := newFixture(t)
+	for _, level := range []int{LevelFingerprint, LevelDane, LevelDaneOnly, LevelHalfDane} {
+		cl, err := New(Settings{CAfile: f.caFile, WildcardMultipleLabels: true}, func(string) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := baseStart(level)
+		st.DANEDomain = "mx.example.com"
+		sess, err := cl.NewSession(st, &recLog{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr, seen := serve(t, f.certs["wrongname"], false, false)
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc := tls.Client(conn, sess.Config())
+		if err := tc.Handshake(); err != nil {
+			t.Fatal(err)
+		}
+		res := sess.Evaluate(tc.ConnectionState())
+		tc.Close()
+		<-seen
+		if res.PeerStatus&tlspolicy.PeerMatched != 0 && res.Level == level {
+			t.Errorf("level %d without TLSA records: peer_status=%d (MATCHED) for other.example.net, level %d", level, res.PeerStatus, res.Level)
+		}
+	}
+}
+
+// Two store certificates that issue each other (no self-signed root):
+// buildChain runs out of iterations without recording an error, and the
+// peer is reported TRUSTED and MATCHED.
+func TestIssuerCycleIsNotTrusted(t *testing.T) {
+	kA, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	kB, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	kL, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	now := time.Now()
+	tmpl := func(serial int64, cn string, ca bool) *x509.Certificate {
+		c := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
+			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), BasicConstraintsValid: true, IsCA: ca}
+		if !ca {
+			c.DNSNames = []string{"mx.example.com"}
+		}
+		return c
+	}
+	mk := func(t *testing.T, tpl, parent *x509.Certificate, pub any, signer any) *x509.Certificate {
+		der, err := x509.CreateCertificate(rand.Reader, tpl, parent, pub, signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := x509.ParseCertificate(der)
+		return c
+	}
+	tA, tB := tmpl(1, "A", true), tmpl(2, "B", true)
+	certA := mk(t, tA, tB, &kA.PublicKey, kB) // A issued by B
+	certB := mk(t, tB, tA, &kB.PublicKey, kA) // B issued by A
+	leaf := mk(t, tmpl(3, "mx.example.com", false), certA, &kL.PublicKey, kA)
+
+	cl := &Client{set: Settings{WildcardMultipleLabels: true}, roots: []*x509.Certificate{certA, certB}}
+	st := baseStart(LevelSecure)
+	st.MatchNames = []string{"hostname"}
+	sess, err := cl.NewSession(st, &recLog{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := sess.evaluate(tls.ConnectionState{PeerCertificates: []*x509.Certificate{leaf}}, now)
+	if res.PeerStatus&(tlspolicy.PeerTrusted|tlspolicy.PeerMatched) != 0 {
+		t.Errorf("chain without a trust anchor: peer_status=%d, want PRESENT only", res.PeerStatus)
+	}
+}
+
+// A hostile server sends a long same-subject chain ordered so that chain
+// building would scan it quadratically: the work is bounded, and the
+// chain does not verify.
+func TestLongHostileChainIsBounded(t *testing.T) {
+	const n = 300 // before the bound: 5.4 s of signature checks
+	now := time.Now()
+	keys := make([]*ecdsa.PrivateKey, n+1)
+	for i := range keys {
+		keys[i], _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	}
+	name := pkix.Name{CommonName: "X"}
+	certs := make([]*x509.Certificate, n+1) // certs[i] signed by keys[i+1]; certs[n] self-signed
+	for i := n; i >= 0; i-- {
+		tpl := &x509.Certificate{SerialNumber: big.NewInt(int64(i + 1)), Subject: name, NotBefore: now.Add(-time.Hour),
+			NotAfter: now.Add(time.Hour), BasicConstraintsValid: true, IsCA: true}
+		parent, signer := tpl, keys[i]
+		if i < n {
+			parent, signer = certs[i+1], keys[i+1]
+		}
+		der, _ := x509.CreateCertificate(rand.Reader, tpl, parent, &keys[i].PublicKey, signer)
+		certs[i], _ = x509.ParseCertificate(der)
+	}
+	// leaf first, then the issuers in reverse order
+	chain := []*x509.Certificate{certs[0]}
+	for i := n; i >= 1; i-- {
+		chain = append(chain, certs[i])
+	}
+	cl := &Client{}
+	st := baseStart(LevelMay)
+	sess, _ := cl.NewSession(st, &recLog{})
+	start := time.Now()
+	v := sess.verify(chain, now)
+	if el := time.Since(start); el > 2*time.Second {
+		t.Errorf("verifying a %d-certificate chain took %v", len(chain), el)
+	}
+	if v.first == nil {
+		t.Error("a hostile 301-certificate chain verified")
+	}
+}
