@@ -71,19 +71,9 @@ func TestHandshakeTimeoutIsLogged(t *testing.T) {
 	fx := newFixture(t, nil)
 	p := fx.start(t)
 	_, rf := remotePair(t)
-	if err := pftest.ReadAnnouncement(p.plain); err != nil {
-		t.Fatal(err)
+	if st := handOverTimeouts(t, p, FlagRoleServer, 1, 30, rf, "[127.0.0.1]:8"); st != 1 {
+		t.Fatalf("status %d", st)
 	}
-	if err := pftest.SendRequest(p.plain, "[127.0.0.1]:8", FlagRoleServer, 1, 30, "smtpd"); err != nil {
-		t.Fatal(err)
-	}
-	if st, err := pftest.ReadStatus(p.plain); err != nil || st != 1 {
-		t.Fatal(st, err)
-	}
-	if err := pftest.PassFD(p.plain, rf); err != nil {
-		t.Fatal(err)
-	}
-	rf.Close()
 	waitDone(t, p)
 	wantLines(t, fx.rec, []string{"warning: ciphertext read/write timeout for [127.0.0.1]:8",
 		"TLS handshake failed for service=smtpd peer=[127.0.0.1]:8"}, []string{"library problem"})

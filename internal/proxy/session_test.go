@@ -141,10 +141,17 @@ func remotePair(t *testing.T) (client net.Conn, server *os.File) {
 // status; on status 1 it passes the remote socket and closes its copy.
 func handOver(t *testing.T, p pair, flags int, remote *os.File, endpoint string) int {
 	t.Helper()
+	return handOverTimeouts(t, p, flags, 30, 30, remote, endpoint)
+}
+
+// handOverTimeouts is handOver with the request's handshake and session
+// timeouts (seconds).
+func handOverTimeouts(t *testing.T, p pair, flags, hs, idle int, remote *os.File, endpoint string) int {
+	t.Helper()
 	if err := pftest.ReadAnnouncement(p.plain); err != nil {
 		t.Fatal(err)
 	}
-	if err := pftest.SendRequest(p.plain, endpoint, flags, 30, 30, "smtpd"); err != nil {
+	if err := pftest.SendRequest(p.plain, endpoint, flags, hs, idle, "smtpd"); err != nil {
 		t.Fatal(err)
 	}
 	st, err := pftest.ReadStatus(p.plain)
@@ -442,19 +449,9 @@ func TestSessionIdleTimeout(t *testing.T) {
 	fx.srv.SessionSlack = time.Nanosecond // idle limit = 1 s (request timeout) + 1 ns
 	p := fx.start(t)
 	rc, rf := remotePair(t)
-	if err := pftest.ReadAnnouncement(p.plain); err != nil {
-		t.Fatal(err)
+	if st := handOverTimeouts(t, p, FlagRoleServer, 5, 1, rf, "[127.0.0.1]:3"); st != 1 {
+		t.Fatalf("status %d", st)
 	}
-	if err := pftest.SendRequest(p.plain, "[127.0.0.1]:3", FlagRoleServer, 5, 1, "smtpd"); err != nil {
-		t.Fatal(err)
-	}
-	if st, err := pftest.ReadStatus(p.plain); err != nil || st != 1 {
-		t.Fatal(st, err)
-	}
-	if err := pftest.PassFD(p.plain, rf); err != nil {
-		t.Fatal(err)
-	}
-	rf.Close()
 	tc := fx.tlsClient(rc)
 	if err := tc.Handshake(); err != nil {
 		t.Fatal(err)
