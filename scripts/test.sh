@@ -26,12 +26,13 @@ go test -race -count=1 ./...
 # A run that writes a failing input under testdata/fuzz fails at once.
 fuzz_one() {
     local corpus="$2/testdata/fuzz/$3" before after
-    before=$(ls "$corpus" 2>/dev/null | wc -l)
+    count() { if [ -d "$corpus" ]; then ls "$corpus" | wc -l; else echo 0; fi; }
+    before=$(count)
     for attempt in 1 2; do
         if go test -run='^$' -fuzz="^${3}\$" -fuzztime="$FUZZTIME" "$1"; then
             return 0
         fi
-        after=$(ls "$corpus" 2>/dev/null | wc -l)
+        after=$(count)
         if [ "$after" != "$before" ]; then
             echo "fuzz: $3 wrote a failing input to $corpus" >&2
             return 1
