@@ -186,12 +186,13 @@ func run(args []string, environ []string, stderr io.Writer) int {
 		MaxIdle:    p.maxIdle,
 		MaxUse:     p.maxUse,
 		Retire:     p.retire,
+		TrimAfter:  trimAfter,
 		Watchdog:   p.watchdog,
 		OnWatchdog: func() { _ = log.Close(); exitFunc(1) },
 	}
 	srv := &proxy.Server{TLS: srvTLS, Client: cliTLS, ClientFiles: cliFiles, Log: log,
 		Generations: gens, Service: service, Tickets: tickets, TicketScope: policyScope(p.server)}
-	d.Handle = srv.Serve
+	d.Handle = srv.Start
 
 	// SIGTERM (postfix stop, or a service removed from master.cf) ends
 	// the process at once, as the default action does for Postfix.
@@ -208,6 +209,10 @@ func run(args []string, environ []string, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// trimAfter is the quiet time after which a process returns the memory
+// that its handshakes used to the kernel (see daemon.Daemon.TrimAfter).
+const trimAfter = time.Second
 
 // openLog connects the logger as main.cf says: postlogd(8) when
 // maillog_file is set, else syslog; -V copies every line to stderr.

@@ -20,7 +20,9 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -42,8 +44,19 @@ type Daemon struct {
 	Listener   *net.UnixListener
 	Status     Notifier        // nil: no master (tests)
 	MasterGone <-chan struct{} // closed on EOF of fd 5; nil: never
-	Handle     func(ctx context.Context, c *net.UnixConn)
-	Log        Logger
+	// Handle serves one connection; it may return before the session
+	// has ended (a relay needs no goroutine while it waits), and calls
+	// done exactly once when it has.
+	Handle func(ctx context.Context, c *net.UnixConn, done func())
+	Log    Logger
+
+	// TrimAfter: once no connection has arrived for this long after
+	// some did, the process collects garbage and returns free memory to
+	// the kernel (waiting sessions then cost only what they hold); 0:
+	// leave it to the Go runtime.
+	TrimAfter time.Duration
+	// Trim replaces debug.FreeOSMemory (tests).
+	Trim func()
 
 	MaxIdle  time.Duration // 0: no idle exit
 	MaxUse   int           // 0: unlimited
@@ -112,10 +125,18 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 		draining bool
 		idle     = newTimer(d.MaxIdle)
 		retire   = newTimer(d.Retire)
+		quiet    = newTimer(d.TrimAfter)
 		tick     <-chan time.Time
 	)
 	defer idle.Stop()
 	defer retire.Stop()
+	quiet.Stop() // armed by the first connection
+	defer quiet.Stop()
+	trim := d.Trim
+	if trim == nil {
+		trim = debug.FreeOSMemory
+	}
+	var trimming atomic.Bool
 	if d.Watchdog > 0 {
 		t := time.NewTicker(d.Watchdog / 3)
 		defer t.Stop()
@@ -153,6 +174,7 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 		select {
 		case c := <-accepted:
 			idle.Stop()
+			quiet.Reset()
 			clients++
 			if d.Status != nil && !draining {
 				if err := d.Status.Taken(); err != nil {
@@ -160,11 +182,10 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 				}
 			}
 			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { ended <- struct{}{} }()
-				d.Handle(ctx, c)
-			}()
+			go d.Handle(ctx, c, func() {
+				ended <- struct{}{}
+				wg.Done()
+			})
 			if d.Status != nil && !draining {
 				if err := d.Status.Available(); err != nil {
 					// master is gone: same as EOF on fd 5.
@@ -190,6 +211,15 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 			}
 		case <-retire.C():
 			drain()
+		case <-quiet.C():
+			// Out of the loop: a collection of a large heap takes
+			// a while, and the loop must keep accepting.
+			if trimming.CompareAndSwap(false, true) {
+				go func() {
+					defer trimming.Store(false)
+					trim()
+				}()
+			}
 		case <-tick:
 			// Keeps the loop coming round while nothing happens, so
 			// that only a stuck loop trips the watchdog.

@@ -70,7 +70,8 @@ func setup(t *testing.T) (*Daemon, string, chan *net.UnixConn) {
 	d := &Daemon{
 		Listener: ln,
 		Log:      &nopLog{},
-		Handle: func(ctx context.Context, c *net.UnixConn) {
+		Handle: func(ctx context.Context, c *net.UnixConn, done func()) {
+			defer done()
 			conns <- c
 			buf := make([]byte, 1)
 			_, _ = c.Read(buf) // returns when the client closes
@@ -244,4 +245,42 @@ func TestWatchdogQuietWhenIdle(t *testing.T) {
 		t.Fatal("watchdog fired while the loop was idle")
 	default:
 	}
+}
+
+// TestTrimAfterQuiet: free memory goes back to the kernel once connections
+// stop arriving, and not before any came.
+func TestTrimAfterQuiet(t *testing.T) {
+	d, path, conns := setup(t)
+	d.TrimAfter = 20 * time.Millisecond
+	trims := make(chan time.Time, 4)
+	d.Trim = func() { trims <- time.Now() }
+	d.Retire = 10 * time.Second // ends the test's Run if nothing else does
+	done := start(d)
+	select {
+	case <-trims:
+		t.Fatal("trimmed before any connection")
+	case <-time.After(100 * time.Millisecond):
+	}
+	var last time.Time
+	for range 3 {
+		c := dial(t, path)
+		defer c.Close()
+		<-conns
+		last = time.Now()
+	}
+	select {
+	case at := <-trims:
+		if quiet := at.Sub(last); quiet < d.TrimAfter {
+			t.Errorf("trimmed %v after the last connection, want ≥ %v", quiet, d.TrimAfter)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no trim after the connections stopped")
+	}
+	select {
+	case <-trims:
+		t.Fatal("trimmed twice for one quiet spell")
+	case <-time.After(100 * time.Millisecond):
+	}
+	d.Listener.Close()
+	_ = done
 }

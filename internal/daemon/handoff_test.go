@@ -88,7 +88,8 @@ func runProcess(t *testing.T, shared *os.File, maxUse int, masterGone chan struc
 		return
 	}
 	d := &Daemon{Listener: fl.(*net.UnixListener), MaxUse: maxUse, MasterGone: masterGone, Log: &nopLog{},
-		Handle: func(ctx context.Context, c *net.UnixConn) {
+		Handle: func(ctx context.Context, c *net.UnixConn, done func()) {
+			defer done()
 			_, _ = c.Write([]byte("ok\n"))
 			c.Close()
 		}}

@@ -10,20 +10,50 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"tlsproxy/internal/park"
 )
 
 // bufPool holds the full-size relay buffers, lent to a direction only
-// while its traffic is bulk (see copyData).
+// while its traffic is bulk (see pump.copy).
 var bufPool = sync.Pool{New: func() any { b := make([]byte, relayBufBytes); return &b }}
+
+// smallPool holds the small buffers a running direction reads into while
+// its traffic is small; a parked direction holds none.
+var smallPool = sync.Pool{New: func() any { b := make([]byte, smallBuf); return &b }}
 
 // errStopped ends a copier whose session is stopping. A deadline in the
 // past wakes a blocked Read, but data that arrives before the woken
 // goroutine runs is still returned; such data is dropped, never relayed.
 var errStopped = errors.New("session stopping")
 
+// errPark ends a copy loop that saw no input for the park delay.
+var errPark = errors.New("no input: park")
+
 // aLongTimeAgo is a deadline in the past: setting it wakes a blocked Read
 // or Write at once.
 var aLongTimeAgo = time.Unix(1, 0)
+
+// defaultPoller parks the idle directions of every Server that has none of
+// its own.
+var defaultPoller park.Poller
+
+// defaultParkAfter is how long a direction waits for input with a
+// goroutine before it parks.
+const defaultParkAfter = time.Second
+
+// relayState is what the two directions of a relaying session share.
+type relayState struct {
+	ss      *session
+	start   time.Time
+	last    atomic.Int64 // nanoseconds since start of the last progress
+	once    sync.Once
+	stopped atomic.Bool  // set before the deadlines that wake the copiers
+	timeout atomic.Value // the warning for a session ended by a time limit
+	timer   *time.Timer  // inactivity
+	running atomic.Int32 // directions not yet finished
+	pumps   [2]*pump
+}
 
 // relay copies bytes both ways until one side ends, following Postfix's
 // end-of-session rules:
@@ -35,153 +65,244 @@ var aLongTimeAgo = time.Unix(1, 0)
 //     both sockets close; no close_notify goes back.
 //
 // The session also ends when neither direction moved a byte for idleWait.
+//
+// relay returns at once: each direction runs in its own goroutine while
+// it has traffic and parks (no goroutine at all) while it waits; the
+// direction that finishes last ends the session (see session.end).
 func (ss *session) relay() {
 	ss.rd = nil // the request reader and its buffer are done with
 	// The limits of the hand-over end here: from now on only the
 	// inactivity timer and the per-write deadlines apply.
 	_ = ss.plain.SetDeadline(time.Time{})
-	var (
-		start   = time.Now()
-		last    atomic.Int64 // nanoseconds since start of the last progress
-		once    sync.Once
-		stopped atomic.Bool  // set before the deadlines that wake the copiers
-		timeout atomic.Value // the warning for a session ended by a time limit
-		done    = make(chan struct{}, 2)
-	)
-	touch := func() {
-		last.Store(int64(time.Since(start)))
-		if ss.srv.Pat != nil {
-			ss.srv.Pat()
-		}
-	}
-	// stop wakes both directions; the deferred session close releases
-	// the sockets afterwards.
-	stop := func() {
-		once.Do(func() {
-			stopped.Store(true)
-			_ = ss.plain.SetDeadline(aLongTimeAgo)
-			_ = ss.remote.SetDeadline(aLongTimeAgo)
-		})
-	}
+	rs := &relayState{ss: ss, start: time.Now()}
+	rs.pumps[0] = rs.newPump("plaintext", ss.plain, ss.plain,
+		func(b []byte) error { return writeAll(ss.tconn, ss.remote, b, ss.idleWait, &rs.stopped) }, rs.plainEnded)
+	rs.pumps[1] = rs.newPump("ciphertext", ss.tconn, ss.remote,
+		func(b []byte) error { return writeAll(ss.plain, ss.plain, b, ss.idleWait, &rs.stopped) }, rs.remoteEnded)
 
 	// Inactivity: one timer per session, re-armed for the time that is
 	// left whenever it fires early.
-	var timer *time.Timer
-	timer = time.AfterFunc(ss.idleWait, func() {
-		idle := time.Since(start) - time.Duration(last.Load())
+	rs.timer = time.AfterFunc(ss.idleWait, func() {
+		idle := time.Since(rs.start) - time.Duration(rs.last.Load())
 		if idle < ss.idleWait {
-			timer.Reset(ss.idleWait - idle)
+			rs.timer.Reset(ss.idleWait - idle)
 			return
 		}
-		timeout.CompareAndSwap(nil, "ciphertext read/write timeout for %s")
-		stop()
+		rs.timeout.CompareAndSwap(nil, "ciphertext read/write timeout for %s")
+		rs.stop()
 	})
-	defer timer.Stop()
-
-	// A panic in a copier ends this session only, like one in Serve.
-	guard := func(dir string) {
-		if p := recover(); p != nil {
-			ss.srv.Log.Warnf("%s relay for %s ended by internal error: %v\n%s", dir, ss.endpoint, p, debug.Stack())
-			stop()
-		}
-	}
-
-	// plaintext -> TLS
-	go func() {
-		defer func() { done <- struct{}{} }()
-		defer guard("plaintext")
-		err := copyPlainToTLS(ss, touch, &stopped)
-		switch {
-		case errors.Is(err, errStopped):
-			return // the other copier is stopping the session
-		case errors.Is(err, os.ErrDeadlineExceeded) && !stopped.Load():
-			// A write to the remote took the whole idle limit.
-			timeout.CompareAndSwap(nil, "ciphertext read/write timeout for %s")
-		case !stopped.Load():
-			// The plaintext side ended (EOF or error): Postfix calls
-			// SSL_shutdown once (our close_notify) without waiting
-			// for the peer's, and closes both sides; nothing the
-			// remote sends from now on may reach the plaintext side.
-			// The flag goes up first (the other copier drops what it
-			// reads from now on, and leaves the stopping to us), the
-			// close_notify goes out, and only then do the deadlines
-			// wake it, so that they cannot cut the alert short.
-			stopped.Store(true)
-			_ = ss.remote.SetWriteDeadline(time.Now().Add(ioTimeout))
-			_ = ss.tconn.CloseWrite()
-		}
-		stop()
-	}()
-	// TLS -> plaintext
-	go func() {
-		defer func() { done <- struct{}{} }()
-		defer guard("ciphertext")
-		err := copyTLSToPlain(ss, touch, &stopped)
-		switch {
-		case errors.Is(err, errStopped):
-			return // the other copier is stopping the session
-		case errors.Is(err, os.ErrDeadlineExceeded) && !stopped.Load():
-			// The plaintext side stopped reading for the whole limit.
-			timeout.CompareAndSwap(nil, "deadlock on plaintext stream for %s")
-		case err != nil && !stopped.Load() && !closedConn(err):
-			ss.srv.Log.Warnf("TLS library problem: %v", err)
-		}
-		stop()
-	}()
-	<-done
-	<-done
-	if format, ok := timeout.Load().(string); ok {
-		ss.srv.Log.Warnf(format, ss.endpoint)
+	rs.running.Store(2)
+	ss.relaying = true
+	for _, p := range rs.pumps {
+		go p.run()
 	}
 }
 
-// copyPlainToTLS forwards plaintext from the Postfix client to the remote
-// peer. It returns nil at plaintext EOF.
-func copyPlainToTLS(ss *session, touch func(), stopped *atomic.Bool) error {
-	return copyData(ss.plain, func(b []byte) error { return writeAll(ss.tconn, ss.remote, b, ss.idleWait, stopped) }, touch, stopped)
+func (rs *relayState) touch() {
+	rs.last.Store(int64(time.Since(rs.start)))
+	if rs.ss.srv.Pat != nil {
+		rs.ss.srv.Pat()
+	}
 }
 
-// copyTLSToPlain forwards decrypted data from the remote peer to the
-// Postfix client. It returns nil at the remote's EOF or close_notify.
-func copyTLSToPlain(ss *session, touch func(), stopped *atomic.Bool) error {
-	return copyData(ss.tconn, func(b []byte) error { return writeAll(ss.plain, ss.plain, b, ss.idleWait, stopped) }, touch, stopped)
+// stop wakes both directions, parked or blocked; the last one to finish
+// releases the sockets.
+func (rs *relayState) stop() {
+	rs.once.Do(func() {
+		rs.stopped.Store(true)
+		_ = rs.ss.plain.SetDeadline(aLongTimeAgo)
+		_ = rs.ss.remote.SetDeadline(aLongTimeAgo)
+		for _, p := range rs.pumps {
+			if p.waiter != nil {
+				if resume := p.waiter.Cancel(); resume != nil {
+					go resume()
+				}
+			}
+		}
+	})
+}
+
+// plainEnded handles the end of plaintext -> TLS.
+func (rs *relayState) plainEnded(err error) {
+	ss := rs.ss
+	switch {
+	case errors.Is(err, errStopped):
+		return // the other direction is stopping the session
+	case errors.Is(err, os.ErrDeadlineExceeded) && !rs.stopped.Load():
+		// A write to the remote took the whole idle limit.
+		rs.timeout.CompareAndSwap(nil, "ciphertext read/write timeout for %s")
+	case !rs.stopped.Load():
+		// The plaintext side ended (EOF or error): Postfix calls
+		// SSL_shutdown once (our close_notify) without waiting for the
+		// peer's, and closes both sides; nothing the remote sends from
+		// now on may reach the plaintext side. The flag goes up first
+		// (the other direction drops what it reads from now on, and
+		// leaves the stopping to us), the close_notify goes out, and
+		// only then do the deadlines wake it, so that they cannot cut
+		// the alert short.
+		rs.stopped.Store(true)
+		_ = ss.remote.SetWriteDeadline(time.Now().Add(ioTimeout))
+		_ = ss.tconn.CloseWrite()
+	}
+	rs.stop()
+}
+
+// remoteEnded handles the end of TLS -> plaintext.
+func (rs *relayState) remoteEnded(err error) {
+	switch {
+	case errors.Is(err, errStopped):
+		return // the other direction is stopping the session
+	case errors.Is(err, os.ErrDeadlineExceeded) && !rs.stopped.Load():
+		// The plaintext side stopped reading for the whole limit.
+		rs.timeout.CompareAndSwap(nil, "deadlock on plaintext stream for %s")
+	case err != nil && !rs.stopped.Load() && !closedConn(err):
+		rs.ss.srv.Log.Warnf("TLS library problem: %v", err)
+	}
+	rs.stop()
+}
+
+// finished runs when a direction is done; the second one ends the session.
+func (rs *relayState) finished() {
+	if rs.running.Add(-1) != 0 {
+		return
+	}
+	rs.timer.Stop()
+	if format, ok := rs.timeout.Load().(string); ok {
+		rs.ss.srv.Log.Warnf(format, rs.ss.endpoint)
+	}
+	rs.ss.end()
+}
+
+// pump is one direction of the relay. At any time at most one goroutine
+// runs it: the one started by relay, or one started by its Waiter when
+// input arrived after it parked.
+type pump struct {
+	rs     *relayState
+	name   string    // "plaintext" or "ciphertext", for panic reports
+	src    io.Reader // ss.plain, or ss.tconn over ss.remote
+	sock   net.Conn  // the socket under src: deadlines and parking
+	write  func([]byte) error
+	ended  func(error)
+	waiter *park.Waiter // nil: this direction never parks
+	noPark bool         // parking failed once: wait with a goroutine
+}
+
+func (rs *relayState) newPump(name string, src io.Reader, sock net.Conn, write func([]byte) error, ended func(error)) *pump {
+	p := &pump{rs: rs, name: name, src: src, sock: sock, write: write, ended: ended}
+	if srv := rs.ss.srv; srv.ParkAfter >= 0 {
+		poller := srv.Poller
+		if poller == nil {
+			poller = &defaultPoller
+		}
+		if sc, ok := sock.(syscall.Conn); ok {
+			p.waiter, _ = poller.NewWaiter(sc)
+		}
+	}
+	return p
+}
+
+// run copies until the direction ends or parks.
+func (p *pump) run() {
+	err := p.guarded()
+	if errors.Is(err, errPark) {
+		// Wait hands the direction to the poller, which starts run
+		// again when input arrives, or to stop(), which cancels the
+		// wait; either way we let go of it at once. A stop() that
+		// came before the wait was registered cannot have cancelled
+		// it: we take it back ourselves and go on stopping.
+		if werr := p.waiter.Wait(p.run); werr == nil {
+			if p.rs.stopped.Load() {
+				if resume := p.waiter.Cancel(); resume != nil {
+					resume()
+				}
+			}
+			return
+		}
+		// Cannot park (should not happen): wait with this goroutine.
+		p.noPark = true
+		err = p.guarded()
+	}
+	if p.waiter != nil {
+		p.waiter.Close()
+	}
+	p.ended(err)
+	p.rs.finished()
+}
+
+// guarded runs copy; a panic in it ends this session only, like one in
+// Serve.
+func (p *pump) guarded() (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.rs.ss.srv.Log.Warnf("%s relay for %s ended by internal error: %v\n%s", p.name, p.rs.ss.endpoint, r, debug.Stack())
+			err = errStopped
+			p.rs.stop()
+		}
+	}()
+	return p.copy()
 }
 
 // smallBuf is what a direction reads into while its traffic is small
 // (SMTP commands and replies). Sessions spend most of their life waiting
-// (postscreen dialogues, smtp connection reuse), so they wait on this
-// small buffer; a pooled full-record buffer is taken only while reads
-// fill the small one, and given back when traffic is small again.
+// (postscreen dialogues, smtp connection reuse); a waiting direction parks
+// without any buffer, a direction with small traffic reads into a small
+// one, and a pooled full-record buffer is taken only while reads fill the
+// small one, and given back when traffic is small again.
 const smallBuf = 1024
 
-// copyData copies from r through write until EOF (nil), an error, or the
-// session's stop flag, which is checked after every Read: data that a
-// stopped session's Read still returns is dropped, never relayed.
-func copyData(r io.Reader, write func([]byte) error, touch func(), stopped *atomic.Bool) error {
-	small := make([]byte, smallBuf)
-	buf := small
+// copy copies from the source through write until EOF (nil), an error,
+// the session's stop flag (errStopped; checked after every Read, and data
+// that a stopped session's Read still returns is dropped, never relayed),
+// or, for a direction that may park, no input for the park delay (errPark).
+func (p *pump) copy() error {
+	rs := p.rs
+	parkAfter := rs.ss.srv.ParkAfter
+	if parkAfter == 0 {
+		parkAfter = defaultParkAfter
+	}
+	mayPark := p.waiter != nil && !p.noPark
+	if !mayPark {
+		_ = p.sock.SetReadDeadline(time.Time{})
+	}
+	small := smallPool.Get().(*[]byte)
+	buf := *small
 	var pooled *[]byte
 	defer func() {
 		if pooled != nil {
 			bufPool.Put(pooled)
 		}
+		smallPool.Put(small)
 	}()
 	for {
-		n, err := r.Read(buf)
-		if stopped.Load() {
+		if mayPark {
+			// The park delay is the only read deadline: stop() wakes
+			// us with one in the past, which must not be undone, so
+			// the flag is checked after ours is set.
+			if err := p.sock.SetReadDeadline(time.Now().Add(parkAfter)); err != nil {
+				return err
+			}
+		}
+		if rs.stopped.Load() {
+			return errStopped
+		}
+		n, err := p.src.Read(buf)
+		if rs.stopped.Load() {
 			return errStopped
 		}
 		if n > 0 {
-			touch()
-			if werr := write(buf[:n]); werr != nil {
+			rs.touch()
+			if werr := p.write(buf[:n]); werr != nil {
 				return werr
 			}
-			touch()
+			rs.touch()
 		}
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
+			if mayPark && n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+				return errPark
+			}
 			return err
 		}
 		switch {
@@ -190,7 +311,7 @@ func copyData(r io.Reader, write func([]byte) error, touch func(), stopped *atom
 			buf = *pooled
 		case pooled != nil && n < smallBuf:
 			bufPool.Put(pooled)
-			pooled, buf = nil, small
+			pooled, buf = nil, *small
 		}
 	}
 }

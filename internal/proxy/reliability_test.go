@@ -163,6 +163,10 @@ type baseline struct{ goroutines, fds int }
 
 func takeBaseline(t testing.TB) baseline {
 	t.Helper()
+	// The poller's goroutine and descriptor live as long as the process.
+	if err := defaultPoller.Start(); err != nil {
+		t.Fatal(err)
+	}
 	return baseline{runtime.NumGoroutine(), countFDs(t)}
 }
 
@@ -212,15 +216,30 @@ func loadRequest(i int, r *rand.Rand) pfclient.Request {
 }
 
 // TestRelayUnderLoad runs 200 sessions at once, every generation mixed,
-// and compares every stream's digest.
+// and compares every stream's digest: once with directions that park at
+// every pause in their input (1 ms), once with directions that never park.
 func TestRelayUnderLoad(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		parkAfter time.Duration
+	}{
+		{"park at every pause", time.Millisecond},
+		{"never park", -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) { relayUnderLoad(t, tc.parkAfter) })
+	}
+}
+
+func relayUnderLoad(t *testing.T, parkAfter time.Duration) {
 	const sessions = 200
 	fx := newFixture(t, nil)
+	fx.srv.ParkAfter = parkAfter
 	// Old clients are emulated in this race-instrumented, busy process:
 	// give them far more time between connect() and write() than a real
 	// one needs, so that the generation guess stays right under load.
 	fx.srv.Generations = &Generations{Expect: pfversion.MustParse("3.7.11"), EarlyWait: 2 * time.Second}
 	before := takeBaseline(t)
+	waits := defaultPoller.Waits()
 	path, stop := serveUnix(t, fx.srv)
 
 	r := rand.New(rand.NewPCG(8, 8))
@@ -266,8 +285,12 @@ func TestRelayUnderLoad(t *testing.T) {
 	if len(failed) > 0 {
 		t.Fatalf("%d of %d sessions failed:\n%s", len(failed), sessions, strings.Join(failed, "\n"))
 	}
-	t.Logf("%d sessions (%d at once in the relay), %d bytes compared end to end, %d late writes after a half-close, none delivered",
-		sessions, maxInRelay.Load(), bytes, late)
+	parked := defaultPoller.Waits() - waits
+	t.Logf("%d sessions (%d at once in the relay), %d bytes compared end to end, %d late writes after a half-close, none delivered; %d parked waits",
+		sessions, maxInRelay.Load(), bytes, late, parked)
+	if (parked > 0) != (parkAfter > 0) {
+		t.Errorf("park delay %v, but %d waits were parked", parkAfter, parked)
+	}
 	stop()
 	before.check(t, "after the load")
 	for _, l := range fx.rec.Lines() {

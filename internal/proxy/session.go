@@ -16,6 +16,7 @@ import (
 
 	"tlsproxy/internal/attr"
 	"tlsproxy/internal/fdpass"
+	"tlsproxy/internal/park"
 	"tlsproxy/internal/pfversion"
 	"tlsproxy/internal/tlsclient"
 	"tlsproxy/internal/tlsmgr"
@@ -82,6 +83,12 @@ type Server struct {
 	// SessionSlack is added to the request's session timeout to get
 	// the relay's inactivity limit (Postfix: 10 s); zero means that.
 	SessionSlack time.Duration
+	// ParkAfter is how long a relay direction waits for input with a
+	// goroutine before it parks in Poller (no goroutine, no buffer);
+	// zero means 1 s, a negative value never parks.
+	ParkAfter time.Duration
+	// Poller parks idle relay directions; nil means a process-wide one.
+	Poller *park.Poller
 }
 
 func (s *Server) service() string {
@@ -115,20 +122,64 @@ type session struct {
 	announced bool                 // we sent the 3.6+ announcement
 	gen       pfversion.Generation // the client's generation
 	props     *props               // the second list, when there was one
+
+	atEnd    []func() // log records for the end of the session, last first
+	relaying bool     // the relay owns the session's end
+	done     func()   // told when the session has ended
 }
 
 // Serve runs one plaintext client connection to its end and closes it.
 // It never panics: a bug in one session is logged and ends only that
 // session.
 func (s *Server) Serve(ctx context.Context, c *net.UnixConn) {
-	ss := &session{srv: s, plain: c, rd: attr.NewReader(c)}
+	ended := make(chan struct{})
+	s.Start(ctx, c, func() { close(ended) })
+	<-ended
+}
+
+// Start runs one plaintext client connection up to its relay, which goes on
+// without this goroutine, and returns; done is called once the session has
+// ended and its sockets are closed. A bug in one session is logged and
+// ends only that session.
+func (s *Server) Start(ctx context.Context, c *net.UnixConn, done func()) {
+	ss := &session{srv: s, plain: c, rd: attr.NewReader(c), done: done}
+	defer func() {
+		p := recover()
+		if ss.relaying {
+			return // the relay started, and ends the session
+		}
+		ss.runAtEnd()
+		if p != nil {
+			s.Log.Warnf("session for %s ended by internal error: %v\n%s", ss.endpoint, p, debug.Stack())
+		}
+		ss.close()
+		ss.done()
+	}()
+	ss.run(ctx)
+}
+
+// onEnd adds a log record for the end of the session; they run in reverse
+// order, like deferred calls.
+func (ss *session) onEnd(f func()) { ss.atEnd = append(ss.atEnd, f) }
+
+func (ss *session) runAtEnd() {
+	for i := len(ss.atEnd) - 1; i >= 0; i-- {
+		ss.atEnd[i]()
+	}
+	ss.atEnd = nil
+}
+
+// end finishes a session whose relay ran: its end-of-session records,
+// then the sockets, then the caller of Start.
+func (ss *session) end() {
+	defer ss.done()
 	defer ss.close()
 	defer func() {
 		if p := recover(); p != nil {
-			s.Log.Warnf("session for %s ended by internal error: %v\n%s", ss.endpoint, p, debug.Stack())
+			ss.srv.Log.Warnf("session for %s ended by internal error: %v\n%s", ss.endpoint, p, debug.Stack())
 		}
 	}()
-	ss.run(ctx)
+	ss.runAtEnd()
 }
 
 func (ss *session) run(ctx context.Context) {
@@ -189,19 +240,19 @@ func (ss *session) run(ctx context.Context) {
 		default:
 			log.Infof("CONNECT (bogus_direction) %s", ss.endpoint)
 		}
-		defer log.Infof("DISCONNECT %s", ss.endpoint)
+		ss.onEnd(func() { log.Infof("DISCONNECT %s", ss.endpoint) })
 	}
 	if refusal != "" {
 		log.Warnf("%s", refusal)
 	}
 	if !old && !probe {
-		defer func() {
+		ss.onEnd(func() {
 			// 3.4+ log this whenever a session that got as far as
 			// a request ends before its handshake completed.
 			if !ss.shaken {
 				log.Infof("TLS handshake failed for service=%s peer=%s", ss.serverid, ss.endpoint)
 			}
-		}()
+		})
 	}
 	if err := ss.writeList(attr.List{attr.Int("status", b2i(ready))}); err != nil {
 		log.Warnf("tlsp_get_request_event: send status: %v", describe(err))

@@ -64,7 +64,10 @@ func newFixture(t testing.TB, mod func(*tlspolicy.ServerSettings)) *fixture {
 	l, rec := maillog.NewRecorder()
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
-	return &fixture{srv: &Server{TLS: ts, Log: l}, rec: rec, pool: pool}
+	// Relay directions park at every pause in their input (1 ms without
+	// any), so that every test runs the parking path; production waits
+	// 1 s, and TestRelayUnderLoad also runs directions that never park.
+	return &fixture{srv: &Server{TLS: ts, Log: l, ParkAfter: time.Millisecond}, rec: rec, pool: pool}
 }
 
 // pair is one running session: the postscreen side of the plaintext
