@@ -29,12 +29,11 @@ bin=$(mktemp -d /tmp/tlsproxy-bench-bin.XXXXXX)
 chmod 0755 "$bin"
 trap 'rm -rf "$bin"' EXIT
 
-echo "== building ./cmd/tlsproxy and ./cmd/tlsproxy-bench"
-go build -o "$bin/tlsproxy" ./cmd/tlsproxy
-go build -o "$bin/tlsproxy-bench" ./cmd/tlsproxy-bench
-
 echo "== installing Debian's postfix and openssl (if missing)"
 scripts/install-deps.sh
+echo "== building ./cmd/tlsproxy and ./cmd/tlsproxy-bench"
+go build -tags "$(scripts/build-tags.sh)" -o "$bin/tlsproxy" ./cmd/tlsproxy
+go build -o "$bin/tlsproxy-bench" ./cmd/tlsproxy-bench
 
 echo "== running the comparison (progress on stderr)"
 "$bin/tlsproxy-bench" -ours "$bin/tlsproxy" -c /usr/lib/postfix/sbin/tlsproxy \

@@ -16,12 +16,11 @@ keep=no
 dir=/tmp/tlsproxy-demo
 bin=/tmp/tlsproxy-demo-bin/tlsproxy
 
-echo "== building ./cmd/tlsproxy"
-mkdir -p "$(dirname "$bin")"
-go build -o "$bin" ./cmd/tlsproxy
-
 echo "== installing Debian's postfix, openssl, swaks (if missing)"
 scripts/install-deps.sh
+echo "== building ./cmd/tlsproxy"
+mkdir -p "$(dirname "$bin")"
+go build -tags "$(scripts/build-tags.sh)" -o "$bin" ./cmd/tlsproxy
 
 echo "== starting a loopback Postfix whose tlsproxy is $bin"
 scripts/pfinstance.sh start "$dir" --tlsproxy "$bin"

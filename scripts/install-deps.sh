@@ -2,7 +2,8 @@
 # install-deps.sh — make sure this Debian machine has what the project's
 # interop tests and demo need: Debian's postfix package (master, postscreen,
 # smtp, tlsmgr, postlogd, tlsproxy), openssl, swaks, and the scanners and
-# clients of the policy tests: sslscan and gnutls-cli (gnutls-bin).
+# clients of the policy tests: sslscan and gnutls-cli (gnutls-bin); gcc and
+# libssl-dev for the libcrypto build (scripts/build-tags.sh).
 # Idempotent; needs root.
 #
 # postfix is installed without a configuration ("No configuration" in
@@ -17,6 +18,8 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v swaks >/dev/null 2>&1 || need+=(swaks libnet-ssleay-perl libio-socket-ssl-perl)
 command -v sslscan >/dev/null 2>&1 || need+=(sslscan)
 command -v gnutls-cli >/dev/null 2>&1 || need+=(gnutls-bin)
+command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
+[ -f /usr/include/openssl/evp.h ] || need+=(libssl-dev)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" != 0 ]; then

@@ -26,7 +26,7 @@ fi
 bin=$(mktemp -d /tmp/tlsproxy-soak-bin.XXXXXX)
 trap 'rm -rf "$bin"' EXIT
 chmod 0755 "$bin" # master runs the binary as root, tlsproxy drops to postfix
-go build -o "$bin/tlsproxy" ./cmd/tlsproxy
+go build -tags "$(scripts/build-tags.sh)" -o "$bin/tlsproxy" ./cmd/tlsproxy
 go build -o "$bin/tlsproxy-soak" ./cmd/tlsproxy-soak
 args=(-tlsproxy "$bin/tlsproxy" -script scripts/pfinstance.sh
     -duration "$duration" -concurrency "$concurrency" -interval "$interval")

@@ -17,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"tlsproxy/internal/libcrypto"
 )
 
 const dsaUnsupported = "DSA certificates are not supported by this implementation (Go crypto/tls)"
@@ -80,7 +82,15 @@ func keyMatches(key crypto.Signer, cert *x509.Certificate) bool {
 	return ok && pub.Equal(cert.PublicKey)
 }
 
+// newCertificate builds the tls.Certificate. With -tags libcrypto an RSA
+// key signs in the system libcrypto (internal/libcrypto), loaded here,
+// before the jail; if that fails the Go key is used as in other builds.
 func newCertificate(key crypto.Signer, chain []*x509.Certificate) tls.Certificate {
+	if k, ok := key.(*rsa.PrivateKey); ok && libcrypto.Available() {
+		if lk, err := libcrypto.NewRSA(k); err == nil {
+			key = lk
+		}
+	}
 	c := tls.Certificate{PrivateKey: key, Leaf: chain[0]}
 	for _, x := range chain {
 		c.Certificate = append(c.Certificate, x.Raw)

@@ -1,0 +1,174 @@
+//go:build cgo && libcrypto
+
+package libcrypto
+
+// The libcrypto half: one EVP_PKEY per key, one EVP_PKEY_CTX per
+// signature (created, used and freed inside a single C call, so that
+// OpenSSL's thread-local error queue is read on the thread that filled it
+// and concurrent signatures share nothing but the reference-counted key).
+
+/*
+#cgo LDFLAGS: -lcrypto
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+#include <malloc.h>
+
+// tp_heap_in_use returns the bytes allocated by malloc (for a leak test).
+static size_t tp_heap_in_use(void) {
+	return mallinfo2().uordblks;
+}
+
+static const EVP_MD *tp_md(int bits) {
+	switch (bits) {
+	case 160: return EVP_sha1();
+	case 224: return EVP_sha224();
+	case 256: return EVP_sha256();
+	case 384: return EVP_sha384();
+	case 512: return EVP_sha512();
+	}
+	return NULL;
+}
+
+// tp_error returns the last queued error (or 1 if none) and empties the queue.
+static unsigned long tp_error(void) {
+	unsigned long e = ERR_peek_last_error();
+	ERR_clear_error();
+	return e ? e : 1;
+}
+
+// tp_load decodes a PKCS#1 RSAPrivateKey. On failure it returns NULL and
+// sets *err.
+static EVP_PKEY *tp_load(const unsigned char *der, long len, unsigned long *err) {
+	const unsigned char *p = der;
+	EVP_PKEY *k;
+
+	ERR_clear_error();
+	k = d2i_PrivateKey(EVP_PKEY_RSA, NULL, &p, len);
+	if (k == NULL)
+		*err = tp_error();
+	return k;
+}
+
+// tp_sign signs tbs with PKCS#1 v1.5 padding (md_bits 0: no DigestInfo,
+// as for TLS 1.0/1.1's MD5+SHA-1) or with PSS (salt: a length or one of
+// the RSA_PSS_SALTLEN_* values). On failure it returns 0 and sets *err.
+static int tp_sign(EVP_PKEY *key, int pss, int md_bits, int salt,
+		const unsigned char *tbs, size_t tbslen,
+		unsigned char *sig, size_t *siglen, unsigned long *err) {
+	const EVP_MD *md = tp_md(md_bits);
+	EVP_PKEY_CTX *ctx;
+	int ok;
+
+	ERR_clear_error();
+	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+	ok = ctx != NULL
+		&& EVP_PKEY_sign_init(ctx) > 0
+		&& EVP_PKEY_CTX_set_rsa_padding(ctx, pss ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING) > 0
+		&& (md == NULL || EVP_PKEY_CTX_set_signature_md(ctx, md) > 0)
+		&& (!pss || (md != NULL
+			&& EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) > 0
+			&& EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, salt) > 0))
+		&& EVP_PKEY_sign(ctx, sig, siglen, tbs, tbslen) > 0;
+	if (!ok)
+		*err = tp_error();
+	EVP_PKEY_CTX_free(ctx);
+	return ok;
+}
+*/
+import "C"
+
+import (
+	"crypto"
+	"crypto/rsa"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"unsafe"
+)
+
+// Available reports whether this build signs with libcrypto.
+func Available() bool { return true }
+
+// Describe names the libcrypto in use, e.g. "OpenSSL 3.0.19 27 Jan 2026".
+func Describe() string { return C.GoString(C.OpenSSL_version(C.OPENSSL_VERSION)) }
+
+// cKey owns one EVP_PKEY; a cleanup frees it once the cKey is unreachable.
+type cKey struct {
+	pkey *C.EVP_PKEY
+}
+
+// initErr is the result of loading OpenSSL's configuration, done once and
+// explicitly so that it happens at key loading time (before any chroot).
+var initErr = sync.OnceValue(func() error {
+	if C.OPENSSL_init_crypto(C.OPENSSL_INIT_LOAD_CONFIG, nil) != 1 {
+		return libError("OPENSSL_init_crypto", C.tp_error())
+	}
+	return nil
+})
+
+func newCKey(k *rsa.PrivateKey) (*cKey, error) {
+	if err := initErr(); err != nil {
+		return nil, err
+	}
+	der := x509.MarshalPKCS1PrivateKey(k)
+	defer clear(der)
+	var code C.ulong
+	pkey := C.tp_load((*C.uchar)(unsafe.Pointer(&der[0])), C.long(len(der)), &code)
+	if pkey == nil {
+		return nil, libError("d2i_PrivateKey", code)
+	}
+	c := &cKey{pkey: pkey}
+	runtime.AddCleanup(c, func(p *C.EVP_PKEY) { C.EVP_PKEY_free(p) }, pkey)
+	return c, nil
+}
+
+// PSS salt lengths of OpenSSL 3 (rsa.h).
+const (
+	saltDigest = -1 // RSA_PSS_SALTLEN_DIGEST
+	saltMax    = -3 // RSA_PSS_SALTLEN_MAX
+)
+
+func (c *cKey) sign(p signParams, digest []byte, size int) ([]byte, error) {
+	if c == nil {
+		return nil, errors.New("libcrypto: key not loaded")
+	}
+	var mdBits, pss, salt C.int
+	if p.hash != crypto.MD5SHA1 {
+		mdBits = C.int(p.hash.Size() * 8)
+	}
+	if p.pss {
+		pss, salt = 1, C.int(p.salt)
+		switch p.salt {
+		case rsa.PSSSaltLengthEqualsHash:
+			salt = saltDigest
+		case rsa.PSSSaltLengthAuto: // Go signs with the longest salt that fits
+			salt = saltMax
+		}
+	}
+	sig := make([]byte, size)
+	sigLen := C.size_t(len(sig))
+	var code C.ulong
+	ok := C.tp_sign(c.pkey, pss, mdBits, salt,
+		(*C.uchar)(unsafe.Pointer(&digest[0])), C.size_t(len(digest)),
+		(*C.uchar)(unsafe.Pointer(&sig[0])), &sigLen, &code)
+	runtime.KeepAlive(c)
+	if ok != 1 {
+		return nil, libError("EVP_PKEY_sign", code)
+	}
+	return sig[:sigLen], nil
+}
+
+// libError formats an OpenSSL error code.
+func libError(what string, code C.ulong) error {
+	var buf [256]C.char
+	C.ERR_error_string_n(code, &buf[0], C.size_t(len(buf)))
+	return fmt.Errorf("libcrypto: %s: %s", what, C.GoString(&buf[0]))
+}
+
+// cHeapInUse returns the bytes the C heap has handed out (tests only).
+func cHeapInUse() int { return int(C.tp_heap_in_use()) }

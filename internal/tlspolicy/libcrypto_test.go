@@ -1,0 +1,64 @@
+package tlspolicy
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rsa"
+	"crypto/tls"
+	"fmt"
+	"testing"
+
+	"tlsproxy/internal/libcrypto"
+)
+
+// TestLibcryptoKey checks that loaded RSA keys sign in libcrypto when the
+// package is built with -tags libcrypto, and stay Go keys otherwise; other
+// key types are never wrapped.
+func TestLibcryptoKey(t *testing.T) {
+	f := newFixture(t)
+	rsaType := fmt.Sprintf("%T", &rsa.PrivateKey{})
+	if libcrypto.Available() {
+		rsaType = fmt.Sprintf("%T", &libcrypto.RSAKey{})
+	}
+	legacy := func(slot, cert, key string) func(t *testing.T) []tls.Certificate {
+		return func(t *testing.T) []tls.Certificate {
+			c, ok := loadLegacy(slot, cert, key, func(w string) { t.Errorf("warning: %s", w) })
+			if !ok {
+				t.Fatal("loadLegacy failed")
+			}
+			return []tls.Certificate{c}
+		}
+	}
+	chain := func(files string) func(t *testing.T) []tls.Certificate {
+		return func(t *testing.T) []tls.Certificate {
+			c, ok := loadChainFiles(files, func(w string) { t.Errorf("warning: %s", w) })
+			if !ok {
+				t.Fatal("loadChainFiles failed")
+			}
+			return c
+		}
+	}
+	tests := []struct {
+		name string
+		load func(t *testing.T) []tls.Certificate
+		want string // %T of the PrivateKey
+	}{
+		{"legacy RSA", legacy("RSA", f.rsa, f.rsa), rsaType},
+		{"legacy ECDSA", legacy("ECDSA", f.ecCert, f.ecKey), fmt.Sprintf("%T", &ecdsa.PrivateKey{})},
+		{"chain RSA", chain(f.rsaChain), rsaType},
+		{"chain Ed25519", chain(f.edChain), fmt.Sprintf("%T", ed25519.PrivateKey{})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, c := range tt.load(t) {
+				if got := fmt.Sprintf("%T", c.PrivateKey); got != tt.want {
+					t.Errorf("private key is %s, want %s", got, tt.want)
+				}
+				if !keyMatches(c.PrivateKey.(crypto.Signer), c.Leaf) {
+					t.Error("private key does not match the certificate")
+				}
+			}
+		})
+	}
+}
