@@ -7,6 +7,7 @@ import (
 	"tlsproxy/internal/conf"
 	"tlsproxy/internal/tlsclient"
 	"tlsproxy/internal/tlsconf"
+	"tlsproxy/internal/tlsmgr"
 	"tlsproxy/internal/tlspolicy"
 )
 
@@ -15,8 +16,10 @@ import (
 // smtp_tls_* ones. Like Postfix (tlsproxy.c pre-jail init), it is set up
 // when the client security level is not "none", or a per-site table or
 // policy map is configured; otherwise it returns nil and every
-// client-role request gets status 0. The map holds our file settings by
-// TLS_CLIENT_INIT_PROPS name, to compare with what requests send.
+// client-role request gets status 0. Then it asks tlsmgr(8) for a seed
+// and the smtp cache policy (clientSessionCache). The map holds our file
+// settings by TLS_CLIENT_INIT_PROPS name, to compare with what requests
+// send.
 func clientRole(cfg *conf.Config, warn func(string)) (*tlsclient.Client, map[string]string, error) {
 	r := tlsconf.NewReader(cfg)
 	level := r.Str("tlsproxy_client_security_level")
@@ -56,6 +59,10 @@ func clientRole(cfg *conf.Config, warn func(string)) (*tlsclient.Client, map[str
 	if !use && perSite == "" && policy == "" {
 		return nil, files, nil
 	}
+	cache, ok, err := clientSessionCache(cfg, warn)
+	if err != nil || !ok {
+		return nil, files, err
+	}
 	c, err := tlsclient.New(tlsclient.Settings{
 		CAfile: files["CAfile"], CApath: files["CApath"], ChainFiles: files["chain_files"],
 		CertFile: files["cert_file"], KeyFile: files["key_file"],
@@ -69,10 +76,32 @@ func clientRole(cfg *conf.Config, warn func(string)) (*tlsclient.Client, map[str
 			}
 			return tlspolicy.EvalCipherString(list)
 		},
+		SessionCache: cache,
 	}, warn)
 	if err != nil {
 		warn("TLS client initialization failed")
 		return nil, files, nil
 	}
 	return c, files, nil
+}
+
+// clientSessionCache does the client role's start-up conversation with
+// tlsmgr(8), as Postfix's tls_client_init does: a seed request (its
+// failure disables the client role: ok is false), then the smtp cache
+// policy. When tlsmgr has an smtp_tls_session_cache_database (cachable)
+// with a timeout above 0, sessions go into tlsmgr's smtp cache so that
+// every tlsproxy process resumes them; otherwise cache is nil and each
+// process keeps its own.
+func clientSessionCache(cfg *conf.Config, warn func(string)) (cache tlsclient.SessionCache, ok bool, err error) {
+	warnf := func(format string, a ...any) { warn(fmt.Sprintf(format, a...)) }
+	c, err := tlsmgrStart(cfg, warnf)
+	if err != nil || c == nil {
+		return nil, false, err
+	}
+	cachable, timeout, err := c.Policy(tlsmgr.CacheSMTP)
+	if err != nil || !cachable || timeout <= 0 {
+		_ = c.Close()
+		return nil, true, nil
+	}
+	return tlsmgr.NewClientCache(c, tlsmgr.ClientCacheOptions{Lifetime: timeout, Warnf: warnf}), true, nil
 }

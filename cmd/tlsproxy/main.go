@@ -145,7 +145,7 @@ func run(args []string, environ []string, stderr io.Writer) int {
 		return fatal("%v", err)
 	}
 
-	tickets, err := tlsmgrSetup(cfg, srvTLS, func(w string) { log.Warnf("%s", w) })
+	tickets, err := tlsmgrSetup(cfg, srvTLS, func(w string) { log.Warnf("%s", w) }, func(s string) { log.Infof("%s", s) })
 	if err != nil {
 		return fatal("%v", err)
 	}

@@ -13,16 +13,74 @@ import (
 
 // tlsmgrSetup does the server role's start-up conversation with tlsmgr(8),
 // before the jail, as Postfix's tlsproxy does: a seed request (its failure
-// disables TLS), then the smtpd cache policy, whose timeout is also the
-// session ticket lifetime (0 or a failed request: no tickets). It returns
-// the ticket keeper, whose keys come from tlsmgr so that every tlsproxy
-// process resumes the others' sessions. The client is reconnected later
-// through the relative path private/<tlsmgr_service_name>, which works
-// inside the chroot (queue_directory) as well.
-func tlsmgrSetup(cfg *conf.Config, srv *tlspolicy.Server, warn func(string)) (*tlsmgr.Tickets, error) {
+// disables TLS), then the smtpd cache policy, and returns the ticket keeper
+// in one of three modes, as Postfix's tls_server_init and OpenSSL decide:
+//
+//   - stateless tickets (tls_session_ticket_cipher set, the default):
+//     sealed with tlsmgr's ticket keys, so that every tlsproxy process
+//     resumes the others' sessions;
+//   - stateful tickets (tls_session_ticket_cipher empty, and tlsmgr has an
+//     smtpd_tls_session_cache_database: cachable): the session is kept in
+//     tlsmgr's smtpd cache and the ticket only names it, as OpenSSL does
+//     with tickets off and a session cache on; Go has no session-id
+//     resumption, so this is its only way into the cache;
+//   - none: tickets off and no cache, or a cache timeout of 0, or a failed
+//     policy request.
+//
+// The timeout of the policy reply (smtpd_tls_session_cache_timeout) is the
+// session lifetime in both modes. The client is reconnected later through
+// the relative path private/<tlsmgr_service_name>, which works inside the
+// chroot (queue_directory) as well. info, if given, receives the cache's
+// hits, misses and saves when the TLS log level includes "cache" (2 or
+// more).
+func tlsmgrSetup(cfg *conf.Config, srv *tlspolicy.Server, warn, info func(string)) (*tlsmgr.Tickets, error) {
 	if srv == nil || !srv.Enabled {
 		return nil, nil
 	}
+	ticketCipher, err := cfg.Str("tls_session_ticket_cipher")
+	if err != nil {
+		return nil, err
+	}
+	warnf := func(format string, a ...any) { warn(fmt.Sprintf(format, a...)) }
+	c, err := tlsmgrStart(cfg, warnf)
+	if err != nil {
+		return nil, err
+	}
+	if c == nil {
+		srv.Enabled = false
+		return nil, nil
+	}
+	cachable, lifetime, err := c.Policy(tlsmgr.CacheSMTPD)
+	if err != nil {
+		lifetime = 0 // no session cache, no tickets
+	}
+	requireCert := srv.RequireCert
+	opts := tlsmgr.TicketOptions{
+		Lifetime: lifetime,
+		Warnf:    warnf,
+		// A resumed session must not skip a client-certificate
+		// requirement.
+		Accept: func(_ string, _ tls.ConnectionState, info tlsmgr.SessionInfo) bool {
+			return !requireCert || info.ClientCert
+		},
+	}
+	switch {
+	case ticketCipher != "":
+	case cachable:
+		opts.Cache = c
+	default:
+		opts.Lifetime = 0 // neither tickets nor a cache
+	}
+	if info != nil && srv.LogMask&tlspolicy.LogCache != 0 {
+		opts.Logf = func(format string, a ...any) { info(fmt.Sprintf(format, a...)) }
+	}
+	return tlsmgr.NewTickets(c, opts), nil
+}
+
+// tlsmgrStart connects to tlsmgr and asks for tls_daemon_random_bytes of
+// seed, as each TLS role does when Postfix initializes it. On failure it
+// logs Postfix's warning and returns a nil client: the role is then off.
+func tlsmgrStart(cfg *conf.Config, warnf func(string, ...any)) (*tlsmgr.Client, error) {
 	name, err := cfg.Str("tlsmgr_service_name")
 	if err != nil {
 		return nil, err
@@ -31,33 +89,18 @@ func tlsmgrSetup(cfg *conf.Config, srv *tlspolicy.Server, warn func(string)) (*t
 	if err != nil {
 		return nil, err
 	}
-	warnf := func(format string, a ...any) { warn(fmt.Sprintf(format, a...)) }
 	c, err := tlsmgr.Dial(tlsmgr.ServicePath(name), tlsmgr.Options{Warnf: warnf})
 	if err == nil {
 		_, err = c.Seed(nbytes)
 	}
 	if err != nil {
-		warn("no entropy for TLS key generation: disabling TLS support")
-		srv.Enabled = false
+		warnf("no entropy for TLS key generation: disabling TLS support")
 		if c != nil {
 			_ = c.Close()
 		}
 		return nil, nil
 	}
-	_, lifetime, err := c.Policy(tlsmgr.CacheSMTPD)
-	if err != nil {
-		lifetime = 0 // no session cache, no tickets
-	}
-	requireCert := srv.RequireCert
-	return tlsmgr.NewTickets(c, tlsmgr.TicketOptions{
-		Lifetime: lifetime,
-		Warnf:    warnf,
-		// A resumed session must not skip a client-certificate
-		// requirement.
-		Accept: func(_ string, _ tls.ConnectionState, info tlsmgr.SessionInfo) bool {
-			return !requireCert || info.ClientCert
-		},
-	}), nil
+	return c, nil
 }
 
 // policyScope names the server TLS policy in force, so that tickets issued

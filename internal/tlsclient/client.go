@@ -32,6 +32,19 @@ type Settings struct {
 	// TLS 1.0-1.2 suites to offer (a future tlspolicy cipher evaluator).
 	// Nil: Go's default suites.
 	CipherSuites func(grade string, exclusions []string) ([]uint16, error)
+
+	// SessionCache, when set, keeps sessions outside this process (tlsmgr's
+	// smtp cache, *tlsmgr.ClientCache, when the smtp cache policy says
+	// cachable), so that any tlsproxy process resumes them. Nil: sessions
+	// are kept in this process only.
+	SessionCache SessionCache
+}
+
+// SessionCache hands out the session cache of one destination: serverid is
+// the request's, scope everything else a resumed session must match; logf,
+// if set, receives cache hits, misses and saves.
+type SessionCache interface {
+	Scoped(serverid, scope string, logf func(format string, a ...any)) tls.ClientSessionCache
 }
 
 // Client is the prepared client role: client certificates and CA store.
@@ -40,8 +53,8 @@ type Client struct {
 	set   Settings
 	certs []tls.Certificate   // client certificates, preference order
 	roots []*x509.Certificate // CAfile + CApath
-	// sessions keeps TLS sessions for resumption, in this process (Go's
-	// sessions cannot go into tlsmgr's OpenSSL-format smtp cache).
+	// sessions keeps TLS sessions for resumption in this process when
+	// Settings.SessionCache is nil.
 	sessions tls.ClientSessionCache
 }
 

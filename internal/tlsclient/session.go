@@ -140,7 +140,7 @@ func (c *Client) NewSession(st Start, log Logger) (*Session, error) {
 		MaxVersion:         maxV,
 		CipherSuites:       suites,
 		CurvePreferences:   []tls.CurveID{tls.X25519, tls.CurveP256, tls.CurveP521, tls.CurveP384},
-		ClientSessionCache: scopedCache{c.sessions, st.ServerID},
+		ClientSessionCache: s.sessionCache(),
 		GetClientCertificate: func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
 			cert := c.clientCertificate(cri)
 			s.mu.Lock()
@@ -331,6 +331,29 @@ func hexDump(data []byte) string {
 		return fmt.Sprintf("%X...%X", data[:head], data[len(data)-tail:])
 	}
 	return fmt.Sprintf("%X", data)
+}
+
+// sessionCache is where this session's TLS session is looked up and
+// saved: tlsmgr's cache when there is one, keyed by the serverid and the
+// TLS settings that Postfix's smtp cache id digests (helo, protocols,
+// ciphers, SNI, DANE/fingerprint state, plus level and peer names); else
+// the process's own cache, keyed by serverid.
+func (s *Session) sessionCache() tls.ClientSessionCache {
+	if s.c.set.SessionCache == nil {
+		return scopedCache{s.c.sessions, s.st.ServerID}
+	}
+	st := s.st
+	scope := fmt.Sprintf("level=%d helo=%q protocols=%q grade=%q exclusions=%q sni=%q mdalg=%q names=%q dane=%q",
+		s.level, st.Helo, st.Protocols, st.CipherGrade, st.CipherExclusions, s.sni, st.MDAlg, st.MatchNames, st.DANEDomain)
+	for _, r := range st.TLSA {
+		scope += fmt.Sprintf(" tlsa=%d,%d,%d,%x", r.Usage, r.Selector, r.MType, r.Data)
+	}
+	var logf func(string, ...any)
+	if s.mask&tlspolicy.LogCache != 0 {
+		namaddr := strings.ToLower(st.NamAddr)
+		logf = func(format string, a ...any) { s.log.Infof("%s: %s", namaddr, fmt.Sprintf(format, a...)) }
+	}
+	return s.c.set.SessionCache.Scoped(st.ServerID, scope, logf)
 }
 
 // scopedCache files the client's TLS sessions under the request's serverid

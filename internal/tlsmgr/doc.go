@@ -1,5 +1,6 @@
-// Package tlsmgr is a client of Postfix's tlsmgr(8) service and a
-// crypto/tls session-ticket implementation whose keys come from it.
+// Package tlsmgr is a client of Postfix's tlsmgr(8) service, a crypto/tls
+// session-ticket implementation whose keys come from it, and crypto/tls
+// session caches kept in tlsmgr's smtpd and smtp session caches.
 //
 // # The client
 //
@@ -58,7 +59,8 @@
 //	                                                                   (crypto/tls aborts on a Wrap
 //	                                                                   error); next time: full handshake
 //	tktkey, resuming            ticket not decrypted: full handshake   the same
-//	lookup / update / delete    cache miss / not stored / ignored      error returned to the caller
+//	lookup / update / delete    cache miss / not stored / ignored      the same (Tickets, ClientCache);
+//	                                                                   Client returns the error
 //	policy timeout <= 0         tickets and cache off                  Install sets SessionTicketsDisabled
 //
 // Postfix retries tlsmgr on every later handshake, paying the 1 s retry
@@ -84,4 +86,24 @@
 // 3.7 schedule). The format is not OpenSSL's RFC 5077 layout: only our own
 // processes read these tickets; tickets from Postfix's own smtpd/tlsproxy are
 // simply not resumed (full handshake), and vice versa.
+//
+// # Session cache (stateful tickets and the client cache)
+//
+// With tls_session_ticket_cipher empty (tickets off) and an
+// smtpd_tls_session_cache_database in tlsmgr (policy cachable=1), OpenSSL
+// keeps server sessions in tlsmgr's smtpd cache and, for TLS 1.3, issues
+// "stateful" tickets that only name a cache entry. crypto/tls cannot resume
+// by session id, so TicketOptions.Cache selects that stateful form for TLS
+// 1.2 and 1.3 alike: the ticket is 32 random bytes, the session is stored
+// with an update request under ServerCacheID (hex identity "&s=" serverid
+// "&l=go1") and found again with lookup; entries that are expired or cannot
+// be decoded are deleted. A ClientCache does the same for the client role
+// in tlsmgr's smtp cache, under ClientCacheID (serverid "&go1-" digest),
+// with the ticket crypto/tls received. The "go1" marker stands where
+// Postfix has an OpenSSL version number or a hex digest, so Postfix's own
+// smtpd and smtp never look our entries up and never try to decode them
+// as OpenSSL sessions (tlsmgr.md §5); the values are our own small format
+// (cache.go). A missing entry, a tlsmgr failure (then tlsmgr is left alone
+// for Backoff) or an entry for another scope is a full handshake, never a
+// failed one.
 package tlsmgr

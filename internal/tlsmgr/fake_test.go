@@ -28,8 +28,10 @@ type fakeTLSMgr struct {
 	dropNext  int           // close the connection instead of answering, this many times
 	override  func() []byte // raw reply instead of the computed one, once per request
 	timeout   int           // smtpd_tls_session_cache_timeout, seconds
-	cachable  bool
-	keys      []*Key // keys[0] is current
+	cachable  bool          // smtpd cache on
+	smtpCache bool          // smtp cache on
+	ops       []string      // "lookup smtpd <id>", ... as served, for cache tests
+	keys      []*Key        // keys[0] is current
 	cache     map[string][]byte
 	accepts   int
 	received  [][]byte // raw bytes per connection, in accept order
@@ -93,6 +95,16 @@ func (f *fakeTLSMgr) start() {
 			}()
 		}
 	}()
+}
+
+// ensureRunning starts the server again if stop ended it.
+func (f *fakeTLSMgr) ensureRunning() {
+	f.mu.Lock()
+	running := f.ln != nil
+	f.mu.Unlock()
+	if !running {
+		f.start()
+	}
 }
 
 // stop closes the listener and every connection ("tlsmgr is down").
@@ -201,7 +213,9 @@ func (f *fakeTLSMgr) answer(req attr.List) attr.List {
 	v, _ := req.Get("request")
 	cacheOK := func() bool {
 		ct, _ := req.Get("cache_type")
-		return ct == CacheSMTPD && f.cachable
+		id, _ := req.Get("cache_id")
+		f.ops = append(f.ops, v+" "+ct+" "+id)
+		return (ct == CacheSMTPD && f.cachable) || (ct == CacheSMTP && f.smtpCache)
 	}
 	switch v {
 	case "seed":
@@ -227,7 +241,7 @@ func (f *fakeTLSMgr) answer(req attr.List) attr.List {
 			return attr.List{attr.Int("status", StatusFail), attr.Int("cachable", 0), attr.Int("timeout", 0)}
 		}
 		cachable := 0
-		if req[1].Value == CacheSMTPD && f.cachable {
+		if (req[1].Value == CacheSMTPD && f.cachable) || (req[1].Value == CacheSMTP && f.smtpCache) {
 			cachable = 1
 		}
 		return attr.List{attr.Int("status", StatusOK), attr.Int("cachable", cachable), attr.Int("timeout", f.timeout)}
@@ -294,6 +308,15 @@ func (f *fakeTLSMgr) acceptCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.accepts
+}
+
+// takeOps returns and forgets the cache requests served so far.
+func (f *fakeTLSMgr) takeOps() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ops := f.ops
+	f.ops = nil
+	return ops
 }
 
 // conversation returns what the client sent and what the server wrote on

@@ -107,3 +107,40 @@ func FuzzUnwrap(f *testing.F) {
 		}
 	})
 }
+
+// FuzzCacheEntry feeds arbitrary cache values to both entry decoders (what
+// a damaged or foreign tlsmgr cache entry would hit). They must never
+// panic, and whatever decodes must encode back to the same bytes.
+func FuzzCacheEntry(f *testing.F) {
+	issued := time.Unix(1_700_000_000, 0)
+	for _, e := range []serverEntry{
+		{info: SessionInfo{Issued: issued}, scope: "smtpd|0123abcd", state: []byte{3, 4, 1}},
+		{info: SessionInfo{ClientCert: true, Issued: issued}, scope: "", state: []byte{0}},
+	} {
+		b, _ := e.append(nil)
+		f.Add(b)
+	}
+	b, _ := clientEntry{issued: issued, ticket: []byte("ticket"), state: []byte{3, 4}}.append(nil)
+	f.Add(b)
+	f.Add([]byte("go1s"))
+	f.Add([]byte("go1c\x00\x00\x00\x00\x00\x00\x00\x00\xff\xff"))
+	f.Add([]byte{0x30, 0x82, 0x01, 0x00}) // an OpenSSL DER session
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if e, err := parseServerEntry(data); err == nil {
+			again, err := e.append(nil)
+			if err != nil || !bytes.Equal(again, data) {
+				t.Fatalf("server entry %q re-encodes as %q, %v", data, again, err)
+			}
+			tls.ParseSessionState(e.state)
+		}
+		if e, err := parseClientEntry(data); err == nil {
+			again, err := e.append(nil)
+			if err != nil || !bytes.Equal(again, data) {
+				t.Fatalf("client entry %q re-encodes as %q, %v", data, again, err)
+			}
+			if ss, err := tls.ParseSessionState(e.state); err == nil {
+				tls.NewResumptionState(e.ticket, ss)
+			}
+		}
+	})
+}

@@ -165,6 +165,28 @@ func TestRealTLSMgr(t *testing.T) {
 	if got, _ := b.Unwrap("scope", tkt, tls.ConnectionState{}); got == nil || !bytes.Equal(stateBytes(t, got), stateBytes(t, ss)) {
 		t.Error("ticket did not open in the second process")
 	}
+
+	// Stateful tickets: the session goes into the real smtpd cache and
+	// comes back in the other "process"; an unreadable entry is deleted.
+	sa := NewTickets(nil, TicketOptions{Lifetime: 1200 * time.Second, Cache: c})
+	sb := NewTickets(nil, TicketOptions{Lifetime: 1200 * time.Second, Cache: c2})
+	identity, err := sa.Wrap("smtpd|scope", tls.ConnectionState{}, ss)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := sb.Unwrap("smtpd|scope", identity, tls.ConnectionState{}); got == nil || !bytes.Equal(stateBytes(t, got), stateBytes(t, ss)) {
+		t.Error("stateful session did not come back from tlsmgr")
+	}
+	cid := ServerCacheID(identity, "smtpd")
+	if err := c.Update(CacheSMTPD, cid, []byte("go1s damaged")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := sb.Unwrap("smtpd|scope", identity, tls.ConnectionState{}); got != nil {
+		t.Error("damaged entry resumed")
+	}
+	if _, err := c.Lookup(CacheSMTPD, cid); !errors.Is(err, ErrNotFound) {
+		t.Errorf("damaged entry not deleted: %v", err)
+	}
 	if len(w.list()) != 0 {
 		t.Errorf("warnings: %q", w.list())
 	}

@@ -38,8 +38,18 @@ type TicketOptions struct {
 	// crypto/tls itself already refuses sessions without a certificate when
 	// ClientAuth is RequireAnyClientCert or stronger.
 	Accept func(scope string, cs tls.ConnectionState, info SessionInfo) bool
-	// Warnf, if set, receives warnings about failed key fetches.
+	// Cache, if set, selects stateful tickets, what OpenSSL does when
+	// tickets are off (empty tls_session_ticket_cipher) but tlsmgr has a
+	// session cache (Policy(CacheSMTPD) says cachable): a ticket is then a
+	// random identity and the session lives in tlsmgr's smtpd cache (see
+	// stateful.go). No ticket keys are fetched in this mode.
+	Cache Store
+	// Warnf, if set, receives warnings about failed key fetches and cache
+	// requests.
 	Warnf func(format string, a ...any)
+	// Logf, if set, receives what the session cache does (saved, found,
+	// not found, expired), for verbose logging.
+	Logf func(format string, a ...any)
 	// Now, if set, replaces time.Now (tests).
 	Now func() time.Time
 }
@@ -86,11 +96,42 @@ func NewTickets(src KeySource, opts TicketOptions) *Tickets {
 	return &Tickets{src: src, opts: opts, keys: map[[KeyNameSize]byte]*ticketKey{}}
 }
 
+// Mode is how Tickets resumes sessions.
+type Mode int
+
+const (
+	ModeOff       Mode = iota // no tickets, no resumption (Lifetime <= 0)
+	ModeStateless             // tickets sealed with tlsmgr's ticket keys
+	ModeStateful              // tickets naming sessions in tlsmgr's smtpd cache
+)
+
+func (m Mode) String() string {
+	switch m {
+	case ModeStateless:
+		return "session tickets"
+	case ModeStateful:
+		return "session cache"
+	}
+	return "off"
+}
+
+// Mode reports the mode Install applies.
+func (t *Tickets) Mode() Mode {
+	switch {
+	case t.opts.Lifetime <= 0:
+		return ModeOff
+	case t.opts.Cache != nil:
+		return ModeStateful
+	}
+	return ModeStateless
+}
+
 // Install sets cfg's WrapSession and UnwrapSession for scope (the server id
-// and TLS policy identity: sessions never resume across scopes). With a
-// Lifetime <= 0 it turns tickets off instead.
+// and TLS policy identity: sessions never resume across scopes; in
+// ModeStateful the part before the last "|" is the serverid of the cache
+// id). In ModeOff (Lifetime <= 0) it turns tickets off instead.
 func (t *Tickets) Install(cfg *tls.Config, scope string) {
-	if t.opts.Lifetime <= 0 {
+	if t.Mode() == ModeOff {
 		cfg.SessionTicketsDisabled = true
 		cfg.WrapSession, cfg.UnwrapSession = nil, nil
 		return
@@ -106,7 +147,12 @@ func (t *Tickets) Install(cfg *tls.Config, scope string) {
 
 // Wrap makes a ticket for ss. Without a current key from tlsmgr it returns
 // a ticket that will never resume (a Wrap error would abort the handshake).
+// In ModeStateful the ticket is a random identity and ss goes into
+// tlsmgr's smtpd cache (stateful.go).
 func (t *Tickets) Wrap(scope string, cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+	if t.opts.Cache != nil {
+		return t.wrapStateful(scope, cs, ss)
+	}
 	state, err := ss.Bytes()
 	if err != nil {
 		return nil, err
@@ -131,11 +177,19 @@ func (t *Tickets) Wrap(scope string, cs tls.ConnectionState, ss *tls.SessionStat
 	return k.aead.Seal(out, out[KeyNameSize:], pt, additionalData(k.key.Name, scope)), nil
 }
 
-// Unwrap opens a ticket made by Wrap under the same scope. Whatever is
-// wrong (unknown or expired key, other scope, forged, too old, refused by
-// Accept) yields (nil, nil): a full handshake, never an aborted one.
+// Unwrap opens a ticket made by Wrap under the same scope (in ModeStateful:
+// looks it up in tlsmgr's smtpd cache). Whatever is wrong (unknown or
+// expired key, missing entry, tlsmgr down, other scope, forged, too old,
+// refused by Accept) yields (nil, nil): a full handshake, never an aborted
+// one.
 func (t *Tickets) Unwrap(scope string, identity []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
-	if t.opts.Lifetime <= 0 || len(identity) < KeyNameSize+nonceSize {
+	if t.opts.Lifetime <= 0 {
+		return nil, nil
+	}
+	if t.opts.Cache != nil {
+		return t.unwrapStateful(scope, identity, cs), nil
+	}
+	if len(identity) < KeyNameSize+nonceSize {
 		return nil, nil
 	}
 	var name [KeyNameSize]byte
@@ -265,5 +319,11 @@ func (t *Tickets) fetch(name []byte, now time.Time) (*ticketKey, error) {
 func (t *Tickets) warnf(format string, a ...any) {
 	if t.opts.Warnf != nil {
 		t.opts.Warnf(format, a...)
+	}
+}
+
+func (t *Tickets) logf(format string, a ...any) {
+	if t.opts.Logf != nil {
+		t.opts.Logf(format, a...)
 	}
 }

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"net"
+	"os"
+	"strings"
+	"testing"
+
+	"tlsproxy/internal/attr"
+	"tlsproxy/internal/conf"
+	"tlsproxy/internal/tlsmgr"
+	"tlsproxy/internal/tlspolicy"
+)
+
+// policyTLSMgr serves private/tlsmgr in the current directory, answering
+// seed, and policy with the given cachable flags (by cache type) and
+// timeout; policy fails (status -2) when timeout is negative.
+func policyTLSMgr(t *testing.T, cachable map[string]bool, timeout int) {
+	t.Helper()
+	if err := os.Mkdir("private", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: "private/tlsmgr", Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.AcceptUnix()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				rd := attr.NewReader(c)
+				for {
+					l, err := rd.ReadList()
+					if err != nil {
+						return
+					}
+					reply := attr.List{attr.Int("status", -2)}
+					switch req, _ := l.Get("request"); req {
+					case "seed":
+						reply = attr.List{attr.Int("status", 0), attr.Data("seed", make([]byte, 32))}
+					case "policy":
+						ct, _ := l.Get("cache_type")
+						if timeout >= 0 {
+							reply = attr.List{attr.Int("status", 0), attr.Int("cachable", policyFlag(cachable[ct])), attr.Int("timeout", timeout)}
+						}
+					}
+					if _, err := c.Write(attr.AppendList(nil, reply)); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+}
+
+func policyFlag(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// TestSessionResumptionModes: which resumption each role gets from
+// tls_session_ticket_cipher and tlsmgr's cache policies, as Postfix
+// decides (tickets unless the cipher is empty; then the cache if tlsmgr
+// has one; nothing with a timeout of 0 or a failed policy request).
+func TestSessionResumptionModes(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		mainCF     string
+		cachable   map[string]bool
+		timeout    int
+		server     tlsmgr.Mode
+		clientTLSM bool // the client role uses tlsmgr's smtp cache
+	}{
+		{"defaults", "", nil, 3600, tlsmgr.ModeStateless, false},
+		{"tickets and smtpd cache", "", map[string]bool{"smtpd": true}, 3600, tlsmgr.ModeStateless, false},
+		{"no ticket cipher, smtpd cache", "tls_session_ticket_cipher =\n", map[string]bool{"smtpd": true}, 3600, tlsmgr.ModeStateful, false},
+		{"no ticket cipher, no cache", "tls_session_ticket_cipher =\n", nil, 3600, tlsmgr.ModeOff, false},
+		{"cache timeout 0", "tls_session_ticket_cipher =\n", map[string]bool{"smtpd": true, "smtp": true}, 0, tlsmgr.ModeOff, false},
+		{"policy fails", "", nil, -1, tlsmgr.ModeOff, false},
+		{"smtp cache", "", map[string]bool{"smtp": true}, 3600, tlsmgr.ModeStateless, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Chdir(t.TempDir())
+			policyTLSMgr(t, tc.cachable, tc.timeout)
+			cfg, err := conf.Parse("main.cf", strings.NewReader(tc.mainCF), func(w string) { t.Errorf("conf: %s", w) })
+			if err != nil {
+				t.Fatal(err)
+			}
+			warn := func(w string) { t.Errorf("warning: %s", w) }
+			tk, err := tlsmgrSetup(cfg, &tlspolicy.Server{Enabled: true}, warn, nil)
+			if err != nil || tk == nil {
+				t.Fatalf("tlsmgrSetup = %v, %v", tk, err)
+			}
+			if tk.Mode() != tc.server {
+				t.Errorf("server role: %v, want %v", tk.Mode(), tc.server)
+			}
+			cache, ok, err := clientSessionCache(cfg, warn)
+			if err != nil || !ok {
+				t.Fatalf("clientSessionCache: %v %v", ok, err)
+			}
+			if _, shared := cache.(*tlsmgr.ClientCache); shared != tc.clientTLSM || (!shared && cache != nil) {
+				t.Errorf("client role cache %T, want tlsmgr's: %v", cache, tc.clientTLSM)
+			}
+		})
+	}
+}
+
+// TestClientRoleWithoutTLSMgr: as in Postfix, no seed from tlsmgr turns
+// the client role off.
+func TestClientRoleWithoutTLSMgr(t *testing.T) {
+	t.Chdir(t.TempDir())
+	cfg, err := conf.Parse("main.cf", strings.NewReader("smtp_tls_security_level = may\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var warnings []string
+	c, _, err := clientRole(cfg, func(w string) { warnings = append(warnings, w) })
+	if err != nil || c != nil {
+		t.Fatalf("clientRole = %v, %v; want no client role", c, err)
+	}
+	if got := strings.Join(warnings, "\n"); !strings.Contains(got, "no entropy for TLS key generation: disabling TLS support") {
+		t.Errorf("warnings %q", warnings)
+	}
+}

@@ -1,0 +1,168 @@
+package tlsmgr
+
+import (
+	"crypto/tls"
+	"errors"
+	"sync"
+	"time"
+)
+
+// ClientCacheOptions configure a ClientCache.
+type ClientCacheOptions struct {
+	// CacheType is tlsmgr's cache for these sessions (default CacheSMTP).
+	CacheType string
+	// Lifetime is the cache timeout from Policy(CacheType)
+	// (smtp_tls_session_cache_timeout): older sessions are not resumed.
+	Lifetime time.Duration
+	// Backoff: after a failed request, tlsmgr is not asked again for this
+	// long (default DefaultBackoff). "Not found" does not count.
+	Backoff time.Duration
+	// Warnf, if set, receives warnings about failed cache requests.
+	Warnf func(format string, a ...any)
+	// Now, if set, replaces time.Now (tests).
+	Now func() time.Time
+}
+
+// ClientCache keeps the client role's TLS sessions in tlsmgr's smtp cache
+// (when smtp_tls_session_cache_database is set), so that a session made by
+// one tlsproxy process resumes in another, as Postfix's smtp cache lets
+// any smtp(8) or tlsproxy process resume it. Entries are our own format
+// (cache.go) under ClientCacheID, never read by Postfix's smtp. It is
+// safe for concurrent use.
+type ClientCache struct {
+	store Store
+	opts  ClientCacheOptions
+
+	mu        sync.Mutex
+	failUntil time.Time
+}
+
+// NewClientCache returns a ClientCache over store (normally the *Client).
+func NewClientCache(store Store, opts ClientCacheOptions) *ClientCache {
+	if opts.CacheType == "" {
+		opts.CacheType = CacheSMTP
+	}
+	if opts.Backoff <= 0 {
+		opts.Backoff = DefaultBackoff
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &ClientCache{store: store, opts: opts}
+}
+
+// Scoped returns the tls.ClientSessionCache for one session's destination
+// and policy: serverid (the request's, as Postfix's client cache id starts)
+// and scope (anything else that must match for a resumption) go into the
+// cache id with crypto/tls's own key. logf, if set, receives hits, misses
+// and saves (verbose logging).
+func (c *ClientCache) Scoped(serverid, scope string, logf func(format string, a ...any)) tls.ClientSessionCache {
+	return &clientScope{c: c, serverid: serverid, scope: scope, logf: logf}
+}
+
+type clientScope struct {
+	c               *ClientCache
+	serverid, scope string
+	logf            func(format string, a ...any)
+}
+
+func (s *clientScope) log(format string, a ...any) {
+	if s.logf != nil {
+		s.logf(format, a...)
+	}
+}
+
+// Get implements tls.ClientSessionCache: a miss or any problem is (nil,
+// false), a full handshake.
+func (s *clientScope) Get(key string) (*tls.ClientSessionState, bool) {
+	c, ct := s.c, s.c.opts.CacheType
+	now := c.opts.Now()
+	id := ClientCacheID(s.serverid, s.scope, key)
+	if c.down(now) {
+		s.log("%s session cache: tlsmgr unavailable, no session looked up for %s: full handshake", ct, s.serverid)
+		return nil, false
+	}
+	b, err := c.store.Lookup(ct, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		s.log("%s session cache: no session for %s: full handshake", ct, s.serverid)
+		return nil, false
+	case err != nil:
+		c.failed(now, "lookup", err)
+		s.log("%s session cache: lookup for %s failed: full handshake", ct, s.serverid)
+		return nil, false
+	}
+	e, err := parseClientEntry(b)
+	var cs *tls.ClientSessionState
+	if err == nil {
+		var ss *tls.SessionState
+		if ss, err = tls.ParseSessionState(e.state); err == nil {
+			cs, err = tls.NewResumptionState(e.ticket, ss)
+		}
+	}
+	switch {
+	case err != nil:
+		s.log("%s session cache: unusable entry for %s (%v): deleted, full handshake", ct, s.serverid, err)
+		c.delete(now, id)
+		return nil, false
+	case expired(e.issued, now, c.opts.Lifetime):
+		s.log("%s session cache: session for %s has expired: deleted, full handshake", ct, s.serverid)
+		c.delete(now, id)
+		return nil, false
+	}
+	s.log("%s session cache: found a session for %s, trying to resume it", ct, s.serverid)
+	return cs, true
+}
+
+// Put implements tls.ClientSessionCache; a nil cs deletes the entry.
+func (s *clientScope) Put(key string, cs *tls.ClientSessionState) {
+	c, ct := s.c, s.c.opts.CacheType
+	now := c.opts.Now()
+	id := ClientCacheID(s.serverid, s.scope, key)
+	if c.down(now) {
+		return
+	}
+	if cs == nil {
+		c.delete(now, id)
+		s.log("%s session cache: session for %s removed", ct, s.serverid)
+		return
+	}
+	ticket, ss, err := cs.ResumptionState()
+	var state, entry []byte
+	if err == nil && ss != nil {
+		state, err = ss.Bytes()
+	}
+	if err == nil {
+		entry, err = clientEntry{issued: now, ticket: ticket, state: state}.append(nil)
+	}
+	if err != nil {
+		s.log("%s session cache: not saving the session for %s: %v", ct, s.serverid, err)
+		return
+	}
+	if err := c.store.Update(ct, id, entry); err != nil {
+		c.failed(now, "update", err)
+		return
+	}
+	s.log("%s session cache: saved the session for %s", ct, s.serverid)
+}
+
+func (c *ClientCache) delete(now time.Time, id string) {
+	if err := c.store.Delete(c.opts.CacheType, id); err != nil && !errors.Is(err, ErrNotFound) {
+		c.failed(now, "delete", err)
+	}
+}
+
+func (c *ClientCache) down(now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return now.Before(c.failUntil)
+}
+
+func (c *ClientCache) failed(now time.Time, request string, err error) {
+	c.mu.Lock()
+	c.failUntil = now.Add(c.opts.Backoff)
+	c.mu.Unlock()
+	if c.opts.Warnf != nil {
+		c.opts.Warnf("%s session cache %s: %v", c.opts.CacheType, request, err)
+	}
+}
