@@ -143,6 +143,8 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 		tick = t.C
 	}
 	wd := d.startWatchdog(ctx)
+	workers := newWorkers(workerIdle)
+	defer workers.stop()
 
 	drain := func() {
 		if draining {
@@ -182,9 +184,11 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 				}
 			}
 			wg.Add(1)
-			go d.Handle(ctx, c, func() {
-				ended <- struct{}{}
-				wg.Done()
+			workers.run(func() {
+				d.Handle(ctx, c, func() {
+					ended <- struct{}{}
+					wg.Done()
+				})
 			})
 			if d.Status != nil && !draining {
 				if err := d.Status.Available(); err != nil {
@@ -226,6 +230,53 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 		}
 	}
 }
+
+// workerIdle is how long a connection goroutine waits for the next
+// connection before it ends.
+const workerIdle = time.Second
+
+// workers runs each connection's Handle on a goroutine that served an
+// earlier one when one is free. Handle returns once a session's handshake
+// is done (the relay goes on without it), and a goroutine that has run a
+// TLS handshake has the stack for the next one: a fresh goroutine would
+// grow its stack, copying it several times, in every handshake.
+type workers struct {
+	jobs chan func()
+	quit chan struct{}
+	idle time.Duration
+}
+
+func newWorkers(idle time.Duration) *workers {
+	return &workers{jobs: make(chan func()), quit: make(chan struct{}), idle: idle}
+}
+
+// run hands job to a free goroutine, or starts one.
+func (w *workers) run(job func()) {
+	select {
+	case w.jobs <- job:
+	default:
+		go w.work(job)
+	}
+}
+
+func (w *workers) work(job func()) {
+	t := time.NewTimer(w.idle)
+	defer t.Stop()
+	for {
+		job()
+		t.Reset(w.idle)
+		select {
+		case job = <-w.jobs:
+		case <-t.C:
+			return
+		case <-w.quit:
+			return
+		}
+	}
+}
+
+// stop ends the free goroutines (busy ones end after their job).
+func (w *workers) stop() { close(w.quit) }
 
 // timer is a resettable optional timer; a zero duration never fires.
 type timer struct {

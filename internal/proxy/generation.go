@@ -3,6 +3,7 @@ package proxy
 import (
 	"errors"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -101,18 +102,40 @@ func (ss *session) peek(d time.Duration) bool {
 	var buf [1]byte
 	var n int
 	var rerr error
+	queued := func(fd uintptr) {
+		n, _, rerr = unix.Recvfrom(int(fd), buf[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	}
 	if d <= 0 {
+		_ = rc.Control(queued)
+		return rerr == nil && n > 0
+	}
+	if d <= maxPreciseLook && preciseLooks.Add(1) <= maxPreciseLooks {
+		// Go's timers wake a process that has nothing else to do
+		// no sooner than after a millisecond: a 200 µs look would
+		// cost five times that. One short look at a time blocks its
+		// thread in poll(2) instead (with more at once the process
+		// is busy, and its timers are precise again).
+		defer preciseLooks.Add(-1)
 		_ = rc.Control(func(fd uintptr) {
-			n, _, rerr = unix.Recvfrom(int(fd), buf[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+			ts := unix.NsecToTimespec(int64(d))
+			if k, perr := unix.Ppoll(fds, &ts, nil); perr == nil && k > 0 {
+				queued(fd)
+			} else {
+				rerr = unix.EAGAIN
+			}
 		})
 		return rerr == nil && n > 0
+	}
+	if d <= maxPreciseLook {
+		preciseLooks.Add(-1)
 	}
 	if err := ss.plain.SetReadDeadline(time.Now().Add(d)); err != nil {
 		return false
 	}
 	defer ss.plain.SetReadDeadline(time.Time{})
 	err = rc.Read(func(fd uintptr) bool {
-		n, _, rerr = unix.Recvfrom(int(fd), buf[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		queued(fd)
 		return !errors.Is(rerr, unix.EAGAIN) // false: wait for readability
 	})
 	var ne net.Error
@@ -122,6 +145,15 @@ func (ss *session) peek(d time.Duration) bool {
 	// EOF (n == 0) also ends the wait: the request read reports it.
 	return err == nil && rerr == nil && n > 0
 }
+
+// Short looks (EarlyWait) wait in poll(2), at most maxPreciseLooks at a
+// time; see peek.
+const (
+	maxPreciseLook  = time.Millisecond
+	maxPreciseLooks = 1
+)
+
+var preciseLooks atomic.Int32
 
 // moreQueued reports whether bytes follow the first list: already in the
 // reader's buffer, or waiting in the socket (within wait).

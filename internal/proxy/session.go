@@ -583,11 +583,21 @@ func (ss *session) receiveFD() error {
 }
 
 // handshake runs the TLS handshake on the remote socket, bounded by the
-// request's first timeout.
+// request's first timeout. The bound is a deadline on the socket rather
+// than a context: crypto/tls watches a cancellable context with a goroutine
+// of its own, one more per handshake. ctx only ends the handshake early
+// when it is already done.
 func (ss *session) handshake(ctx context.Context) error {
-	hctx, cancel := context.WithTimeout(ctx, ss.hsWait)
-	defer cancel()
-	return ss.tconn.HandshakeContext(hctx)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := ss.remote.SetDeadline(time.Now().Add(ss.hsWait)); err != nil {
+		return err
+	}
+	if err := ss.tconn.Handshake(); err != nil {
+		return err
+	}
+	return ss.remote.SetDeadline(time.Time{})
 }
 
 // handshakeProblem logs why a handshake failed, as Postfix does: a TLS
@@ -595,7 +605,7 @@ func (ss *session) handshake(ctx context.Context) error {
 // nothing for a peer that just went away ("TLS handshake failed" follows).
 func (ss *session) handshakeProblem(err error) {
 	switch {
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		ss.srv.Log.Warnf("ciphertext read/write timeout for %s", ss.endpoint)
 	case !quietEnd(err):
 		ss.srv.Log.Warnf("TLS library problem: %v", err)
