@@ -20,10 +20,11 @@ import (
 //     pinned version decides alone. Otherwise: bytes already waiting at
 //     accept time mean an old client (no announcement). With none, a
 //     process that expects 3.6+ clients (the installed Postfix, read with
-//     postconf at start-up) looks once more after EarlyWait (200 µs: an
-//     old client writes its request right after connect(), so it is there
-//     by then) and then announces; one that expects older clients waits
-//     OldClientWait for the request and announces only if nothing came.
+//     postconf at start-up) looks once more after EarlyWait (50 µs: an
+//     old client writes its request microseconds after connect(), so it
+//     is there by then) and then announces; one that expects older
+//     clients waits OldClientWait for the request and announces only if
+//     nothing came.
 //  2. The first list's names then tell G1 (timeout only), G2 (server_id)
 //     and G3 (two timeouts, serverid) apart; after an announcement they
 //     must be the G3 shape.
@@ -39,7 +40,7 @@ const defaultOldClientWait = 500 * time.Millisecond
 // defaultEarlyWait is how long a process that expects 3.6+ clients looks
 // for an old client's request before it announces. It is the only cost
 // the detection adds to a 3.6+ session.
-const defaultEarlyWait = 200 * time.Microsecond
+const defaultEarlyWait = 50 * time.Microsecond
 
 // g5Wait is how long a G5-expecting process waits for a second list that
 // did not arrive with the first (a split write).
@@ -111,8 +112,8 @@ func (ss *session) peek(d time.Duration) bool {
 	}
 	if d <= maxPreciseLook && preciseLooks.Add(1) <= maxPreciseLooks {
 		// Go's timers wake a process that has nothing else to do
-		// no sooner than after a millisecond: a 200 µs look would
-		// cost five times that. One short look at a time blocks its
+		// no sooner than after a millisecond: a 50 µs look would
+		// cost twenty times that. One short look at a time blocks its
 		// thread in poll(2) instead (with more at once the process
 		// is busy, and its timers are precise again).
 		defer preciseLooks.Add(-1)
