@@ -1,12 +1,15 @@
-// Package libcrypto performs the private-key operation of RSA server
-// certificates in the system's OpenSSL libcrypto instead of in Go.
+// Package libcrypto performs the private-key operation of RSA and ECDSA
+// server certificates in the system's OpenSSL libcrypto instead of in Go.
 //
 // Postfix's tlsproxy(8) does all of its cryptography in OpenSSL; on x86-64
 // OpenSSL's RSA-2048 signature is about four times faster than Go's, which
-// makes full RSA handshakes about twice as slow in Go. This package closes
-// that gap and nothing else: certificates, keys and the whole TLS protocol
-// are still parsed and run by Go (crypto/x509, crypto/tls); only the RSA
-// signature itself (EVP_PKEY_sign) is done by libcrypto.
+// makes full RSA handshakes about twice as slow in Go, and its P-256 and
+// P-521 ECDSA signatures are faster too. This package closes that gap and
+// nothing else: certificates, keys and the whole TLS protocol are still
+// parsed and run by Go (crypto/x509, crypto/tls); only the signature itself
+// (EVP_PKEY_sign) is done by libcrypto. (OpenSSL 3.0's P-384 is generic
+// code, about three times slower than Go's: [NewECDSA] accepts P-384 keys,
+// but callers should leave them to Go.)
 //
 // The cgo implementation is compiled only with
 //
@@ -14,13 +17,17 @@
 //
 // and needs cgo, a C compiler and the libcrypto headers (Debian:
 // gcc and libssl-dev). Without the tag, or with CGO_ENABLED=0,
-// [Available] reports false, [NewRSA] returns [ErrUnavailable], and callers
-// keep using Go's own *rsa.PrivateKey.
+// [Available] reports false, [NewRSA] and [NewECDSA] return
+// [ErrUnavailable], and callers keep using Go's own private keys.
 //
-// [NewRSA] makes test signatures with every padding and digest TLS uses and
-// verifies them in Go, so that a broken build or library fails at start-up,
-// and so that OpenSSL has loaded its configuration and fetched every
-// algorithm before the daemon enters its chroot jail and drops privileges.
+// [NewRSA] and [NewECDSA] make test signatures with every padding and
+// digest TLS uses and verify them in Go, so that a broken build or library
+// (or an ECDSA private scalar that does not match its public key) fails at
+// start-up, and so that OpenSSL has loaded its configuration and fetched
+// every algorithm before the daemon enters its chroot jail and drops
+// privileges.
 //
-// RSA decryption (the rarely used TLS RSA key exchange) stays in Go.
+// RSA decryption (the rarely used TLS RSA key exchange) stays in Go, and
+// so do ECDSA signatures requested without a random source (crypto/ecdsa's
+// deterministic RFC 6979 signatures, which OpenSSL 3.0 cannot make).
 package libcrypto

@@ -17,8 +17,8 @@ import (
 	"io"
 )
 
-// ErrUnavailable is returned by NewRSA when the package was built without
-// cgo or without the libcrypto build tag.
+// ErrUnavailable is returned by NewRSA and NewECDSA when the package was
+// built without cgo or without the libcrypto build tag.
 var ErrUnavailable = errors.New("libcrypto: not available (built without cgo and -tags libcrypto)")
 
 // RSAKey is an RSA private key whose signatures are made by libcrypto. It

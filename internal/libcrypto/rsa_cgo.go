@@ -32,21 +32,23 @@ static const EVP_MD *tp_md(int bits) {
 	return NULL;
 }
 
-// tp_error returns the last queued error (or 1 if none) and empties the queue.
-static unsigned long tp_error(void) {
+// tp_error returns the last queued error (or 1 if none) and empties the
+// queue. Not static: ecdsa_cgo.go uses it too.
+unsigned long tp_error(void) {
 	unsigned long e = ERR_peek_last_error();
 	ERR_clear_error();
 	return e ? e : 1;
 }
 
-// tp_load decodes a PKCS#1 RSAPrivateKey. On failure it returns NULL and
-// sets *err.
-static EVP_PKEY *tp_load(const unsigned char *der, long len, unsigned long *err) {
+// tp_load decodes a private key of the given type: a PKCS#1 RSAPrivateKey
+// (EVP_PKEY_RSA) or a SEC 1 ECPrivateKey (EVP_PKEY_EC). On failure it
+// returns NULL and sets *err.
+static EVP_PKEY *tp_load(int type, const unsigned char *der, long len, unsigned long *err) {
 	const unsigned char *p = der;
 	EVP_PKEY *k;
 
 	ERR_clear_error();
-	k = d2i_PrivateKey(EVP_PKEY_RSA, NULL, &p, len);
+	k = d2i_PrivateKey(type, NULL, &p, len);
 	if (k == NULL)
 		*err = tp_error();
 	return k;
@@ -100,6 +102,7 @@ func Describe() string { return C.GoString(C.OpenSSL_version(C.OPENSSL_VERSION))
 // cKey owns one EVP_PKEY; a cleanup frees it once the cKey is unreachable.
 type cKey struct {
 	pkey *C.EVP_PKEY
+	size int // EVP_PKEY_get_size: the longest signature
 }
 
 // initErr is the result of loading OpenSSL's configuration, done once and
@@ -112,17 +115,26 @@ var initErr = sync.OnceValue(func() error {
 })
 
 func newCKey(k *rsa.PrivateKey) (*cKey, error) {
+	der := x509.MarshalPKCS1PrivateKey(k)
+	defer clear(der)
+	return loadCKey(C.EVP_PKEY_RSA, der)
+}
+
+// loadCKey decodes der, a private key of the given EVP_PKEY type, into
+// libcrypto. The caller clears der.
+func loadCKey(typ C.int, der []byte) (*cKey, error) {
 	if err := initErr(); err != nil {
 		return nil, err
 	}
-	der := x509.MarshalPKCS1PrivateKey(k)
-	defer clear(der)
+	if len(der) == 0 {
+		return nil, errors.New("libcrypto: empty key encoding")
+	}
 	var code C.ulong
-	pkey := C.tp_load((*C.uchar)(unsafe.Pointer(&der[0])), C.long(len(der)), &code)
+	pkey := C.tp_load(typ, (*C.uchar)(unsafe.Pointer(&der[0])), C.long(len(der)), &code)
 	if pkey == nil {
 		return nil, libError("d2i_PrivateKey", code)
 	}
-	c := &cKey{pkey: pkey}
+	c := &cKey{pkey: pkey, size: int(C.EVP_PKEY_get_size(pkey))}
 	runtime.AddCleanup(c, func(p *C.EVP_PKEY) { C.EVP_PKEY_free(p) }, pkey)
 	return c, nil
 }

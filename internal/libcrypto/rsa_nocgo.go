@@ -9,7 +9,7 @@ import "crypto/rsa"
 // Available reports whether this build signs with libcrypto.
 func Available() bool { return false }
 
-// Describe says that Go's own RSA is in use.
+// Describe says that Go's own RSA and ECDSA are in use.
 func Describe() string { return "pure Go (built without -tags libcrypto)" }
 
 type cKey struct{}

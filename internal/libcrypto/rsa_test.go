@@ -26,6 +26,12 @@ import (
 // loadKey reads testdata/name (a PKCS#8 RSA key made with openssl genpkey).
 func loadKey(t testing.TB, name string) *rsa.PrivateKey {
 	t.Helper()
+	return loadPKCS8(t, name).(*rsa.PrivateKey)
+}
+
+// loadPKCS8 reads the PKCS#8 private key in testdata/name.
+func loadPKCS8(t testing.TB, name string) any {
+	t.Helper()
 	data, err := os.ReadFile("testdata/" + name)
 	if err != nil {
 		t.Fatal(err)
@@ -38,7 +44,7 @@ func loadKey(t testing.TB, name string) *rsa.PrivateKey {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return k.(*rsa.PrivateKey)
+	return k
 }
 
 // newKey wraps the key in testdata/name, or skips when libcrypto is not
@@ -160,20 +166,31 @@ func TestSignErrors(t *testing.T) {
 	}
 }
 
-// counter counts the private-key operations crypto/tls asks for.
+// counter counts the signatures crypto/tls asks for, and those asked for
+// without a random source (which ECDSAKey leaves to Go).
 type counter struct {
-	*RSAKey
-	signs, decrypts atomic.Int32
+	crypto.Signer
+	signs, nilRand atomic.Int32
 }
 
 func (c *counter) Sign(r io.Reader, d []byte, o crypto.SignerOpts) ([]byte, error) {
 	c.signs.Add(1)
-	return c.RSAKey.Sign(r, d, o)
+	if r == nil {
+		c.nilRand.Add(1)
+	}
+	return c.Signer.Sign(r, d, o)
 }
 
-func (c *counter) Decrypt(r io.Reader, m []byte, o crypto.DecrypterOpts) ([]byte, error) {
+// rsaCounter counts decryptions too. (crypto/tls refuses a
+// crypto.Decrypter whose public key is not RSA, so counter has no Decrypt.)
+type rsaCounter struct {
+	counter
+	decrypts atomic.Int32
+}
+
+func (c *rsaCounter) Decrypt(r io.Reader, m []byte, o crypto.DecrypterOpts) ([]byte, error) {
 	c.decrypts.Add(1)
-	return c.RSAKey.Decrypt(r, m, o)
+	return c.Signer.(crypto.Decrypter).Decrypt(r, m, o)
 }
 
 // serverCert returns a self-signed certificate for mx.example.test, itself
@@ -243,7 +260,7 @@ func TestHandshake(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c := &counter{RSAKey: k}
+			c := &rsaCounter{counter: counter{Signer: k}}
 			st, err := handshake(serverCert(t, c), tt.version, tt.suite)
 			if err != nil {
 				t.Fatalf("handshake: %v", err)
@@ -294,9 +311,10 @@ func TestConcurrentSign(t *testing.T) {
 // on one thread and checks that the C heap does not grow with it: each
 // signature's EVP_PKEY_CTX must be freed, and so must a dropped key's
 // EVP_PKEY (by its cleanup, after a GC). A leaked context costs ~600 bytes,
-// a leaked 2048-bit key ~6 KB.
+// a leaked 2048-bit key ~6 KB, a leaked P-256 key ~2 KB.
 func TestNoCLeak(t *testing.T) {
 	k, priv := newKey(t, "rsa2048.pem")
+	ek, epriv := newECDSAKey(t, "ecdsa-p256.pem")
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	tests := []struct {
@@ -315,6 +333,15 @@ func TestNoCLeak(t *testing.T) {
 		{"load and drop keys", 50, func(int) error {
 			_, err := NewRSA(priv)
 			runtime.GC() // queues the cleanups of the keys dropped so far
+			return err
+		}},
+		{"ecdsa sign", 1000, func(i int) error {
+			_, err := ek.Sign(rand.Reader, make([]byte, 20+i%50), nil)
+			return err
+		}},
+		{"ecdsa load and drop keys", 100, func(int) error {
+			_, err := NewECDSA(epriv)
+			runtime.GC()
 			return err
 		}},
 	}

@@ -8,6 +8,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
@@ -82,13 +83,28 @@ func keyMatches(key crypto.Signer, cert *x509.Certificate) bool {
 	return ok && pub.Equal(cert.PublicKey)
 }
 
+// libcryptoCurves are the ECDSA curves signed in libcrypto: those where
+// OpenSSL 3.0 is faster than Go. Its P-384 is generic code, about three
+// times slower than Go's, so P-384 keys stay in Go.
+var libcryptoCurves = map[elliptic.Curve]bool{elliptic.P256(): true, elliptic.P521(): true}
+
 // newCertificate builds the tls.Certificate. With -tags libcrypto an RSA
-// key signs in the system libcrypto (internal/libcrypto), loaded here,
-// before the jail; if that fails the Go key is used as in other builds.
+// key, or an ECDSA key on one of libcryptoCurves, signs in the system
+// libcrypto (internal/libcrypto), loaded here, before the jail; if that
+// fails the Go key is used as in other builds.
 func newCertificate(key crypto.Signer, chain []*x509.Certificate) tls.Certificate {
-	if k, ok := key.(*rsa.PrivateKey); ok && libcrypto.Available() {
-		if lk, err := libcrypto.NewRSA(k); err == nil {
-			key = lk
+	if libcrypto.Available() {
+		switch k := key.(type) {
+		case *rsa.PrivateKey:
+			if lk, err := libcrypto.NewRSA(k); err == nil {
+				key = lk
+			}
+		case *ecdsa.PrivateKey:
+			if libcryptoCurves[k.Curve] {
+				if lk, err := libcrypto.NewECDSA(k); err == nil {
+					key = lk
+				}
+			}
 		}
 	}
 	c := tls.Certificate{PrivateKey: key, Leaf: chain[0]}

@@ -7,20 +7,29 @@ import (
 	"crypto/rsa"
 	"crypto/tls"
 	"fmt"
+	"path/filepath"
 	"testing"
 
 	"tlsproxy/internal/libcrypto"
+	"tlsproxy/internal/pftest"
 )
 
-// TestLibcryptoKey checks that loaded RSA keys sign in libcrypto when the
-// package is built with -tags libcrypto, and stay Go keys otherwise; other
-// key types are never wrapped.
+// TestLibcryptoKey checks that loaded RSA keys, and P-256 ECDSA keys, sign
+// in libcrypto when the package is built with -tags libcrypto, and stay Go
+// keys otherwise; P-384 keys (faster in Go) and Ed25519 keys are never
+// wrapped.
 func TestLibcryptoKey(t *testing.T) {
 	f := newFixture(t)
 	rsaType := fmt.Sprintf("%T", &rsa.PrivateKey{})
+	goECType := fmt.Sprintf("%T", &ecdsa.PrivateKey{})
+	ecType := goECType
 	if libcrypto.Available() {
 		rsaType = fmt.Sprintf("%T", &libcrypto.RSAKey{})
+		ecType = fmt.Sprintf("%T", &libcrypto.ECDSAKey{})
 	}
+	ec384Cert, ec384Key := f.ca.Issue(t, "mx-ec384.example.test", []string{"mx.example.test"}, pftest.KeyECDSA384)
+	pftest.WriteFiles(t, f.dir, map[string][]byte{"ec384.pem": cat(ec384Key, ec384Cert)})
+	ec384 := filepath.Join(f.dir, "ec384.pem")
 	legacy := func(slot, cert, key string) func(t *testing.T) []tls.Certificate {
 		return func(t *testing.T) []tls.Certificate {
 			c, ok := loadLegacy(slot, cert, key, func(w string) { t.Errorf("warning: %s", w) })
@@ -45,8 +54,11 @@ func TestLibcryptoKey(t *testing.T) {
 		want string // %T of the PrivateKey
 	}{
 		{"legacy RSA", legacy("RSA", f.rsa, f.rsa), rsaType},
-		{"legacy ECDSA", legacy("ECDSA", f.ecCert, f.ecKey), fmt.Sprintf("%T", &ecdsa.PrivateKey{})},
+		{"legacy ECDSA", legacy("ECDSA", f.ecCert, f.ecKey), ecType},
+		{"legacy ECDSA P-384", legacy("ECDSA", ec384, ec384), goECType},
 		{"chain RSA", chain(f.rsaChain), rsaType},
+		{"chain ECDSA", chain(f.ecKey + "," + f.ecCert), ecType},
+		{"chain ECDSA P-384", chain(ec384), goECType},
 		{"chain Ed25519", chain(f.edChain), fmt.Sprintf("%T", ed25519.PrivateKey{})},
 	}
 	for _, tt := range tests {
