@@ -285,3 +285,30 @@ func TestDaemonWithoutTLSMgr(t *testing.T) {
 		t.Errorf("stderr lacks %q:\n%s", want, m.Stderr())
 	}
 }
+
+func TestSetProcs(t *testing.T) {
+	for _, tc := range []struct {
+		env  string
+		cpus int
+		want int // the GOMAXPROCS set; 0: left alone
+	}{
+		{"", 1, 1},
+		{"", 2, 1},
+		{"", 3, 1},
+		{"", 8, 4},
+		{"", 64, 32},
+		{"2", 8, 0},
+	} {
+		cur, set := tc.cpus, 0
+		setProcs(tc.env, func(n int) int {
+			prev := cur
+			if n > 0 {
+				cur, set = n, n
+			}
+			return prev
+		})
+		if set != tc.want {
+			t.Errorf("GOMAXPROCS env %q, %d CPUs: set %d, want %d", tc.env, tc.cpus, set, tc.want)
+		}
+	}
+}

@@ -30,7 +30,7 @@ var oobSize = unix.CmsgSpace(4*maxFDs) + unix.CmsgSpace(unix.SizeofUcred)
 // Recv reads one message from c: exactly 1 data byte and one SCM_RIGHTS
 // control message carrying exactly one descriptor, which it returns as an
 // *os.File (close-on-exec; Go's ReadMsgUnix passes MSG_CMSG_CLOEXEC on
-// Linux). Anything else is an error: EOF, no control message, a truncated
+// Linux), non-blocking and therefore served by Go's poller. Anything else is an error: EOF, no control message, a truncated
 // control buffer (MSG_CTRUNC), several descriptors, several control
 // messages, a wrong level/type, or more than one data byte in the message.
 // Every descriptor that did arrive with a failed message is closed.
@@ -65,6 +65,11 @@ func Recv(c *net.UnixConn) (*os.File, error) {
 		return fail(fmt.Errorf("got %d file descriptors, want 1", len(fds)))
 	case n != 1:
 		return fail(fmt.Errorf("got %d data bytes with the file descriptor, want 1", n))
+	}
+	// Non-blocking before os.NewFile: the file is then served by Go's
+	// poller (deadlines work, no thread blocks in read).
+	if err := unix.SetNonblock(fds[0], true); err != nil {
+		return fail(fmt.Errorf("set non-blocking: %w", err))
 	}
 	return os.NewFile(uintptr(fds[0]), "fdpass"), nil
 }

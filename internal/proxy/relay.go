@@ -335,5 +335,5 @@ func writeAll(w io.Writer, sock net.Conn, b []byte, limit time.Duration, stopped
 // a reset, a broken pipe, or our own stop.
 func closedConn(err error) bool {
 	return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
-		errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF)
+		errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF)
 }

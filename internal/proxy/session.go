@@ -573,9 +573,9 @@ func (ss *session) receiveFD() error {
 	if err != nil {
 		return err
 	}
-	c, err := net.FileConn(f)
-	_ = f.Close() // FileConn made its own copy
+	c, err := newSockConn(f)
 	if err != nil {
+		_ = f.Close()
 		return fmt.Errorf("passed descriptor is not a usable socket: %w", err)
 	}
 	ss.remote = c
