@@ -9,6 +9,7 @@ import (
 	"path"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -93,11 +94,16 @@ type Logger struct {
 	dial     func(string) (datagramConn, error)
 	conn     datagramConn // owned by the writer goroutine after Open
 	queue    chan item
-	dropped  atomic.Uint64
-	closed   atomic.Bool
-	quit     chan struct{}
-	done     chan struct{}
-	closeMu  sync.Mutex
+	// wmu is held around every write to conn (the writer's, and the
+	// direct ones of logf); pending counts records queued and not yet
+	// written, so that a direct write never overtakes one of them.
+	wmu     sync.Mutex
+	pending atomic.Int64
+	dropped atomic.Uint64
+	closed  atomic.Bool
+	quit    chan struct{}
+	done    chan struct{}
+	closeMu sync.Mutex
 }
 
 // Open returns a Logger and connects its socket right away, so call it
@@ -249,11 +255,45 @@ func (l *Logger) logf(sev severity, format string, a []any) {
 		l.enqueueWait(b)
 		return
 	}
+	if l.writeNow(b) {
+		return
+	}
+	l.pending.Add(1)
 	select {
 	case l.queue <- item{b: b}:
 	default:
+		l.pending.Add(-1)
 		l.dropped.Add(1)
 	}
+}
+
+// writeNow writes b at once, in the caller's goroutine, when nothing is
+// queued before it and the socket takes it without waiting: a busy
+// process then logs without waking the writer goroutine for each record.
+// It reports whether b was written; if not, b goes through the queue.
+func (l *Logger) writeNow(b []byte) bool {
+	if l.pending.Load() != 0 || !l.wmu.TryLock() {
+		return false
+	}
+	defer l.wmu.Unlock()
+	if l.pending.Load() != 0 || l.dropped.Load() != 0 || l.closed.Load() {
+		return false
+	}
+	sc, ok := l.conn.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var n int
+	var werr error
+	err = rc.Write(func(fd uintptr) bool {
+		n, werr = syscall.Write(int(fd), b) // non-blocking socket: one try
+		return true
+	})
+	return err == nil && werr == nil && n == len(b)
 }
 
 // record renders the socket datagram for this Logger's channel.
@@ -270,14 +310,21 @@ func (l *Logger) enqueueWait(b []byte) {
 	timer := time.NewTimer(flushTimeout)
 	defer timer.Stop()
 	ack := make(chan struct{})
+	if b != nil {
+		l.pending.Add(1)
+	}
 	select {
 	case l.queue <- item{b: b, ack: ack}:
 	case <-timer.C:
 		if b != nil {
+			l.pending.Add(-1)
 			l.dropped.Add(1)
 		}
 		return
 	case <-l.done:
+		if b != nil {
+			l.pending.Add(-1)
+		}
 		return
 	}
 	select {
@@ -312,12 +359,15 @@ func (l *Logger) writer() {
 	for {
 		select {
 		case it := <-l.queue:
+			l.wmu.Lock()
 			if it.b != nil {
 				l.reportDrops()
 				if !l.send(it.b) {
 					l.dropped.Add(1)
 				}
+				l.pending.Add(-1)
 			}
+			l.wmu.Unlock()
 			if it.ack != nil {
 				close(it.ack)
 			}

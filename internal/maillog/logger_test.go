@@ -441,3 +441,46 @@ func TestDiscardAndNil(t *testing.T) {
 		t.Errorf("nil Verbose = %d", v)
 	}
 }
+
+// TestOrderDirectAndQueued: records written at once by the logging
+// goroutine and records that wait in the queue (the socket was full)
+// still arrive in each goroutine's order, none lost.
+func TestOrderDirectAndQueued(t *testing.T) {
+	ln, p := listen(t)
+	l, err := Open(Options{Ident: "postfix/tlsproxy", Postlog: p, Hostname: "h", Pid: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const workers, each = 4, 200 // more than the socket queues (512), fewer than ours
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := range each {
+				l.Infof("worker %d record %d", w, i)
+			}
+		})
+	}
+	next := make([]int, workers)
+	for range workers * each {
+		s := readDatagram(t, ln)
+		var w, i int
+		k := strings.Index(s, "worker ")
+		if k < 0 {
+			t.Fatalf("unexpected datagram %q", s)
+		}
+		if _, err := fmt.Sscanf(s[k:], "worker %d record %d", &w, &i); err != nil {
+			t.Fatalf("bad datagram %q: %v", s, err)
+		}
+		if i != next[w] {
+			t.Fatalf("worker %d: record %d arrived, want %d", w, i, next[w])
+		}
+		next[w]++
+	}
+	wg.Wait()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := l.dropped.Load(); n != 0 {
+		t.Errorf("%d records dropped", n)
+	}
+}
