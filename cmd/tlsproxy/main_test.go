@@ -69,6 +69,22 @@ func newInstance(t *testing.T, mainCF string) *instance {
 // (not cachable, timeout 3600) and tktkey (no key: tickets off).
 func startFakeTLSMgr(t *testing.T, path string) {
 	t.Helper()
+	serveTLSMgr(t, path, true, func(req string, _ attr.List) attr.List {
+		switch req {
+		case "seed":
+			return attr.List{attr.Int("status", 0), attr.Data("seed", make([]byte, 32))}
+		case "policy":
+			return attr.List{attr.Int("status", 0), attr.Int("cachable", 0), attr.Int("timeout", 3600)}
+		}
+		return attr.List{attr.Int("status", -1), attr.Data("keybuf", nil)}
+	})
+}
+
+// serveTLSMgr listens on path until the test ends and answers each request
+// list l on each connection with answer(l's "request", l); with announce,
+// a connection starts with tlsmgr's protocol announcement.
+func serveTLSMgr(t *testing.T, path string, announce bool, answer func(req string, l attr.List) attr.List) {
+	t.Helper()
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
 		t.Fatal(err)
@@ -82,23 +98,17 @@ func startFakeTLSMgr(t *testing.T, path string) {
 			}
 			go func() {
 				defer c.Close()
-				c.Write(attr.AppendList(nil, attr.List{attr.Str("protocol", "tlsmgr_protocol")}))
+				if announce {
+					c.Write(attr.AppendList(nil, attr.List{attr.Str("protocol", "tlsmgr_protocol")}))
+				}
 				rd := attr.NewReader(c)
 				for {
 					l, err := rd.ReadList()
 					if err != nil {
 						return
 					}
-					var reply attr.List
-					switch req, _ := l.Get("request"); req {
-					case "seed":
-						reply = attr.List{attr.Int("status", 0), attr.Data("seed", make([]byte, 32))}
-					case "policy":
-						reply = attr.List{attr.Int("status", 0), attr.Int("cachable", 0), attr.Int("timeout", 3600)}
-					default:
-						reply = attr.List{attr.Int("status", -1), attr.Data("keybuf", nil)}
-					}
-					if _, err := c.Write(attr.AppendList(nil, reply)); err != nil {
+					req, _ := l.Get("request")
+					if _, err := c.Write(attr.AppendList(nil, answer(req, l))); err != nil {
 						return
 					}
 				}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net"
 	"os"
 	"strings"
 	"testing"
@@ -20,42 +19,16 @@ func policyTLSMgr(t *testing.T, cachable map[string]bool, timeout int) {
 	if err := os.Mkdir("private", 0o755); err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: "private/tlsmgr", Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.AcceptUnix()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				rd := attr.NewReader(c)
-				for {
-					l, err := rd.ReadList()
-					if err != nil {
-						return
-					}
-					reply := attr.List{attr.Int("status", -2)}
-					switch req, _ := l.Get("request"); req {
-					case "seed":
-						reply = attr.List{attr.Int("status", 0), attr.Data("seed", make([]byte, 32))}
-					case "policy":
-						ct, _ := l.Get("cache_type")
-						if timeout >= 0 {
-							reply = attr.List{attr.Int("status", 0), attr.Int("cachable", policyFlag(cachable[ct])), attr.Int("timeout", timeout)}
-						}
-					}
-					if _, err := c.Write(attr.AppendList(nil, reply)); err != nil {
-						return
-					}
-				}
-			}()
+	serveTLSMgr(t, "private/tlsmgr", false, func(req string, l attr.List) attr.List {
+		switch {
+		case req == "seed":
+			return attr.List{attr.Int("status", 0), attr.Data("seed", make([]byte, 32))}
+		case req == "policy" && timeout >= 0:
+			ct, _ := l.Get("cache_type")
+			return attr.List{attr.Int("status", 0), attr.Int("cachable", policyFlag(cachable[ct])), attr.Int("timeout", timeout)}
 		}
-	}()
+		return attr.List{attr.Int("status", -2)}
+	})
 }
 
 func policyFlag(b bool) int {

@@ -12,13 +12,36 @@ import (
 	"time"
 )
 
-// resumeInstance starts (once per binary) an instance whose tlsproxy
-// processes each serve one session (-o max_use=1), so that two sessions
-// in a row are served by two processes, with tlsmgr(8) shared.
-func resumeInstance(t *testing.T, im impl) *instance {
+// resumeCase is one way for a session to resume in another tlsproxy
+// process: key names its instance (started once per binary), args are the
+// instance's options beyond one session per process.
+type resumeCase struct {
+	name, key string
+	args      []string
+}
+
+// resumeCases: session tickets (the defaults), and tlsmgr's smtpd session
+// cache with tickets off (empty tls_session_ticket_cipher). With tickets
+// off, ours has no other way to resume than tlsmgr's cache: for TLS 1.3
+// OpenSSL's stateful tickets, ours a ticket naming the cache entry; for
+// TLS 1.2 Debian's session id, ours the same stateful ticket. tlsproxy
+// logs at level 2 there, which includes cache activity, for whoever reads
+// the kept log of a failed run.
+var resumeCases = []resumeCase{
+	{name: "tickets", key: "resume"},
+	{name: "session cache", key: "sessioncache", args: []string{
+		"--main", "smtpd_tls_session_cache_database = btree:${data_directory}/smtpd_scache",
+		"--main", "tls_session_ticket_cipher =",
+		"--main", "tlsproxy_tls_loglevel = 2"}},
+}
+
+// resumeInstance starts (once per binary and case) an instance whose
+// tlsproxy processes each serve one session (-o max_use=1), so that two
+// sessions in a row are served by two processes, with tlsmgr(8) shared.
+func resumeInstance(t *testing.T, im impl, rc resumeCase) *instance {
 	t.Helper()
 	bin := im.binary(t)
-	return onceFor(t, "resume/"+im.name, func() (*instance, error) {
+	return onceFor(t, rc.key+"/"+im.name, func() (*instance, error) {
 		dir, err := newInstanceDir()
 		if err != nil {
 			return nil, err
@@ -28,7 +51,7 @@ func resumeInstance(t *testing.T, im impl) *instance {
 			return nil, err
 		}
 		in := &instance{dir: dir}
-		return in, in.start(bin, ports, "--tlsproxy-args", "-o max_use=1")
+		return in, in.start(bin, ports, append([]string{"--tlsproxy-args", "-o max_use=1"}, rc.args...)...)
 	})
 }
 
@@ -62,34 +85,36 @@ func opensslResume(t *testing.T, in *instance, version, flag, file string) (stri
 
 // TestResumptionAcrossProcesses: a session saved from one tlsproxy
 // process resumes in another, through real postscreen and tlsmgr, for
-// TLS 1.2 and 1.3; the log shows the two pids. Debian's tlsproxy runs the
-// same steps as the reference.
+// TLS 1.2 and 1.3, in each of resumeCases; the log shows the two pids.
+// Debian's tlsproxy runs the same steps as the reference.
 func TestResumptionAcrossProcesses(t *testing.T) {
 	requireInterop(t)
 	pidRE := func(port int) *regexp.Regexp {
 		return regexp.MustCompile(`postfix/tlsproxy\[(\d+)\]: CONNECT from \[127\.0\.0\.1\]:` + strconv.Itoa(port) + `\n`)
 	}
-	for _, im := range impls {
-		t.Run(im.name, func(t *testing.T) {
-			in := resumeInstance(t, im)
-			for _, version := range []string{"tls1_3", "tls1_2"} {
-				t.Run(version, func(t *testing.T) {
-					file := filepath.Join(t.TempDir(), "session.pem")
-					off := in.logSize(t)
-					first, p1 := opensslResume(t, in, version, "-sess_out", file)
-					pid1 := pidRE(p1).FindStringSubmatch(in.waitLog(t, off, pidRE(p1)))[1]
-					off = in.logSize(t)
-					second, p2 := opensslResume(t, in, version, "-sess_in", file)
-					pid2 := pidRE(p2).FindStringSubmatch(in.waitLog(t, off, pidRE(p2)))[1]
-					if first != "New" || second != "Reused" {
-						t.Errorf("sessions: %s then %s, want New then Reused", first, second)
-					}
-					if pid1 == pid2 {
-						t.Errorf("both sessions served by tlsproxy pid %s; want two processes", pid1)
-					}
-					t.Logf("%s: %s by pid %s, %s by pid %s", version, first, pid1, second, pid2)
-				})
-			}
-		})
+	for _, rc := range resumeCases {
+		for _, im := range impls {
+			t.Run(rc.name+"/"+im.name, func(t *testing.T) {
+				in := resumeInstance(t, im, rc)
+				for _, version := range []string{"tls1_3", "tls1_2"} {
+					t.Run(version, func(t *testing.T) {
+						file := filepath.Join(t.TempDir(), "session.pem")
+						off := in.logSize(t)
+						first, p1 := opensslResume(t, in, version, "-sess_out", file)
+						pid1 := pidRE(p1).FindStringSubmatch(in.waitLog(t, off, pidRE(p1)))[1]
+						off = in.logSize(t)
+						second, p2 := opensslResume(t, in, version, "-sess_in", file)
+						pid2 := pidRE(p2).FindStringSubmatch(in.waitLog(t, off, pidRE(p2)))[1]
+						if first != "New" || second != "Reused" {
+							t.Errorf("sessions: %s then %s, want New then Reused", first, second)
+						}
+						if pid1 == pid2 {
+							t.Errorf("both sessions served by tlsproxy pid %s; want two processes", pid1)
+						}
+						t.Logf("%s: %s by pid %s, %s by pid %s", version, first, pid1, second, pid2)
+					})
+				}
+			})
+		}
 	}
 }

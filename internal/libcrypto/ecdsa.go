@@ -83,20 +83,21 @@ func (k *ECDSAKey) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) (
 	return k.c.signECDSA(digest)
 }
 
-// selfTest signs digests of every length TLS uses (SHA-1 for TLS 1.0 and
-// 1.1, SHA-2 for 1.2 and 1.3), shorter and longer than the group order, and
-// verifies each signature with Go.
+// ecdsaSelfTests are the digests of every length TLS uses (SHA-1 for TLS
+// 1.0 and 1.1, SHA-2 for 1.2 and 1.3), shorter and longer than the group
+// order.
+var ecdsaSelfTests = []crypto.SignerOpts{crypto.SHA1, crypto.SHA256, crypto.SHA384, crypto.SHA512}
+
+// selfTest signs each of ecdsaSelfTests and verifies the signatures with Go.
 func (k *ECDSAKey) selfTest() error {
-	msg := []byte("tlsproxy libcrypto self-test")
-	for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256, crypto.SHA384, crypto.SHA512} {
-		d := digest(h, msg)
-		sig, err := k.Sign(rand.Reader, d, h)
-		if err == nil && !ecdsa.VerifyASN1(&k.priv.PublicKey, d, sig) {
-			err = errors.New("signature does not verify")
+	h, err := signAndVerify(k, rand.Reader, ecdsaSelfTests, func(d, sig []byte, _ crypto.SignerOpts) error {
+		if !ecdsa.VerifyASN1(&k.priv.PublicKey, d, sig) {
+			return errors.New("signature does not verify")
 		}
-		if err != nil {
-			return fmt.Errorf("libcrypto: ECDSA self-test %v: %w", h, err)
-		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("libcrypto: ECDSA self-test %v: %w", h, err)
 	}
 	return nil
 }

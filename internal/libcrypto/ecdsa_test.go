@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -20,22 +19,14 @@ var ecdsaFiles = []string{"ecdsa-p256.pem", "ecdsa-p384.pem", "ecdsa-p521.pem"}
 
 func loadECDSAKey(t testing.TB, name string) *ecdsa.PrivateKey {
 	t.Helper()
-	return loadPKCS8(t, name).(*ecdsa.PrivateKey)
+	return loadPKCS8[*ecdsa.PrivateKey](t, name)
 }
 
 // newECDSAKey wraps the key in testdata/name, or skips when libcrypto is
 // not built in (TestECDSAAvailability covers that build).
 func newECDSAKey(t testing.TB, name string) (*ECDSAKey, *ecdsa.PrivateKey) {
 	t.Helper()
-	if !Available() {
-		t.Skip("built without -tags libcrypto")
-	}
-	priv := loadECDSAKey(t, name)
-	k, err := NewECDSA(priv)
-	if err != nil {
-		t.Fatalf("NewECDSA: %v", err)
-	}
-	return k, priv
+	return newTestKey(t, name, "NewECDSA", NewECDSA)
 }
 
 func TestECDSAAvailability(t *testing.T) {
@@ -204,13 +195,7 @@ func TestHandshakeECDSA(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(file+"/"+tt.name, func(t *testing.T) {
 				c := &counter{Signer: k}
-				st, err := handshake(serverCert(t, c), tt.version, tt.suite)
-				if err != nil {
-					t.Fatalf("handshake: %v", err)
-				}
-				if st.Version != tt.version || (tt.suite != 0 && st.CipherSuite != tt.suite) {
-					t.Errorf("negotiated %x/%x, want %x/%x", st.Version, st.CipherSuite, tt.version, tt.suite)
-				}
+				checkHandshake(t, c, tt.version, tt.suite)
 				// One signature is the certificate's own (serverCert).
 				if got := c.signs.Load() - 1; got != 1 || c.nilRand.Load() != 0 {
 					t.Errorf("handshake made %d signatures (%d without rand, by Go), want 1 by libcrypto",
@@ -224,53 +209,25 @@ func TestHandshakeECDSA(t *testing.T) {
 func TestConcurrentSignECDSA(t *testing.T) {
 	k256, p256 := newECDSAKey(t, "ecdsa-p256.pem")
 	k384, p384 := newECDSAKey(t, "ecdsa-p384.pem")
-	const goroutines, each = 16, 8
-	var wg sync.WaitGroup
-	errs := make(chan error, goroutines*each)
-	for g := range goroutines {
-		wg.Go(func() {
-			for i := range each {
-				k, pub := k256, &p256.PublicKey
-				if (g+i)%2 == 1 {
-					k, pub = k384, &p384.PublicKey
-				}
-				d := digest(crypto.SHA384, []byte{byte(g), byte(i)})
-				sig, err := k.Sign(rand.Reader, d, crypto.SHA384)
-				if err == nil && !ecdsa.VerifyASN1(pub, d, sig) {
-					err = fmt.Errorf("goroutine %d, signature %d does not verify", g, i)
-				}
-				if err != nil {
-					errs <- err
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	signConcurrently(t, func(g, i int) error {
+		k, pub := k256, &p256.PublicKey
+		if (g+i)%2 == 1 {
+			k, pub = k384, &p384.PublicKey
+		}
+		d := digest(crypto.SHA384, []byte{byte(g), byte(i)})
+		sig, err := k.Sign(rand.Reader, d, crypto.SHA384)
+		if err == nil && !ecdsa.VerifyASN1(pub, d, sig) {
+			err = fmt.Errorf("goroutine %d, signature %d does not verify", g, i)
+		}
+		return err
+	})
 }
 
 // benchSignECDSA compares one TLS 1.3 style ECDSA signature by Go and by
 // libcrypto. (With OpenSSL 3.0, libcrypto wins on P-256 and P-521 and loses
 // about threefold on P-384.)
 func benchSignECDSA(b *testing.B, file string, h crypto.Hash) {
-	d := digest(h, []byte("benchmark"))
-	run := func(s crypto.Signer) func(*testing.B) {
-		return func(b *testing.B) {
-			for b.Loop() {
-				if _, err := s.Sign(rand.Reader, d, h); err != nil {
-					b.Fatal(err)
-				}
-			}
-		}
-	}
-	b.Run("go", run(loadECDSAKey(b, file)))
-	b.Run("libcrypto", func(b *testing.B) {
-		k, _ := newECDSAKey(b, file)
-		run(k)(b)
-	})
+	benchGoAndLibcrypto(b, file, newECDSAKey, benchSign(digest(h, []byte("benchmark")), h))
 }
 
 func BenchmarkSignECDSAP256(b *testing.B) { benchSignECDSA(b, "ecdsa-p256.pem", crypto.SHA256) }
@@ -280,19 +237,5 @@ func BenchmarkSignECDSAP521(b *testing.B) { benchSignECDSA(b, "ecdsa-p521.pem", 
 // BenchmarkHandshakeECDSAP256 runs whole TLS 1.3 handshakes in-process
 // (client included) with the Go key and with libcrypto.
 func BenchmarkHandshakeECDSAP256(b *testing.B) {
-	run := func(s crypto.Signer) func(*testing.B) {
-		return func(b *testing.B) {
-			cert := serverCert(b, s)
-			for b.Loop() {
-				if _, err := handshake(cert, tls.VersionTLS13, 0); err != nil {
-					b.Fatal(err)
-				}
-			}
-		}
-	}
-	b.Run("go", run(loadECDSAKey(b, "ecdsa-p256.pem")))
-	b.Run("libcrypto", func(b *testing.B) {
-		k, _ := newECDSAKey(b, "ecdsa-p256.pem")
-		run(k)(b)
-	})
+	benchGoAndLibcrypto(b, "ecdsa-p256.pem", newECDSAKey, benchHandshake)
 }

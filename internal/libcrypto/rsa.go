@@ -90,30 +90,46 @@ func (k *RSAKey) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]
 	if len(digest) != p.hash.Size() {
 		return nil, fmt.Errorf("libcrypto: %d-byte digest for %v, want %d", len(digest), p.hash, p.hash.Size())
 	}
-	return k.c.sign(p, digest, k.priv.Size())
+	return k.c.sign(p, digest)
 }
 
-// selfTest signs one digest with every combination TLS uses and verifies
-// each signature with Go.
+// rsaSelfTests are the paddings and digests TLS uses.
+var rsaSelfTests = []crypto.SignerOpts{
+	crypto.MD5SHA1, crypto.SHA1, crypto.SHA256, crypto.SHA384, crypto.SHA512,
+	&rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256},
+	&rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA384},
+	&rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA512},
+}
+
+// selfTest signs one digest with each of rsaSelfTests and verifies each
+// signature with Go.
 func (k *RSAKey) selfTest() error {
-	msg := []byte("tlsproxy libcrypto self-test")
-	tests := []crypto.SignerOpts{
-		crypto.MD5SHA1, crypto.SHA1, crypto.SHA256, crypto.SHA384, crypto.SHA512,
-		&rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256},
-		&rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA384},
-		&rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA512},
-	}
-	for _, opts := range tests {
-		d := digest(opts.HashFunc(), msg)
-		sig, err := k.Sign(nil, d, opts)
-		if err == nil {
-			err = verify(&k.priv.PublicKey, d, sig, opts)
-		}
-		if err != nil {
-			return fmt.Errorf("libcrypto: self-test %v (PSS=%v): %w", opts.HashFunc(), isPSS(opts), err)
-		}
+	opts, err := signAndVerify(k, nil, rsaSelfTests, func(d, sig []byte, opts crypto.SignerOpts) error {
+		return verify(&k.priv.PublicKey, d, sig, opts)
+	})
+	if err != nil {
+		return fmt.Errorf("libcrypto: self-test %v (PSS=%v): %w", opts.HashFunc(), isPSS(opts), err)
 	}
 	return nil
+}
+
+// signAndVerify has s sign, with rand, a digest of one message for each of
+// tests, and checks each signature with verify. It returns the options of
+// the first failure and its error.
+func signAndVerify(s crypto.Signer, rand io.Reader, tests []crypto.SignerOpts,
+	verify func(digest, sig []byte, opts crypto.SignerOpts) error) (crypto.SignerOpts, error) {
+	msg := []byte("tlsproxy libcrypto self-test")
+	for _, opts := range tests {
+		d := digest(opts.HashFunc(), msg)
+		sig, err := s.Sign(rand, d, opts)
+		if err == nil {
+			err = verify(d, sig, opts)
+		}
+		if err != nil {
+			return opts, err
+		}
+	}
+	return nil, nil
 }
 
 func isPSS(opts crypto.SignerOpts) bool {

@@ -33,8 +33,8 @@ static const EVP_MD *tp_md(int bits) {
 }
 
 // tp_error returns the last queued error (or 1 if none) and empties the
-// queue. Not static: ecdsa_cgo.go uses it too.
-unsigned long tp_error(void) {
+// queue.
+static unsigned long tp_error(void) {
 	unsigned long e = ERR_peek_last_error();
 	ERR_clear_error();
 	return e ? e : 1;
@@ -54,10 +54,14 @@ static EVP_PKEY *tp_load(int type, const unsigned char *der, long len, unsigned 
 	return k;
 }
 
-// tp_sign signs tbs with PKCS#1 v1.5 padding (md_bits 0: no DigestInfo,
-// as for TLS 1.0/1.1's MD5+SHA-1) or with PSS (salt: a length or one of
-// the RSA_PSS_SALTLEN_* values). On failure it returns 0 and sets *err.
-static int tp_sign(EVP_PKEY *key, int pss, int md_bits, int salt,
+// tp_sign signs tbs with one EVP_PKEY_CTX. For an EC key pad and md_bits
+// are 0: tbs is a digest of any length (libcrypto keeps the leftmost bits
+// of one longer than the group order) and sig a DER ECDSA-Sig-Value. For
+// an RSA key pad is RSA_PKCS1_PADDING (md_bits 0: no DigestInfo, as for
+// TLS 1.0/1.1's MD5+SHA-1) or RSA_PKCS1_PSS_PADDING (salt: a length or
+// one of the RSA_PSS_SALTLEN_* values). On failure it returns 0 and sets
+// *err.
+static int tp_sign(EVP_PKEY *key, int pad, int md_bits, int salt,
 		const unsigned char *tbs, size_t tbslen,
 		unsigned char *sig, size_t *siglen, unsigned long *err) {
 	const EVP_MD *md = tp_md(md_bits);
@@ -68,9 +72,9 @@ static int tp_sign(EVP_PKEY *key, int pss, int md_bits, int salt,
 	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
 	ok = ctx != NULL
 		&& EVP_PKEY_sign_init(ctx) > 0
-		&& EVP_PKEY_CTX_set_rsa_padding(ctx, pss ? RSA_PKCS1_PSS_PADDING : RSA_PKCS1_PADDING) > 0
+		&& (pad == 0 || EVP_PKEY_CTX_set_rsa_padding(ctx, pad) > 0)
 		&& (md == NULL || EVP_PKEY_CTX_set_signature_md(ctx, md) > 0)
-		&& (!pss || (md != NULL
+		&& (pad != RSA_PKCS1_PSS_PADDING || (md != NULL
 			&& EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) > 0
 			&& EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, salt) > 0))
 		&& EVP_PKEY_sign(ctx, sig, siglen, tbs, tbslen) > 0;
@@ -145,16 +149,14 @@ const (
 	saltMax    = -3 // RSA_PSS_SALTLEN_MAX
 )
 
-func (c *cKey) sign(p signParams, digest []byte, size int) ([]byte, error) {
-	if c == nil {
-		return nil, errors.New("libcrypto: key not loaded")
-	}
-	var mdBits, pss, salt C.int
+func (c *cKey) sign(p signParams, digest []byte) ([]byte, error) {
+	var mdBits, salt C.int
 	if p.hash != crypto.MD5SHA1 {
 		mdBits = C.int(p.hash.Size() * 8)
 	}
+	pad := C.int(C.RSA_PKCS1_PADDING)
 	if p.pss {
-		pss, salt = 1, C.int(p.salt)
+		pad, salt = C.RSA_PKCS1_PSS_PADDING, C.int(p.salt)
 		switch p.salt {
 		case rsa.PSSSaltLengthEqualsHash:
 			salt = saltDigest
@@ -162,11 +164,27 @@ func (c *cKey) sign(p signParams, digest []byte, size int) ([]byte, error) {
 			salt = saltMax
 		}
 	}
-	sig := make([]byte, size)
+	return c.evpSign(pad, mdBits, salt, digest)
+}
+
+// noDigest stands in for the data of an empty digest, which ECDSA signs
+// too (as the integer 0), as Go does.
+var noDigest [1]byte
+
+// evpSign has tp_sign sign tbs with c's key and returns the signature.
+func (c *cKey) evpSign(pad, mdBits, salt C.int, tbs []byte) ([]byte, error) {
+	if c == nil || c.size <= 0 {
+		return nil, errors.New("libcrypto: key not loaded")
+	}
+	data := &noDigest[0]
+	if len(tbs) > 0 {
+		data = &tbs[0]
+	}
+	sig := make([]byte, c.size)
 	sigLen := C.size_t(len(sig))
 	var code C.ulong
-	ok := C.tp_sign(c.pkey, pss, mdBits, salt,
-		(*C.uchar)(unsafe.Pointer(&digest[0])), C.size_t(len(digest)),
+	ok := C.tp_sign(c.pkey, pad, mdBits, salt,
+		(*C.uchar)(unsafe.Pointer(data)), C.size_t(len(tbs)),
 		(*C.uchar)(unsafe.Pointer(&sig[0])), &sigLen, &code)
 	runtime.KeepAlive(c)
 	if ok != 1 {

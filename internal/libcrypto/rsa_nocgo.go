@@ -16,6 +16,6 @@ type cKey struct{}
 
 func newCKey(*rsa.PrivateKey) (*cKey, error) { return nil, ErrUnavailable }
 
-func (*cKey) sign(signParams, []byte, int) ([]byte, error) { return nil, ErrUnavailable }
+func (*cKey) sign(signParams, []byte) ([]byte, error) { return nil, ErrUnavailable }
 
 func cHeapInUse() int { return 0 }

@@ -26,11 +26,11 @@ import (
 // loadKey reads testdata/name (a PKCS#8 RSA key made with openssl genpkey).
 func loadKey(t testing.TB, name string) *rsa.PrivateKey {
 	t.Helper()
-	return loadPKCS8(t, name).(*rsa.PrivateKey)
+	return loadPKCS8[*rsa.PrivateKey](t, name)
 }
 
-// loadPKCS8 reads the PKCS#8 private key in testdata/name.
-func loadPKCS8(t testing.TB, name string) any {
+// loadPKCS8 reads the PKCS#8 private key in testdata/name, a P.
+func loadPKCS8[P any](t testing.TB, name string) P {
 	t.Helper()
 	data, err := os.ReadFile("testdata/" + name)
 	if err != nil {
@@ -44,20 +44,27 @@ func loadPKCS8(t testing.TB, name string) any {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return k
+	return k.(P)
 }
 
 // newKey wraps the key in testdata/name, or skips when libcrypto is not
 // built in (TestAvailability covers that build).
 func newKey(t testing.TB, name string) (*RSAKey, *rsa.PrivateKey) {
 	t.Helper()
+	return newTestKey(t, name, "NewRSA", NewRSA)
+}
+
+// newTestKey loads the P in testdata/name and returns it wrapped by wrap
+// (NewRSA or NewECDSA, named fn), or skips when libcrypto is not built in.
+func newTestKey[P, K any](t testing.TB, name, fn string, wrap func(P) (K, error)) (K, P) {
+	t.Helper()
 	if !Available() {
 		t.Skip("built without -tags libcrypto")
 	}
-	priv := loadKey(t, name)
-	k, err := NewRSA(priv)
+	priv := loadPKCS8[P](t, name)
+	k, err := wrap(priv)
 	if err != nil {
-		t.Fatalf("NewRSA: %v", err)
+		t.Fatalf("%s: %v", fn, err)
 	}
 	return k, priv
 }
@@ -245,6 +252,19 @@ func handshake(cert tls.Certificate, version, suite uint16) (tls.ConnectionState
 	return cli.ConnectionState(), err
 }
 
+// checkHandshake runs handshake with a certificate signed by s and checks
+// the version and suite negotiated.
+func checkHandshake(t *testing.T, s crypto.Signer, version, suite uint16) {
+	t.Helper()
+	st, err := handshake(serverCert(t, s), version, suite)
+	if err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	if st.Version != version || (suite != 0 && st.CipherSuite != suite) {
+		t.Errorf("negotiated %x/%x, want %x/%x", st.Version, st.CipherSuite, version, suite)
+	}
+}
+
 func TestHandshake(t *testing.T) {
 	k, _ := newKey(t, "rsa2048.pem")
 	tests := []struct {
@@ -261,13 +281,7 @@ func TestHandshake(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := &rsaCounter{counter: counter{Signer: k}}
-			st, err := handshake(serverCert(t, c), tt.version, tt.suite)
-			if err != nil {
-				t.Fatalf("handshake: %v", err)
-			}
-			if st.Version != tt.version || (tt.suite != 0 && st.CipherSuite != tt.suite) {
-				t.Errorf("negotiated %x/%x, want %x/%x", st.Version, st.CipherSuite, tt.version, tt.suite)
-			}
+			checkHandshake(t, c, tt.version, tt.suite)
 			// One signature is the certificate's own (serverCert).
 			if got := c.signs.Load() - 1; got != tt.signs || c.decrypts.Load() != tt.decrypts {
 				t.Errorf("handshake made %d signatures and %d decryptions, want %d and %d",
@@ -279,22 +293,31 @@ func TestHandshake(t *testing.T) {
 
 func TestConcurrentSign(t *testing.T) {
 	k, priv := newKey(t, "rsa2048.pem")
+	signConcurrently(t, func(g, i int) error {
+		var opts crypto.SignerOpts = crypto.SHA256
+		if (g+i)%2 == 1 {
+			opts = &rsa.PSSOptions{Hash: crypto.SHA256, SaltLength: rsa.PSSSaltLengthEqualsHash}
+		}
+		d := digest(crypto.SHA256, []byte{byte(g), byte(i)})
+		sig, err := k.Sign(rand.Reader, d, opts)
+		if err == nil {
+			err = verify(&priv.PublicKey, d, sig, opts)
+		}
+		return err
+	})
+}
+
+// signConcurrently runs sign(g, i), signature i of goroutine g, in 16
+// goroutines of 8 signatures each at once, and reports every error.
+func signConcurrently(t *testing.T, sign func(g, i int) error) {
+	t.Helper()
 	const goroutines, each = 16, 8
 	var wg sync.WaitGroup
 	errs := make(chan error, goroutines*each)
 	for g := range goroutines {
 		wg.Go(func() {
 			for i := range each {
-				var opts crypto.SignerOpts = crypto.SHA256
-				if (g+i)%2 == 1 {
-					opts = &rsa.PSSOptions{Hash: crypto.SHA256, SaltLength: rsa.PSSSaltLengthEqualsHash}
-				}
-				d := digest(crypto.SHA256, []byte{byte(g), byte(i)})
-				sig, err := k.Sign(rand.Reader, d, opts)
-				if err == nil {
-					err = verify(&priv.PublicKey, d, sig, opts)
-				}
-				if err != nil {
+				if err := sign(g, i); err != nil {
 					errs <- err
 				}
 			}
@@ -367,42 +390,44 @@ func TestNoCLeak(t *testing.T) {
 // BenchmarkSignRSA2048 compares one TLS 1.3 style signature (RSA-PSS,
 // SHA-256) by Go and by libcrypto.
 func BenchmarkSignRSA2048(b *testing.B) {
-	priv := loadKey(b, "rsa2048.pem")
 	opts := &rsa.PSSOptions{Hash: crypto.SHA256, SaltLength: rsa.PSSSaltLengthEqualsHash}
-	d := digest(crypto.SHA256, []byte("benchmark"))
-	run := func(s crypto.Signer) func(*testing.B) {
-		return func(b *testing.B) {
-			for b.Loop() {
-				if _, err := s.Sign(rand.Reader, d, opts); err != nil {
-					b.Fatal(err)
-				}
-			}
-		}
-	}
-	b.Run("go", run(priv))
-	b.Run("libcrypto", func(b *testing.B) {
-		k, _ := newKey(b, "rsa2048.pem")
-		run(k)(b)
-	})
+	benchGoAndLibcrypto(b, "rsa2048.pem", newKey, benchSign(digest(crypto.SHA256, []byte("benchmark")), opts))
 }
 
 // BenchmarkHandshakeRSA2048 runs whole TLS 1.3 handshakes in-process (so
 // the client's work is counted too) with the Go key and with libcrypto.
 func BenchmarkHandshakeRSA2048(b *testing.B) {
-	priv := loadKey(b, "rsa2048.pem")
-	run := func(s crypto.Signer) func(*testing.B) {
-		return func(b *testing.B) {
-			cert := serverCert(b, s)
-			for b.Loop() {
-				if _, err := handshake(cert, tls.VersionTLS13, 0); err != nil {
-					b.Fatal(err)
-				}
+	benchGoAndLibcrypto(b, "rsa2048.pem", newKey, benchHandshake)
+}
+
+// benchGoAndLibcrypto runs op as sub-benchmark "go" with the Go key in
+// testdata/file and as "libcrypto" with that key wrapped by newK.
+func benchGoAndLibcrypto[K, P crypto.Signer](b *testing.B, file string,
+	newK func(testing.TB, string) (K, P), op func(*testing.B, crypto.Signer)) {
+	b.Run("go", func(b *testing.B) { op(b, loadPKCS8[P](b, file)) })
+	b.Run("libcrypto", func(b *testing.B) {
+		k, _ := newK(b, file)
+		op(b, k)
+	})
+}
+
+// benchSign signs d with opts over and over.
+func benchSign(d []byte, opts crypto.SignerOpts) func(*testing.B, crypto.Signer) {
+	return func(b *testing.B, s crypto.Signer) {
+		for b.Loop() {
+			if _, err := s.Sign(rand.Reader, d, opts); err != nil {
+				b.Fatal(err)
 			}
 		}
 	}
-	b.Run("go", run(priv))
-	b.Run("libcrypto", func(b *testing.B) {
-		k, _ := newKey(b, "rsa2048.pem")
-		run(k)(b)
-	})
+}
+
+// benchHandshake runs TLS 1.3 handshakes with a certificate signed by s.
+func benchHandshake(b *testing.B, s crypto.Signer) {
+	cert := serverCert(b, s)
+	for b.Loop() {
+		if _, err := handshake(cert, tls.VersionTLS13, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

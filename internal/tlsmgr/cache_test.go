@@ -7,28 +7,9 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
-
-// logLines collects Logf output.
-type logLines struct {
-	mu    sync.Mutex
-	lines []string
-}
-
-func (l *logLines) logf(format string, a ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, fmt.Sprintf(format, a...))
-}
-
-func (l *logLines) text() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.lines, "\n")
-}
 
 // cacheKeys lists the ids in the fake's cache.
 func cacheKeys(f *fakeTLSMgr) []string {
@@ -85,7 +66,7 @@ func TestStatefulResumption(t *testing.T) {
 				f := newFake(t, true)
 				f.set(func(f *fakeTLSMgr) { f.cachable = true; f.keys = nil })
 				clk := &fakeClock{now: time.Now()}
-				var logB logLines
+				var logB warnings
 				server := func(scope string, logf func(string, ...any)) *tls.Config {
 					cfg := &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequestClientCert,
 						MinVersion: version, MaxVersion: version}
@@ -113,7 +94,7 @@ func TestStatefulResumption(t *testing.T) {
 				if c.between != nil {
 					c.between(t, f, clk)
 				}
-				if got := handshake(t, server(c.scopeB, logB.logf), client); got != c.resume {
+				if got := handshake(t, server(c.scopeB, logB.warnf), client); got != c.resume {
 					t.Errorf("resumed = %v, want %v", got, c.resume)
 				}
 				f.ensureRunning()
@@ -237,7 +218,7 @@ func TestClientCache(t *testing.T) {
 				f.set(func(f *fakeTLSMgr) { f.smtpCache = true })
 				clk := &fakeClock{now: time.Now()}
 				serverCfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: version, MaxVersion: version}
-				var logB logLines
+				var logB warnings
 				client := func(scope string, logf func(string, ...any)) *tls.Config {
 					cc := NewClientCache(mustClient(t, f.path, fastOpts(nil)), ClientCacheOptions{Lifetime: time.Hour, Now: clk.Now})
 					return &tls.Config{InsecureSkipVerify: true, ServerName: "localhost",
@@ -254,7 +235,7 @@ func TestClientCache(t *testing.T) {
 				if c.between != nil {
 					c.between(f, clk)
 				}
-				if got := handshake(t, serverCfg, client(c.scopeB, logB.logf)); got != c.resume {
+				if got := handshake(t, serverCfg, client(c.scopeB, logB.warnf)); got != c.resume {
 					t.Errorf("resumed = %v, want %v", got, c.resume)
 				}
 				// The id is the same for every session of this scope: a

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -355,7 +356,7 @@ func (f *fakeTLSMgr) waitClosed(t *testing.T) {
 	}
 }
 
-// warnings collects Warnf output.
+// warnings collects Warnf (or Logf) output.
 type warnings struct {
 	mu   sync.Mutex
 	msgs []string
@@ -372,3 +373,6 @@ func (w *warnings) list() []string {
 	defer w.mu.Unlock()
 	return append([]string(nil), w.msgs...)
 }
+
+// text returns the messages one a line.
+func (w *warnings) text() string { return strings.Join(w.list(), "\n") }
