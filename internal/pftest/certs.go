@@ -36,6 +36,7 @@ const (
 	KeyRSA2048  = "rsa2048"
 	KeyECDSA256 = "ecdsa256"
 	KeyECDSA384 = "ecdsa384"
+	KeyECDSA521 = "ecdsa521"
 	KeyEd25519  = "ed25519"
 )
 
@@ -165,6 +166,8 @@ func testKey(t testing.TB, keyType, cn string) crypto.Signer {
 		k, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	case KeyECDSA384:
 		k, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	case KeyECDSA521:
+		k, err = ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
 	case KeyEd25519:
 		seed := sha256.Sum256([]byte("pftest ed25519 " + cn))
 		k = ed25519.NewKeyFromSeed(seed[:])

@@ -3,7 +3,6 @@ package proxy
 import (
 	"errors"
 	"net"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -20,11 +19,11 @@ import (
 //     pinned version decides alone. Otherwise: bytes already waiting at
 //     accept time mean an old client (no announcement). With none, a
 //     process that expects 3.6+ clients (the installed Postfix, read with
-//     postconf at start-up) looks once more after EarlyWait (50 µs: an
-//     old client writes its request microseconds after connect(), so it
-//     is there by then) and then announces; one that expects older
-//     clients waits OldClientWait for the request and announces only if
-//     nothing came.
+//     postconf at start-up) looks once more after giving up the CPU once
+//     (an old client writes its request microseconds after connect(), so
+//     it is there by then, unless it was preempted in between) and then
+//     announces; one that expects older clients waits OldClientWait for
+//     the request and announces only if nothing came.
 //  2. The first list's names then tell G1 (timeout only), G2 (server_id)
 //     and G3 (two timeouts, serverid) apart; after an announcement they
 //     must be the G3 shape.
@@ -36,11 +35,6 @@ import (
 // defaultOldClientWait is how long a process that expects pre-3.6
 // clients waits for a request before it announces anyway.
 const defaultOldClientWait = 500 * time.Millisecond
-
-// defaultEarlyWait is how long a process that expects 3.6+ clients looks
-// for an old client's request before it announces. It is the only cost
-// the detection adds to a 3.6+ session.
-const defaultEarlyWait = 50 * time.Microsecond
 
 // g5Wait is how long a G5-expecting process waits for a second list that
 // did not arrive with the first (a split write).
@@ -56,7 +50,10 @@ type Generations struct {
 	Pinned bool
 	// OldClientWait overrides defaultOldClientWait.
 	OldClientWait time.Duration
-	// EarlyWait overrides defaultEarlyWait; negative: no wait at all.
+	// EarlyWait, if positive, is how long a process that expects 3.6+
+	// clients waits for an old client's request before it announces
+	// (tests of busy processes); zero: a second look after a
+	// sched_yield (secondLook), the default; negative: no second look.
 	EarlyWait time.Duration
 }
 
@@ -79,11 +76,13 @@ func (ss *session) shouldAnnounce() bool {
 		return false // the client spoke first
 	}
 	if want.Announces() {
-		early := defaultEarlyWait
-		if g != nil && g.EarlyWait != 0 {
-			early = g.EarlyWait
+		switch {
+		case g == nil || g.EarlyWait == 0:
+			return !ss.secondLook()
+		case g.EarlyWait < 0:
+			return true
 		}
-		return early < 0 || !ss.peek(early)
+		return !ss.peek(g.EarlyWait)
 	}
 	wait := defaultOldClientWait
 	if g != nil && g.OldClientWait > 0 {
@@ -110,27 +109,6 @@ func (ss *session) peek(d time.Duration) bool {
 		_ = rc.Control(queued)
 		return rerr == nil && n > 0
 	}
-	if d <= maxPreciseLook && preciseLooks.Add(1) <= maxPreciseLooks {
-		// Go's timers wake a process that has nothing else to do
-		// no sooner than after a millisecond: a 50 µs look would
-		// cost twenty times that. One short look at a time blocks its
-		// thread in poll(2) instead (with more at once the process
-		// is busy, and its timers are precise again).
-		defer preciseLooks.Add(-1)
-		_ = rc.Control(func(fd uintptr) {
-			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-			ts := unix.NsecToTimespec(int64(d))
-			if k, perr := unix.Ppoll(fds, &ts, nil); perr == nil && k > 0 {
-				queued(fd)
-			} else {
-				rerr = unix.EAGAIN
-			}
-		})
-		return rerr == nil && n > 0
-	}
-	if d <= maxPreciseLook {
-		preciseLooks.Add(-1)
-	}
 	if err := ss.plain.SetReadDeadline(time.Now().Add(d)); err != nil {
 		return false
 	}
@@ -147,14 +125,17 @@ func (ss *session) peek(d time.Duration) bool {
 	return err == nil && rerr == nil && n > 0
 }
 
-// Short looks (EarlyWait) wait in poll(2), at most maxPreciseLooks at a
-// time; see peek.
-const (
-	maxPreciseLook  = time.Millisecond
-	maxPreciseLooks = 1
-)
-
-var preciseLooks atomic.Int32
+// secondLook looks for an old client's request once more without waiting
+// for a time: it first gives the CPU to whatever else is runnable
+// (sched_yield), such as a client that was preempted between connect()
+// and write(). A timed wait would cost far more than it is worth: Go's
+// timers wake an idle process no sooner than after a millisecond, and a
+// thread blocked in poll(2) for tens of microseconds makes the runtime
+// hand its work to another thread.
+func (ss *session) secondLook() bool {
+	_, _, _ = unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+	return ss.peek(0)
+}
 
 // moreQueued reports whether bytes follow the first list: already in the
 // reader's buffer, or waiting in the socket (within wait).

@@ -14,10 +14,10 @@ import (
 	"tlsproxy/internal/pftest"
 )
 
-// TestLibcryptoKey checks that loaded RSA keys, and P-256 ECDSA keys, sign
+// TestLibcryptoKey checks that loaded RSA keys, and P-521 ECDSA keys, sign
 // in libcrypto when the package is built with -tags libcrypto, and stay Go
-// keys otherwise; P-384 keys (faster in Go) and Ed25519 keys are never
-// wrapped.
+// keys otherwise; P-256 and P-384 keys (see libcryptoCurves) and Ed25519
+// keys are never wrapped.
 func TestLibcryptoKey(t *testing.T) {
 	f := newFixture(t)
 	rsaType := fmt.Sprintf("%T", &rsa.PrivateKey{})
@@ -28,8 +28,10 @@ func TestLibcryptoKey(t *testing.T) {
 		ecType = fmt.Sprintf("%T", &libcrypto.ECDSAKey{})
 	}
 	ec384Cert, ec384Key := f.ca.Issue(t, "mx-ec384.example.test", []string{"mx.example.test"}, pftest.KeyECDSA384)
-	pftest.WriteFiles(t, f.dir, map[string][]byte{"ec384.pem": cat(ec384Key, ec384Cert)})
+	ec521Cert, ec521Key := f.ca.Issue(t, "mx-ec521.example.test", []string{"mx.example.test"}, pftest.KeyECDSA521)
+	pftest.WriteFiles(t, f.dir, map[string][]byte{"ec384.pem": cat(ec384Key, ec384Cert), "ec521.pem": cat(ec521Key, ec521Cert)})
 	ec384 := filepath.Join(f.dir, "ec384.pem")
+	ec521 := filepath.Join(f.dir, "ec521.pem")
 	legacy := func(slot, cert, key string) func(t *testing.T) []tls.Certificate {
 		return func(t *testing.T) []tls.Certificate {
 			c, ok := loadLegacy(slot, cert, key, func(w string) { t.Errorf("warning: %s", w) })
@@ -54,11 +56,13 @@ func TestLibcryptoKey(t *testing.T) {
 		want string // %T of the PrivateKey
 	}{
 		{"legacy RSA", legacy("RSA", f.rsa, f.rsa), rsaType},
-		{"legacy ECDSA", legacy("ECDSA", f.ecCert, f.ecKey), ecType},
+		{"legacy ECDSA P-256", legacy("ECDSA", f.ecCert, f.ecKey), goECType},
 		{"legacy ECDSA P-384", legacy("ECDSA", ec384, ec384), goECType},
+		{"legacy ECDSA P-521", legacy("ECDSA", ec521, ec521), ecType},
 		{"chain RSA", chain(f.rsaChain), rsaType},
-		{"chain ECDSA", chain(f.ecKey + "," + f.ecCert), ecType},
+		{"chain ECDSA P-256", chain(f.ecKey + "," + f.ecCert), goECType},
 		{"chain ECDSA P-384", chain(ec384), goECType},
+		{"chain ECDSA P-521", chain(ec521), ecType},
 		{"chain Ed25519", chain(f.edChain), fmt.Sprintf("%T", ed25519.PrivateKey{})},
 	}
 	for _, tt := range tests {
