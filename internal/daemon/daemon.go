@@ -1,7 +1,10 @@
 // Package daemon is the process skeleton that Postfix's event_server(3)
 // gives tlsproxy: it accepts plaintext clients on the socket master(8)
-// passed as fd 6, tells master when it takes and frees a connection, runs
-// each connection in its own goroutine, and decides when the process ends:
+// passed as fd 6, tells master when it takes and frees a connection, hands
+// each connection to a goroutine (reused from an earlier connection when
+// one is free; the handler reports the session's end through a callback,
+// as a relay goes on without it), returns free memory to the kernel when
+// connections stop arriving, and decides when the process ends:
 //
 //   - master goes away or runs "postfix reload"/"postfix stop" (EOF on the
 //     status socket, fd 5): stop accepting, let open sessions finish, exit;

@@ -1,11 +1,12 @@
 // Package proxy runs one tlsproxy session: the conversation with a Postfix
-// client (postscreen(8), or smtp(8) in later work) on the plaintext UNIX
+// client (postscreen(8), or smtp(8) for the client role) on the plaintext UNIX
 // socket, the TLS handshake on the remote socket that client passes over,
 // and the byte relay between the two until one side ends.
 //
-// A session runs in one goroutine, in the order Postfix's tlsproxy runs its
-// steps (tlsproxy.c: tlsp_service, tlsp_get_request_event,
-// tlsp_get_fd_event, tlsp_start_tls, tlsp_strategy):
+// A session runs in the goroutine that calls Server.Start, in the order
+// Postfix's tlsproxy runs its steps (tlsproxy.c: tlsp_service,
+// tlsp_get_request_event, tlsp_get_fd_event, tlsp_start_tls,
+// tlsp_strategy):
 //
 //  1. announce: write the protocol list "protocol=tlsproxy_protocol" (3.6+);
 //  2. request: read remote_endpoint, flags, timeout, timeout, serverid;
@@ -21,7 +22,10 @@
 //     "second timeout + 10 s". Plaintext EOF: send close_notify, close.
 //     Remote EOF: deliver what was decrypted, close.
 //
-// Every step that waits has a deadline, so no session can hold a goroutine
-// or a descriptor forever; one deferred close releases both sockets on
-// every path.
+// Start returns once the relay has begun: each relay direction runs in a
+// goroutine of its own while it has input and parks in internal/park (no
+// goroutine, no buffer) after a second without; the direction that
+// finishes last logs the end and closes both sockets (relay.go). Every
+// step that waits has a deadline, so no session can hold a goroutine or a
+// descriptor forever.
 package proxy
