@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -145,4 +146,26 @@ func parseClientEntry(b []byte) (clientEntry, error) {
 func expired(issued, now time.Time, lifetime time.Duration) bool {
 	age := now.Sub(issued)
 	return age > lifetime || age < -time.Minute
+}
+
+// backoff remembers a failed tlsmgr request so that nobody asks again
+// for a while (Backoff in the options); "not found" answers do not count.
+// The zero value is ready; it is safe for concurrent use.
+type backoff struct {
+	mu    sync.Mutex
+	until time.Time
+}
+
+// down reports whether a failure happened within its back-off.
+func (b *backoff) down(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return now.Before(b.until)
+}
+
+// failed starts a back-off of d from now.
+func (b *backoff) failed(now time.Time, d time.Duration) {
+	b.mu.Lock()
+	b.until = now.Add(d)
+	b.mu.Unlock()
 }

@@ -3,7 +3,6 @@ package tlsmgr
 import (
 	"crypto/tls"
 	"errors"
-	"sync"
 	"time"
 )
 
@@ -33,8 +32,7 @@ type ClientCache struct {
 	store Store
 	opts  ClientCacheOptions
 
-	mu        sync.Mutex
-	failUntil time.Time
+	tlsmgrDown backoff
 }
 
 // NewClientCache returns a ClientCache over store (normally the *Client).
@@ -78,7 +76,7 @@ func (s *clientScope) Get(key string) (*tls.ClientSessionState, bool) {
 	c, ct := s.c, s.c.opts.CacheType
 	now := c.opts.Now()
 	id := ClientCacheID(s.serverid, s.scope, key)
-	if c.down(now) {
+	if c.tlsmgrDown.down(now) {
 		s.log("%s session cache: tlsmgr unavailable, no session looked up for %s: full handshake", ct, s.serverid)
 		return nil, false
 	}
@@ -119,7 +117,7 @@ func (s *clientScope) Put(key string, cs *tls.ClientSessionState) {
 	c, ct := s.c, s.c.opts.CacheType
 	now := c.opts.Now()
 	id := ClientCacheID(s.serverid, s.scope, key)
-	if c.down(now) {
+	if c.tlsmgrDown.down(now) {
 		return
 	}
 	if cs == nil {
@@ -152,16 +150,8 @@ func (c *ClientCache) delete(now time.Time, id string) {
 	}
 }
 
-func (c *ClientCache) down(now time.Time) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return now.Before(c.failUntil)
-}
-
 func (c *ClientCache) failed(now time.Time, request string, err error) {
-	c.mu.Lock()
-	c.failUntil = now.Add(c.opts.Backoff)
-	c.mu.Unlock()
+	c.tlsmgrDown.failed(now, c.opts.Backoff)
 	if c.opts.Warnf != nil {
 		c.opts.Warnf("%s session cache %s: %v", c.opts.CacheType, request, err)
 	}

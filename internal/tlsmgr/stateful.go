@@ -40,7 +40,7 @@ func (t *Tickets) wrapStateful(scope string, cs tls.ConnectionState, ss *tls.Ses
 		t.logf("smtpd session cache: not saving session %s: %v", id, err)
 		return identity, nil
 	}
-	if t.cacheDown(now) {
+	if t.tlsmgrDown.down(now) {
 		t.logf("smtpd session cache: tlsmgr unavailable, session %s not saved", id)
 		return identity, nil
 	}
@@ -61,7 +61,7 @@ func (t *Tickets) unwrapStateful(scope string, identity []byte, cs tls.Connectio
 	}
 	now := t.opts.Now()
 	id := ServerCacheID(identity, serverIDOf(scope))
-	if t.cacheDown(now) {
+	if t.tlsmgrDown.down(now) {
 		t.logf("smtpd session cache: tlsmgr unavailable, session %s not looked up: full handshake", id)
 		return nil
 	}
@@ -107,17 +107,8 @@ func (t *Tickets) deleteEntry(now time.Time, id string) {
 	}
 }
 
-// cacheDown reports whether tlsmgr failed within the last Backoff.
-func (t *Tickets) cacheDown(now time.Time) bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return now.Before(t.failUntil)
-}
-
 // cacheFailed warns and stops asking tlsmgr for Backoff.
 func (t *Tickets) cacheFailed(now time.Time, request string, err error) {
-	t.mu.Lock()
-	t.failUntil = now.Add(t.opts.Backoff)
-	t.mu.Unlock()
+	t.tlsmgrDown.failed(now, t.opts.Backoff)
 	t.warnf("smtpd session cache %s: %v", request, err)
 }

@@ -66,10 +66,10 @@ type Tickets struct {
 	src  KeySource
 	opts TicketOptions
 
-	mu        sync.Mutex
-	current   *ticketKey
-	keys      map[[KeyNameSize]byte]*ticketKey
-	failUntil time.Time
+	mu         sync.Mutex
+	current    *ticketKey
+	keys       map[[KeyNameSize]byte]*ticketKey
+	tlsmgrDown backoff
 }
 
 type ticketKey struct {
@@ -234,8 +234,9 @@ func additionalData(name [KeyNameSize]byte, scope string) []byte {
 // tlsmgr once the cached one has expired; nil if there is none.
 func (t *Tickets) currentKey(now time.Time) *ticketKey {
 	t.mu.Lock()
-	k, failing := t.current, now.Before(t.failUntil)
+	k := t.current
 	t.mu.Unlock()
+	failing := t.tlsmgrDown.down(now)
 	if k != nil && now.Before(k.key.Expires) {
 		return k
 	}
@@ -257,8 +258,9 @@ func (t *Tickets) currentKey(now time.Time) *ticketKey {
 // tlsmgr, if it is still valid for decryption.
 func (t *Tickets) keyByName(name [KeyNameSize]byte, now time.Time) *ticketKey {
 	t.mu.Lock()
-	k, failing := t.keys[name], now.Before(t.failUntil)
+	k := t.keys[name]
 	t.mu.Unlock()
+	failing := t.tlsmgrDown.down(now)
 	if k == nil && !failing {
 		var err error
 		k, err = t.fetch(name[:], now)
@@ -284,9 +286,7 @@ func (t *Tickets) fetch(name []byte, now time.Time) (*ticketKey, error) {
 	key, err := t.src.TicketKey(name)
 	if err != nil {
 		if !errors.Is(err, ErrNotFound) {
-			t.mu.Lock()
-			t.failUntil = now.Add(t.opts.Backoff)
-			t.mu.Unlock()
+			t.tlsmgrDown.failed(now, t.opts.Backoff)
 		}
 		return nil, err
 	}
