@@ -92,7 +92,8 @@ type Logger struct {
 	// Socket side; conn == nil means no socket.
 	sockPath string
 	dial     func(string) (datagramConn, error)
-	conn     datagramConn // owned by the writer goroutine after Open
+	conn     datagramConn    // written under wmu after Open
+	raw      syscall.RawConn // conn's descriptor, for writeNow; nil if none
 	queue    chan item
 	// wmu is held around every write to conn (the writer's, and the
 	// direct ones of logf); pending counts records queued and not yet
@@ -177,7 +178,8 @@ func newLogger(o Options) (*Logger, error) {
 
 // start hands conn to a new writer goroutine.
 func (l *Logger) start(p string, conn datagramConn, dial func(string) (datagramConn, error)) {
-	l.sockPath, l.conn, l.dial = p, conn, dial
+	l.sockPath, l.dial = p, dial
+	l.setConn(conn)
 	l.queue = make(chan item, queueSize)
 	l.quit = make(chan struct{})
 	l.done = make(chan struct{})
@@ -276,20 +278,12 @@ func (l *Logger) writeNow(b []byte) bool {
 		return false
 	}
 	defer l.wmu.Unlock()
-	if l.pending.Load() != 0 || l.dropped.Load() != 0 || l.closed.Load() {
-		return false
-	}
-	sc, ok := l.conn.(syscall.Conn)
-	if !ok {
-		return false
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
+	if l.raw == nil || l.pending.Load() != 0 || l.dropped.Load() != 0 || l.closed.Load() {
 		return false
 	}
 	var n int
 	var werr error
-	err = rc.Write(func(fd uintptr) bool {
+	err := l.raw.Write(func(fd uintptr) bool {
 		n, werr = syscall.Write(int(fd), b) // non-blocking socket: one try
 		return true
 	})
@@ -353,7 +347,18 @@ func (l *Logger) Close() error {
 	return l.conn.Close()
 }
 
-// writer is the only goroutine that touches l.conn until Close.
+// setConn makes c the socket, with its descriptor for writeNow.
+func (l *Logger) setConn(c datagramConn) {
+	l.conn, l.raw = c, nil
+	if sc, ok := c.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			l.raw = rc
+		}
+	}
+}
+
+// writer writes the queued records; it and writeNow use l.conn only
+// under wmu.
 func (l *Logger) writer() {
 	defer close(l.done)
 	for {
@@ -406,7 +411,7 @@ func (l *Logger) send(b []byte) bool {
 		return false
 	}
 	_ = l.conn.Close() // the old connection is dead either way
-	l.conn = c
+	l.setConn(c)
 	return l.write(b) == nil
 }
 
