@@ -93,12 +93,13 @@ func (k *RSAKey) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]
 	return k.c.sign(p, digest)
 }
 
-// rsaSelfTests are the paddings and digests TLS uses.
+// rsaSelfTests are one signature with each padding: enough to catch a
+// broken build at start-up and to have OpenSSL initialise itself before
+// the jail, at about 0.75 ms each for RSA-2048 (every tlsproxy process
+// pays them). TestSign checks every digest and padding TLS uses.
 var rsaSelfTests = []crypto.SignerOpts{
-	crypto.MD5SHA1, crypto.SHA1, crypto.SHA256, crypto.SHA384, crypto.SHA512,
+	crypto.SHA256,
 	&rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256},
-	&rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA384},
-	&rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA512},
 }
 
 // selfTest signs one digest with each of rsaSelfTests and verifies each
