@@ -20,12 +20,13 @@
 // [Available] reports false, [NewRSA] and [NewECDSA] return
 // [ErrUnavailable], and callers keep using Go's own private keys.
 //
-// [NewRSA] and [NewECDSA] make test signatures with every padding and
-// digest TLS uses and verify them in Go, so that a broken build or library
-// (or an ECDSA private scalar that does not match its public key) fails at
-// start-up, and so that OpenSSL has loaded its configuration and fetched
-// every algorithm before the daemon enters its chroot jail and drops
-// privileges.
+// [NewRSA] and [NewECDSA] make test signatures (RSA: one per padding;
+// ECDSA: one per digest length) and verify them in Go, so that a broken
+// build or library (or an ECDSA private scalar that does not match its
+// public key) fails at start-up, and so that OpenSSL has loaded its
+// configuration before the daemon enters its chroot jail and drops
+// privileges (the algorithms themselves are built into its default
+// provider: signing inside a jail with a digest not used before works).
 //
 // RSA decryption (the rarely used TLS RSA key exchange) stays in Go, and
 // so do ECDSA signatures requested without a random source (crypto/ecdsa's
