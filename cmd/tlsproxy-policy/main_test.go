@@ -3,8 +3,6 @@ package main
 import (
 	"bytes"
 	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -53,22 +51,7 @@ func TestReport(t *testing.T) {
 		got.WriteString("== " + c.name + "\n" + stdout.String() + stderr.String())
 	}
 	out := strings.ReplaceAll(got.String(), dir, "$DIR")
-	golden := filepath.Join("testdata", "report.golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(golden, []byte(out), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if out != string(want) {
-		t.Errorf("report differs from %s:\n%s", golden, out)
-	}
+	pftest.Golden(t, "report.golden", out, *update)
 }
 
 // TestMailConfig: without -c the command reads $MAIL_CONFIG.

@@ -33,9 +33,10 @@ type fakeProxy struct {
 	seconds  []attr.List // client role: the TLS settings list
 }
 
-func startFakeProxy(t *testing.T) (*fakeProxy, *Dialer) {
+// ecdsaPair writes an ECDSA certificate and key into dir with WriteCert
+// and returns them loaded.
+func ecdsaPair(t *testing.T, dir string) tls.Certificate {
 	t.Helper()
-	dir := t.TempDir()
 	cf, err := WriteCert(dir, ECDSA)
 	if err != nil {
 		t.Fatal(err)
@@ -44,6 +45,13 @@ func startFakeProxy(t *testing.T) (*fakeProxy, *Dialer) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pair
+}
+
+func startFakeProxy(t *testing.T) (*fakeProxy, *Dialer) {
+	t.Helper()
+	dir := t.TempDir()
+	pair := ecdsaPair(t, dir)
 	sock := filepath.Join(dir, "tlsproxy")
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
 	if err != nil {
@@ -143,18 +151,21 @@ func (p *fakeProxy) session(c *net.UnixConn) {
 	<-done
 }
 
-func TestPostscreenRequest(t *testing.T) {
-	p, d := startFakeProxy(t)
+// pingOne opens one session through d to the fake proxy p and pings
+// it. It returns the session, its listener, and the one request the proxy
+// got with the settings list that followed it (client role only).
+func pingOne(t *testing.T, p *fakeProxy, d *Dialer) (s *Session, ln *net.TCPListener, req, second attr.List) {
+	t.Helper()
 	ln, err := Listen()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	s, err := d.Open(ln, nil)
+	t.Cleanup(func() { ln.Close() })
+	s, err = d.Open(ln, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
 	if err := s.Ping(pingMsg, pingReply, make([]byte, 256), 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +174,12 @@ func TestPostscreenRequest(t *testing.T) {
 	if len(p.requests) != 1 {
 		t.Fatalf("%d requests", len(p.requests))
 	}
-	req := p.requests[0]
+	return s, ln, p.requests[0], p.seconds[0]
+}
+
+func TestPostscreenRequest(t *testing.T) {
+	p, d := startFakeProxy(t)
+	s, _, req, _ := pingOne(t, p, d)
 	if err := req.Expect("bench", "remote_endpoint", "flags", "timeout", "timeout", "serverid"); err != nil {
 		t.Fatal(err)
 	}
@@ -288,29 +304,10 @@ func TestHoldGivesUp(t *testing.T) {
 
 func TestSMTPRequest(t *testing.T) {
 	p, _ := startFakeProxy(t)
-	d := p.smtpDialer()
-	ln, err := Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	s, err := d.Open(ln, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, ln, req, second := pingOne(t, p, p.smtpDialer())
 	if !s.Client {
 		t.Error("client-role session not marked Client")
 	}
-	if err := s.Ping(pingMsg, pingReply, make([]byte, 256), 5*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.requests) != 1 {
-		t.Fatalf("%d requests", len(p.requests))
-	}
-	req, second := p.requests[0], p.seconds[0]
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	want := map[string]string{"remote_endpoint": "[127.0.0.1]:" + port, "flags": "6", "serverid": "smtp"}
 	for name, v := range want {
@@ -386,14 +383,7 @@ func TestClientRoleRefused(t *testing.T) {
 			}
 		}
 	}()
-	cf, err := WriteCert(dir, ECDSA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, err := tls.LoadX509KeyPair(cf.Cert, cf.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pair := ecdsaPair(t, dir)
 	tl, err := Listen()
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package fdpass
+package fdpass_test
 
 import (
 	"errors"
@@ -10,28 +10,10 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-)
 
-// pair returns both ends of a fresh AF_UNIX stream socketpair.
-func pair(t testing.TB) (a, b *net.UnixConn) {
-	t.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conns := make([]*net.UnixConn, 2)
-	for i, fd := range fds {
-		f := os.NewFile(uintptr(fd), "socketpair")
-		c, err := net.FileConn(f)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		conns[i] = c.(*net.UnixConn)
-		t.Cleanup(func() { c.Close() })
-	}
-	return conns[0], conns[1]
-}
+	"tlsproxy/internal/fdpass"
+	"tlsproxy/internal/pftest"
+)
 
 // pipe returns a pipe; the write end is what tests pass around. Once the
 // test closed its own write end, EOF on the read end proves that no other
@@ -90,7 +72,7 @@ func TestRecv(t *testing.T) {
 		after   string // data that must still be readable after Recv
 	}{
 		{name: "good fd via Send", setup: func(t *testing.T, a, b *net.UnixConn, w *os.File) {
-			if err := Send(a, w); err != nil {
+			if err := fdpass.Send(a, w); err != nil {
 				t.Fatal(err)
 			}
 		}},
@@ -123,7 +105,7 @@ func TestRecv(t *testing.T) {
 			sendRaw(t, a, []byte{0}, nil)
 		}},
 		{name: "truncated control buffer", wantErr: "control message truncated", setup: func(t *testing.T, a, b *net.UnixConn, w *os.File) {
-			sendRaw(t, a, []byte{0}, rights(w, 3*maxFDs))
+			sendRaw(t, a, []byte{0}, rights(w, 3*fdpass.MaxFDs))
 		}},
 		{name: "two data bytes with fd", wantErr: "got 2 data bytes with the file descriptor, want 1", setup: func(t *testing.T, a, b *net.UnixConn, w *os.File) {
 			sendRaw(t, a, []byte{0, 0}, rights(w, 1))
@@ -138,12 +120,12 @@ func TestRecv(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			a, b := pair(t)
+			a, b := pftest.UnixPair(t)
 			r, w := pipe(t)
 			b.SetReadDeadline(time.Now().Add(5 * time.Second))
 			before := fdCount(t)
 			tc.setup(t, a, b, w)
-			got, err := Recv(b)
+			got, err := fdpass.Recv(b)
 			if tc.wantErr != "" {
 				if err == nil {
 					got.Close()
@@ -189,19 +171,19 @@ func TestRecv(t *testing.T) {
 }
 
 func TestRecvDeadlineIsTimeout(t *testing.T) {
-	_, b := pair(t)
+	_, b := pftest.UnixPair(t)
 	b.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
-	_, err := Recv(b)
+	_, err := fdpass.Recv(b)
 	if !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("Recv error %v, want os.ErrDeadlineExceeded", err)
 	}
 }
 
 func TestSendClosedFile(t *testing.T) {
-	a, _ := pair(t)
+	a, _ := pftest.UnixPair(t)
 	_, w := pipe(t)
 	w.Close()
-	if err := Send(a, w); err == nil {
+	if err := fdpass.Send(a, w); err == nil {
 		t.Fatal("Send of a closed file succeeded")
 	}
 }
@@ -233,7 +215,7 @@ func FuzzRecv(f *testing.F) {
 		if len(data) > 4096 {
 			data = data[:4096]
 		}
-		a, b := pair(t)
+		a, b := pftest.UnixPair(t)
 		r, w := pipe(t)
 		b.SetReadDeadline(time.Now().Add(5 * time.Second))
 		if len(data) > 0 {
@@ -244,7 +226,7 @@ func FuzzRecv(f *testing.F) {
 			sendRaw(t, a, data, oob)
 		}
 		a.Close()
-		got, err := Recv(b)
+		got, err := fdpass.Recv(b)
 		want := withFD && len(data) == 1
 		if (err == nil) != want {
 			t.Fatalf("Recv(%q, fd=%v) error = %v, want success %v", data, withFD, err, want)

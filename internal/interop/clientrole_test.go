@@ -19,17 +19,13 @@ package interop
 import (
 	"bufio"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -236,40 +232,14 @@ func makeClientRolePKIOnce() (map[string][]byte, error) {
 
 func makeClientRolePKI() (map[string][]byte, error) {
 	now := time.Now()
+	valid := [2]time.Time{now.Add(-time.Hour), now.Add(30 * 24 * time.Hour)}
 	files := map[string][]byte{}
 	certPEM := func(der []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}) }
-	// issue makes a key and a certificate signed by parent (nil: self).
-	issue := func(cn string, names []string, isCA bool, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey, error) {
-		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		if err != nil {
-			return nil, nil, err
-		}
-		serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-		if err != nil {
-			return nil, nil, err
-		}
-		tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: cn}, DNSNames: names,
-			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(30 * 24 * time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-		if isCA {
-			tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
-			tmpl.KeyUsage, tmpl.ExtKeyUsage = x509.KeyUsageCertSign|x509.KeyUsageDigitalSignature, nil
-		}
-		if parent == nil {
-			parent, parentKey = tmpl, key
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-		if err != nil {
-			return nil, nil, err
-		}
-		c, err := x509.ParseCertificate(der)
-		return c, key, err
-	}
-	ca, caKey, err := issue("Interop Sink CA", nil, true, nil, nil)
+	ca, caKey, err := issueCert(certReq{cn: "Interop Sink CA", ca: true, when: valid}, nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	other, otherKey, err := issue("Other Sink CA", nil, true, nil, nil)
+	other, otherKey, err := issueCert(certReq{cn: "Other Sink CA", ca: true, when: valid}, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -284,7 +254,7 @@ func makeClientRolePKI() (map[string][]byte, error) {
 		{"other", "localhost", other, otherKey},
 		{"self", "localhost", nil, nil},
 	} {
-		c, k, err := issue(s.cn, []string{s.cn}, false, s.parent, s.key)
+		c, k, err := issueCert(certReq{cn: s.cn, names: []string{s.cn}, usage: x509.ExtKeyUsageServerAuth, when: valid}, s.parent, s.key)
 		if err != nil {
 			return nil, err
 		}

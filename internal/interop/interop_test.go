@@ -270,14 +270,7 @@ func TestServerRole(t *testing.T) {
 // master.cf (argument -c) its root directory must be the queue directory.
 func TestDaemonCredentials(t *testing.T) {
 	requireInterop(t)
-	pu, err := user.Lookup("postfix")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pg, err := user.LookupGroup("postfix")
-	if err != nil {
-		t.Fatal(err)
-	}
+	uid, gid := postfixIDs(t)
 	for _, im := range impls {
 		for _, chroot := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/chroot=%v", im.name, chroot), func(t *testing.T) {
@@ -289,14 +282,35 @@ func TestDaemonCredentials(t *testing.T) {
 				}
 				offset := in.logSize(t)
 				s := goClientSession(t, in, func(port int) {
-					re := regexp.MustCompile(fmt.Sprintf(`(?m)postfix/tlsproxy\[(\d+)\]: CONNECT from \[127\.0\.0\.1\]:%d$`, port))
-					m := re.FindStringSubmatch(in.waitLog(t, offset, re))
-					checkProcess(t, m[1], pu.Uid, pg.Gid, wantRoot)
+					checkProcess(t, servingPID(t, in, offset, port), uid, gid, wantRoot)
 				})
 				checkLog(t, sessionLog(t, in, offset, s.port), s, serverRoleRules)
 			})
 		}
 	}
+}
+
+// postfixIDs returns the numeric user and group IDs of user and group
+// postfix.
+func postfixIDs(t *testing.T) (uid, gid string) {
+	t.Helper()
+	pu, err := user.Lookup("postfix")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg, err := user.LookupGroup("postfix")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pu.Uid, pg.Gid
+}
+
+// servingPID waits for the CONNECT line, logged after offset, of the
+// session from port and returns the PID of the tlsproxy that logged it.
+func servingPID(t *testing.T, in *instance, offset int64, port int) string {
+	t.Helper()
+	re := regexp.MustCompile(fmt.Sprintf(`(?m)postfix/tlsproxy\[(\d+)\]: CONNECT from \[127\.0\.0\.1\]:%d$`, port))
+	return re.FindStringSubmatch(in.waitLog(t, offset, re))[1]
 }
 
 // checkProcess compares /proc/PID with the expected credentials.

@@ -1,12 +1,9 @@
 package interop
 
 import (
-	"fmt"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,14 +19,7 @@ import (
 
 func TestJailAndPrivileges(t *testing.T) {
 	requireInterop(t)
-	pu, err := user.Lookup("postfix")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pg, err := user.LookupGroup("postfix")
-	if err != nil {
-		t.Fatal(err)
-	}
+	uid, gid := postfixIDs(t)
 	for _, im := range impls {
 		t.Run(im.name, func(t *testing.T) {
 			in := instanceFor(t, im, true)
@@ -41,9 +31,8 @@ func TestJailAndPrivileges(t *testing.T) {
 			checkKeyFile(t, key)
 			offset := in.logSize(t)
 			s := goClientSession(t, in, func(port int) {
-				re := regexp.MustCompile(fmt.Sprintf(`(?m)postfix/tlsproxy\[(\d+)\]: CONNECT from \[127\.0\.0\.1\]:%d$`, port))
-				pid := re.FindStringSubmatch(in.waitLog(t, offset, re))[1]
-				checkProcess(t, pid, pu.Uid, pg.Gid, in.queueDir)
+				pid := servingPID(t, in, offset, port)
+				checkProcess(t, pid, uid, gid, in.queueDir)
 				checkNoCapabilities(t, pid)
 				checkKeyOutOfReach(t, pid, key, in.queueDir)
 			})

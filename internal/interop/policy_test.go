@@ -8,13 +8,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
-	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -116,45 +112,14 @@ func testPKI() (*pki, error) {
 func makePKI() (*pki, error) {
 	now := time.Now()
 	valid := [2]time.Time{now.Add(-time.Hour), now.Add(30 * 24 * time.Hour)}
-	newKey := func() (*ecdsa.PrivateKey, error) { return ecdsa.GenerateKey(elliptic.P256(), rand.Reader) }
-	// issue signs a certificate for cn with parent (nil = self-signed).
-	issue := func(cn string, isCA bool, when [2]time.Time, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey, error) {
-		key, err := newKey()
-		if err != nil {
-			return nil, nil, err
-		}
-		serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-		if err != nil {
-			return nil, nil, err
-		}
-		tmpl := &x509.Certificate{
-			SerialNumber: serial, Subject: pkix.Name{CommonName: cn},
-			NotBefore: when[0], NotAfter: when[1],
-			KeyUsage:    x509.KeyUsageDigitalSignature,
-			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-		}
-		if isCA {
-			tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
-			tmpl.KeyUsage, tmpl.ExtKeyUsage = x509.KeyUsageCertSign|x509.KeyUsageDigitalSignature, nil
-		}
-		if parent == nil {
-			parent, parentKey = tmpl, key
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-		if err != nil {
-			return nil, nil, err
-		}
-		c, err := x509.ParseCertificate(der)
-		return c, key, err
-	}
 	pair := func(c *x509.Certificate, k *ecdsa.PrivateKey) tls.Certificate {
 		return tls.Certificate{Certificate: [][]byte{c.Raw}, PrivateKey: k, Leaf: c}
 	}
-	ca, caKey, err := issue("Interop CA", true, valid, nil, nil)
+	ca, caKey, err := issueCert(certReq{cn: "Interop CA", ca: true, when: valid}, nil, nil)
 	if err != nil {
 		return nil, err
 	}
-	other, otherKey, err := issue("Other CA", true, valid, nil, nil)
+	other, otherKey, err := issueCert(certReq{cn: "Other CA", ca: true, when: valid}, nil, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -172,7 +137,7 @@ func makePKI() (*pki, error) {
 		{p.wrongCN, valid, other, otherKey, &p.wrongCA},
 		{p.selfCN, valid, nil, nil, &p.selfSigned},
 	} {
-		cert, key, err := issue(c.cn, false, c.when, c.parent, c.key)
+		cert, key, err := issueCert(certReq{cn: c.cn, usage: x509.ExtKeyUsageClientAuth, when: c.when}, c.parent, c.key)
 		if err != nil {
 			return nil, err
 		}

@@ -62,7 +62,12 @@ func NewCA(t testing.TB, cn string) *CA {
 // NewCAKey returns a self-signed CA named cn with a key of keyType.
 func NewCAKey(t testing.TB, cn, keyType string) *CA {
 	t.Helper()
-	key := testKey(t, keyType, cn)
+	return newCA(t, cn, testKey(t, keyType, cn), nil)
+}
+
+// newCA makes a CA named cn with key, signed by parent (nil: self-signed).
+func newCA(t testing.TB, cn string, key crypto.Signer, parent *CA) *CA {
+	t.Helper()
 	tmpl := &x509.Certificate{
 		SerialNumber:          serialFor("ca", cn),
 		Subject:               pkix.Name{CommonName: cn},
@@ -72,7 +77,12 @@ func NewCAKey(t testing.TB, cn, keyType string) *CA {
 		BasicConstraintsValid: true,
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	issuer, issuerKey := tmpl, key
+	if parent != nil {
+		tmpl.SerialNumber = serialFor(parent.Cert.Subject.CommonName, cn)
+		issuer, issuerKey = parent.Cert, parent.Key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, issuer, key.Public(), issuerKey)
 	if err != nil {
 		t.Fatalf("pftest: create CA %q: %v", cn, err)
 	}

@@ -6,7 +6,6 @@ package pftest
 import (
 	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"testing"
 	"time"
 )
@@ -52,23 +51,5 @@ func (ca *CA) IssueLeaf(t testing.TB, l Leaf) (certPEMBytes, keyPEMBytes, der []
 // Intermediate returns a CA named cn (Ed25519 key) signed by this CA.
 func (ca *CA) Intermediate(t testing.TB, cn string) *CA {
 	t.Helper()
-	key := testKey(t, KeyEd25519, cn)
-	tmpl := &x509.Certificate{
-		SerialNumber:          serialFor(ca.Cert.Subject.CommonName, cn),
-		Subject:               pkix.Name{CommonName: cn},
-		NotBefore:             certNotBefore,
-		NotAfter:              certNotAfter,
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
-	if err != nil {
-		t.Fatalf("pftest: intermediate %q: %v", cn, err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatalf("pftest: parse intermediate %q: %v", cn, err)
-	}
-	return &CA{Cert: cert, CertPEM: certPEM(der), Key: key, KeyPEM: keyPEM(t, key)}
+	return newCA(t, cn, testKey(t, KeyEd25519, cn), ca)
 }

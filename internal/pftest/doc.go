@@ -2,7 +2,8 @@
 // tlsproxy(8)'s environment: a fake master(8) that starts a daemon with
 // master's descriptors and environment and reads its status records
 // (FakeMaster), and a fake postscreen(8)/smtp(8) client that speaks the
-// tlsproxy request protocol and passes a descriptor (fakeclient.go).
+// tlsproxy request protocol and passes a descriptor (fakeclient.go), test
+// certificates (certs.go), a socket pair and golden files (helpers.go).
 //
 // It is a test-support package: import it only from _test.go files.
 package pftest

@@ -2,38 +2,18 @@ package pftest
 
 import (
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"tlsproxy/internal/fdpass"
 )
-
-func pair(t *testing.T) (a, b *net.UnixConn) {
-	t.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var conns [2]*net.UnixConn
-	for i, fd := range fds {
-		f := os.NewFile(uintptr(fd), "pair")
-		c, err := net.FileConn(f)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		conns[i] = c.(*net.UnixConn)
-		t.Cleanup(func() { c.Close() })
-	}
-	return conns[0], conns[1]
-}
 
 func TestRequest(t *testing.T) {
 	cases := []struct {
@@ -63,7 +43,7 @@ func TestRequest(t *testing.T) {
 	if n := len(Request("[127.0.0.1]:38510", 1, 300, 300, "smtpd")); n != 82 {
 		t.Errorf("postscreen request is %d bytes, want 82", n)
 	}
-	a, b := pair(t)
+	a, b := UnixPair(t)
 	if err := SendRequest(a, "[127.0.0.1]:38510", 1, 300, 300, "smtpd"); err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +83,7 @@ func TestReadLists(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			a, b := pair(t)
+			a, b := UnixPair(t)
 			go func() {
 				a.Write([]byte(tc.in))
 				if tc.eof {
@@ -243,5 +223,76 @@ func TestFakeMasterSignal(t *testing.T) {
 	}
 	if m.Stderr() != "" {
 		t.Errorf("stderr %q", m.Stderr())
+	}
+}
+
+// TestUnixPair: bytes written on one end arrive on the other, both ways.
+func TestUnixPair(t *testing.T) {
+	a, b := UnixPair(t)
+	for _, c := range [][2]*net.UnixConn{{a, b}, {b, a}} {
+		if _, err := c[0].Write([]byte("ping")); err != nil {
+			t.Fatal(err)
+		}
+		c[1].SetReadDeadline(time.Now().Add(10 * time.Second))
+		got := make([]byte, 4)
+		if _, err := io.ReadFull(c[1], got); err != nil || string(got) != "ping" {
+			t.Fatalf("read %q, %v; want ping", got, err)
+		}
+	}
+}
+
+// failTB records the failures reported through it; Fatalf ends the
+// calling goroutine as testing.T's does.
+type failTB struct {
+	testing.TB
+	msgs []string
+}
+
+func (f *failTB) Helper() {}
+func (f *failTB) Errorf(format string, a ...any) {
+	f.msgs = append(f.msgs, fmt.Sprintf(format, a...))
+}
+func (f *failTB) Fatalf(format string, a ...any) {
+	f.Errorf(format, a...)
+	runtime.Goexit()
+}
+
+// TestGolden: -update writes the file, an equal text passes, and a
+// different or missing one fails naming what differs.
+func TestGolden(t *testing.T) {
+	t.Chdir(t.TempDir())
+	run := func(name, got string, update bool) []string {
+		f := &failTB{TB: t}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			Golden(f, name, got, update)
+		}()
+		<-done
+		return f.msgs
+	}
+	if msgs := run("g.golden", "a\nb\n", true); len(msgs) != 0 {
+		t.Fatalf("update: %q", msgs)
+	}
+	if data, err := os.ReadFile(filepath.Join("testdata", "g.golden")); err != nil || string(data) != "a\nb\n" {
+		t.Fatalf("written %q, %v", data, err)
+	}
+	cases := []struct {
+		name, file, got, want string // want: a part of the one failure, "" none
+	}{
+		{"equal", "g.golden", "a\nb\n", ""},
+		{"line differs", "g.golden", "a\nc\n", "line 2"},
+		{"longer", "g.golden", "a\nb\nc\n", "line 3"},
+		{"shorter", "g.golden", "a\nb", "got 2 lines, want 3"},
+		{"missing file", "none.golden", "a\n", "-update to create"},
+	}
+	for _, tc := range cases {
+		msgs := run(tc.file, tc.got, false)
+		switch {
+		case tc.want == "" && len(msgs) != 0:
+			t.Errorf("%s: failed: %q", tc.name, msgs)
+		case tc.want != "" && (len(msgs) != 1 || !strings.Contains(msgs[0], tc.want)):
+			t.Errorf("%s: failures %q, want one with %q", tc.name, msgs, tc.want)
+		}
 	}
 }

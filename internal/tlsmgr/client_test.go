@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"tlsproxy/internal/pftest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -103,7 +105,7 @@ func TestRequestGolden(t *testing.T) {
 			fmt.Fprintf(&golden, "== %s\nC: %s\nS: %s\n=> %s\n\n", tc.name, show(got), show(sent), res)
 		})
 	}
-	checkGolden(t, "exchanges.golden", golden.String())
+	pftest.Golden(t, "exchanges.golden", golden.String(), *update)
 }
 
 func result3(ok bool, d time.Duration, err error) string {
@@ -115,24 +117,6 @@ func keyResult(k *Key, err error) string {
 		return result(nil, err)
 	}
 	return fmt.Sprintf("name=%x cipher=%x hmac=%x expires=%d", k.Name, k.Cipher, k.HMAC, k.Expires.Unix())
-}
-
-func checkGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs (go test -update to accept):\n%s", path, got)
-	}
 }
 
 // TestReplyParsing feeds raw replies and checks Postfix's client-side rules.

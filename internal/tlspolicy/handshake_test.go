@@ -6,8 +6,6 @@ import (
 	"crypto/x509"
 	"flag"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -273,27 +271,7 @@ func TestContextGolden(t *testing.T) {
 		b.WriteString(nv.Name + "=" + nv.Value + "\n")
 	}
 	b.WriteString(info.PeerCertLine("[127.0.0.1]:48660") + "\n")
-	golden(t, "context-tls13-clientcert.golden", b.String())
-}
-
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s mismatch:\n got:\n%s\nwant:\n%s", name, got, want)
-	}
+	pftest.Golden(t, "context-tls13-clientcert.golden", b.String(), *update)
 }
 
 // TestResumption checks that session tickets issued through one

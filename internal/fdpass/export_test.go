@@ -1,0 +1,4 @@
+package fdpass
+
+// MaxFDs lets the external tests size a message with too many descriptors.
+const MaxFDs = maxFDs

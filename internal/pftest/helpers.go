@@ -1,0 +1,69 @@
+package pftest
+
+// Small helpers shared by many packages' tests: a connected AF_UNIX
+// socket pair and golden-file comparison.
+
+import (
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// UnixPair returns both ends of a fresh AF_UNIX stream socketpair; both
+// are closed when the test ends.
+func UnixPair(t testing.TB) (a, b *net.UnixConn) {
+	t.Helper()
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("pftest: socketpair: %v", err)
+	}
+	var conns [2]*net.UnixConn
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "socketpair")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			t.Fatalf("pftest: socketpair: %v", err)
+		}
+		conns[i] = c.(*net.UnixConn)
+		t.Cleanup(func() { c.Close() })
+	}
+	return conns[0], conns[1]
+}
+
+// Golden compares got with the file testdata/name of the calling test's
+// package. With update set it writes got there instead (creating
+// testdata/) and compares nothing. A difference fails the test and names
+// the first line that differs.
+func Golden(t testing.TB, name, got string, update bool) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatalf("pftest: %v", err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatalf("pftest: %v", err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create)", err)
+	}
+	if got == string(want) {
+		return
+	}
+	gl, wl := strings.Split(got, "\n"), strings.Split(string(want), "\n")
+	for i := 0; i < len(gl) && i < len(wl); i++ {
+		if gl[i] != wl[i] {
+			t.Errorf("%s differs at line %d (run with -update to accept):\n got %q\nwant %q", path, i+1, gl[i], wl[i])
+			return
+		}
+	}
+	t.Errorf("%s differs in length (run with -update to accept): got %d lines, want %d", path, len(gl), len(wl))
+}
