@@ -209,7 +209,7 @@ func run(args []string, environ []string, stderr io.Writer) int {
 	}
 	srv := &proxy.Server{TLS: srvTLS, Client: cliTLS, ClientFiles: cliFiles, Log: log,
 		Generations: gens, Service: service, Tickets: tickets, TicketScope: policyScope(p.server)}
-	d.Handle = srv.Start
+	d.Handle = func(ctx context.Context, c *os.File, done func()) { srv.Start(ctx, c, done) }
 
 	// SIGTERM (postfix stop, or a service removed from master.cf) ends
 	// the process at once, as the default action does for Postfix.

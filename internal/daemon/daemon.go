@@ -22,11 +22,16 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"os"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"tlsproxy/internal/sockio"
 )
 
 // Notifier tells master(8) about availability (master.Status).
@@ -47,10 +52,11 @@ type Daemon struct {
 	Listener   *net.UnixListener
 	Status     Notifier        // nil: no master (tests)
 	MasterGone <-chan struct{} // closed on EOF of fd 5; nil: never
-	// Handle serves one connection; it may return before the session
-	// has ended (a relay needs no goroutine while it waits), and calls
-	// done exactly once when it has.
-	Handle func(ctx context.Context, c *net.UnixConn, done func())
+	// Handle serves one connection, a non-blocking *os.File served by
+	// Go's poller; it may return before the session has ended (a relay
+	// needs no goroutine while it waits), and calls done exactly once
+	// when it has.
+	Handle func(ctx context.Context, c *os.File, done func())
 	Log    Logger
 
 	// TrimAfter: once no connection has arrived for this long after
@@ -84,14 +90,27 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	accepted := make(chan *net.UnixConn)
+	// The accept goroutine waits on a duplicate of the listening socket:
+	// a net.UnixListener offers no raw reads (see accept). Draining
+	// closes both.
+	lf, err := d.Listener.File()
+	if err != nil {
+		return "", fmt.Errorf("listening socket: %w", err)
+	}
+	lrc, err := lf.SyscallConn()
+	if err != nil {
+		lf.Close()
+		return "", fmt.Errorf("listening socket: %w", err)
+	}
+	var closing atomic.Bool
+	accepted := make(chan *os.File)
 	acceptErr := make(chan error, 1)
 	go func() {
 		var backoff time.Duration
 		for {
-			c, err := d.Listener.AcceptUnix()
+			c, err := d.accept(lrc)
 			if err != nil {
-				if errors.Is(err, net.ErrClosed) {
+				if closing.Load() || errors.Is(err, net.ErrClosed) {
 					acceptErr <- err
 					return
 				}
@@ -154,7 +173,9 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 			return
 		}
 		draining = true
+		closing.Store(true)
 		_ = d.Listener.Close()
+		_ = lf.Close()
 		idle.Stop()
 	}
 	masterGone := d.MasterGone
@@ -232,6 +253,25 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 			// that only a stuck loop trips the watchdog.
 		}
 	}
+}
+
+// accept takes the next connection. The accept(2) is a raw system call
+// (internal/sockio): Go's net package would tell the scheduler about it,
+// and on a process with one processor that wakes the runtime's monitor
+// thread for almost every connection. Errors are worded as net's.
+func (d *Daemon) accept(rc syscall.RawConn) (*os.File, error) {
+	c, err := sockio.Accept(rc)
+	if err == nil {
+		return c, nil
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		err = oe.Err // the raw read's own wrapping
+	}
+	if errno, ok := err.(syscall.Errno); ok {
+		err = os.NewSyscallError("accept4", errno)
+	}
+	return nil, &net.OpError{Op: "accept", Net: "unix", Addr: d.Listener.Addr(), Err: err}
 }
 
 // workerIdle is how long a connection goroutine waits for the next

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -58,7 +59,7 @@ func (l *nopLog) Fatalf(f string, a ...any) { l.add("fatal: " + fmt.Sprintf(f, a
 // setup returns a daemon on a fresh UNIX listener; each accepted
 // connection is handed to the returned channel and held open until the
 // test closes it.
-func setup(t *testing.T) (*Daemon, string, chan *net.UnixConn) {
+func setup(t *testing.T) (*Daemon, string, chan *os.File) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "tlsproxy")
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
@@ -66,11 +67,11 @@ func setup(t *testing.T) (*Daemon, string, chan *net.UnixConn) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	conns := make(chan *net.UnixConn, 16)
+	conns := make(chan *os.File, 16)
 	d := &Daemon{
 		Listener: ln,
 		Log:      &nopLog{},
-		Handle: func(ctx context.Context, c *net.UnixConn, done func()) {
+		Handle: func(ctx context.Context, c *os.File, done func()) {
 			defer done()
 			conns <- c
 			buf := make([]byte, 1)

@@ -70,7 +70,7 @@ func emfileHelper(sock string) int {
 	gone := make(chan struct{})
 	go func() { _, _ = io.Copy(io.Discard, os.Stdin); close(gone) }()
 	d := &Daemon{Listener: ln, MasterGone: gone, Log: &stderrLog{},
-		Handle: func(ctx context.Context, c *net.UnixConn, done func()) {
+		Handle: func(ctx context.Context, c *os.File, done func()) {
 			defer done()
 			defer c.Close()
 			if _, err := c.Write([]byte("ok\n")); err != nil {

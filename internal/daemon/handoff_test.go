@@ -88,7 +88,7 @@ func runProcess(t *testing.T, shared *os.File, maxUse int, masterGone chan struc
 		return
 	}
 	d := &Daemon{Listener: fl.(*net.UnixListener), MaxUse: maxUse, MasterGone: masterGone, Log: &nopLog{},
-		Handle: func(ctx context.Context, c *net.UnixConn, done func()) {
+		Handle: func(ctx context.Context, c *os.File, done func()) {
 			defer done()
 			_, _ = c.Write([]byte("ok\n"))
 			c.Close()

@@ -14,8 +14,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"tlsproxy/internal/sockio"
 )
 
 // maxFDs is how many descriptors the receive control buffer has room for.
@@ -27,10 +30,11 @@ const maxFDs = 8
 // SCM_CREDENTIALS message (delivered when SO_PASSCRED is set on the socket).
 var oobSize = unix.CmsgSpace(4*maxFDs) + unix.CmsgSpace(unix.SizeofUcred)
 
-// Recv reads one message from c: exactly 1 data byte and one SCM_RIGHTS
+// Recv reads one message from c (a UNIX-domain stream socket): exactly 1 data byte and one SCM_RIGHTS
 // control message carrying exactly one descriptor, which it returns as an
-// *os.File (close-on-exec; Go's ReadMsgUnix passes MSG_CMSG_CLOEXEC on
-// Linux), non-blocking and therefore served by Go's poller. Anything else is an error: EOF, no control message, a truncated
+// *os.File (close-on-exec: MSG_CMSG_CLOEXEC), non-blocking and therefore
+// served by Go's poller. The receive is a raw system call (see
+// internal/sockio). Anything else is an error: EOF, no control message, a truncated
 // control buffer (MSG_CTRUNC), several descriptors, several control
 // messages, a wrong level/type, or more than one data byte in the message.
 // Every descriptor that did arrive with a failed message is closed.
@@ -39,10 +43,17 @@ var oobSize = unix.CmsgSpace(4*maxFDs) + unix.CmsgSpace(unix.SizeofUcred)
 // message. On Linux a stream read stops after a message that carried
 // descriptors, so data the peer writes after the descriptor message is
 // not consumed. Recv honours the deadline the caller set on c.
-func Recv(c *net.UnixConn) (*os.File, error) {
+func Recv(c syscall.Conn) (*os.File, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
 	buf := make([]byte, 2)
 	oob := make([]byte, oobSize)
-	n, oobn, flags, _, err := c.ReadMsgUnix(buf, oob)
+	n, oobn, flags, err := sockio.Recvmsg(rc, buf, oob)
+	if err != nil {
+		err = readError(c, err)
+	}
 	fds, perr := parseRights(oob[:oobn])
 	fail := func(e error) (*os.File, error) {
 		for _, fd := range fds {
@@ -68,10 +79,27 @@ func Recv(c *net.UnixConn) (*os.File, error) {
 	}
 	// Non-blocking before os.NewFile: the file is then served by Go's
 	// poller (deadlines work, no thread blocks in read).
-	if err := unix.SetNonblock(fds[0], true); err != nil {
+	if err := sockio.SetNonblock(uintptr(fds[0])); err != nil {
 		return fail(fmt.Errorf("set non-blocking: %w", err))
 	}
 	return os.NewFile(uintptr(fds[0]), "fdpass"), nil
+}
+
+// readError words a failed receive the way net.UnixConn.ReadMsgUnix does:
+// an *net.OpError for "read" on the socket, with the system call named.
+func readError(c syscall.Conn, err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		err = oe.Err // the raw read's own wrapping
+	}
+	if errno, ok := err.(syscall.Errno); ok {
+		err = os.NewSyscallError("recvmsg", errno)
+	}
+	e := &net.OpError{Op: "read", Net: "unix", Err: err}
+	if nc, ok := c.(net.Conn); ok {
+		e.Source, e.Addr = nc.LocalAddr(), nc.RemoteAddr()
+	}
+	return e
 }
 
 // parseRights returns every descriptor found in oob and an error unless

@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"tlsproxy/internal/sockio"
 )
 
 // Tuning of the socket writer. Variables, not constants, only so that
@@ -281,13 +283,8 @@ func (l *Logger) writeNow(b []byte) bool {
 	if l.raw == nil || l.pending.Load() != 0 || l.dropped.Load() != 0 || l.closed.Load() {
 		return false
 	}
-	var n int
-	var werr error
-	err := l.raw.Write(func(fd uintptr) bool {
-		n, werr = syscall.Write(int(fd), b) // non-blocking socket: one try
-		return true
-	})
-	return err == nil && werr == nil && n == len(b)
+	n, err := sockio.WriteOnce(l.raw, b) // non-blocking socket: one try
+	return err == nil && n == len(b)
 }
 
 // record renders the socket datagram for this Logger's channel.

@@ -6,6 +6,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"tlsproxy/internal/sockio"
 )
 
 // Values of the avail field of a status record.
@@ -53,6 +55,14 @@ func (s *Status) write(avail int32) error {
 	var n int
 	var werr error
 	err = rc.Write(func(fd uintptr) bool {
+		// The status socket is in blocking mode (master's choice, and
+		// shared by every process of the service): try a non-blocking
+		// send first, as a raw system call (internal/sockio), and fall
+		// back to a plain write(2) if the buffer is full or fd is no
+		// socket.
+		if n, werr = sockio.SendNow(fd, rec[:]); werr != unix.EAGAIN && werr != unix.ENOTSOCK {
+			return true
+		}
 		for {
 			n, werr = unix.Write(int(fd), rec[:])
 			if werr != unix.EINTR {
@@ -71,17 +81,36 @@ func (s *Status) write(avail int32) error {
 	return nil
 }
 
-// WatchMaster reads f (the status socket) in a goroutine and closes the
-// returned channel as soon as the read returns. master never writes to
-// the socket, so whatever ends the read (EOF after "postfix reload" or
-// master death, an error, or even unexpected data) means the channel to
-// master is gone, as in Postfix where any read event on fd 5 aborts.
+// WatchMaster waits in a goroutine until f (the status socket) has
+// something to read, and then closes the returned channel. master never
+// writes to the socket, so whatever makes it readable (EOF after "postfix
+// reload" or master death, an error, or even unexpected data) means the
+// channel to master is gone, as in Postfix where any read event on fd 5
+// aborts. It waits with poll(2) for input only, not in read(2): a thread
+// blocked in read on a UNIX socket is woken each time master drains our
+// status records (two per connection), a poll for input is not.
 func WatchMaster(f *os.File) <-chan struct{} {
 	gone := make(chan struct{})
 	go func() {
 		defer close(gone)
-		var b [1]byte
-		f.Read(b[:]) // any outcome counts, see above
+		rc, err := f.SyscallConn()
+		if err != nil {
+			return
+		}
+		// A non-blocking f waits in Go's poller; the blocking socket
+		// that master passes cannot, and is polled by this goroutine's
+		// thread.
+		if rc.Read(sockio.Readable) == nil {
+			return
+		}
+		_ = rc.Control(func(fd uintptr) {
+			fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+			for {
+				if _, err := unix.Poll(fds, -1); err != unix.EINTR {
+					return
+				}
+			}
+		})
 	}()
 	return gone
 }

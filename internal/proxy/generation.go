@@ -3,11 +3,11 @@ package proxy
 import (
 	"errors"
 	"net"
+	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"tlsproxy/internal/pfversion"
+	"tlsproxy/internal/sockio"
 )
 
 // How a session decides which generation its client speaks
@@ -95,15 +95,14 @@ func (ss *session) shouldAnnounce() bool {
 // most d. It reads nothing (MSG_PEEK), so the attribute reader still gets
 // every byte.
 func (ss *session) peek(d time.Duration) bool {
-	rc, err := ss.plain.SyscallConn()
-	if err != nil {
+	rc := ss.plain.rc
+	if rc == nil {
 		return false
 	}
-	var buf [1]byte
 	var n int
 	var rerr error
 	queued := func(fd uintptr) {
-		n, _, rerr = unix.Recvfrom(int(fd), buf[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		n, rerr = sockio.Peek(fd)
 	}
 	if d <= 0 {
 		_ = rc.Control(queued)
@@ -113,9 +112,9 @@ func (ss *session) peek(d time.Duration) bool {
 		return false
 	}
 	defer ss.plain.SetReadDeadline(time.Time{})
-	err = rc.Read(func(fd uintptr) bool {
+	err := rc.Read(func(fd uintptr) bool {
 		queued(fd)
-		return !errors.Is(rerr, unix.EAGAIN) // false: wait for readability
+		return !errors.Is(rerr, syscall.EAGAIN) // false: wait for readability
 	})
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
@@ -133,7 +132,7 @@ func (ss *session) peek(d time.Duration) bool {
 // thread blocked in poll(2) for tens of microseconds makes the runtime
 // hand its work to another thread.
 func (ss *session) secondLook() bool {
-	_, _, _ = unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+	sockio.Yield()
 	return ss.peek(0)
 }
 

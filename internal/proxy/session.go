@@ -108,7 +108,7 @@ func (s *Server) initTimeout() time.Duration {
 // session is the state of one plaintext client connection.
 type session struct {
 	srv      *Server
-	plain    *net.UnixConn
+	plain    *unixConn
 	rd       *attr.Reader
 	endpoint string        // remote_endpoint of the request, "" until read
 	serverid string        // serverid of the request
@@ -131,7 +131,7 @@ type session struct {
 // Serve runs one plaintext client connection to its end and closes it.
 // It never panics: a bug in one session is logged and ends only that
 // session.
-func (s *Server) Serve(ctx context.Context, c *net.UnixConn) {
+func (s *Server) Serve(ctx context.Context, c Conn) {
 	ended := make(chan struct{})
 	s.Start(ctx, c, func() { close(ended) })
 	<-ended
@@ -141,8 +141,15 @@ func (s *Server) Serve(ctx context.Context, c *net.UnixConn) {
 // without this goroutine, and returns; done is called once the session has
 // ended and its sockets are closed. A bug in one session is logged and
 // ends only that session.
-func (s *Server) Start(ctx context.Context, c *net.UnixConn, done func()) {
-	ss := &session{srv: s, plain: c, rd: attr.NewReader(c), done: done}
+func (s *Server) Start(ctx context.Context, c Conn, done func()) {
+	plain, err := newUnixConn(c)
+	if err != nil {
+		s.Log.Warnf("plaintext connection: %v", err)
+		_ = c.Close()
+		done()
+		return
+	}
+	ss := &session{srv: s, plain: plain, rd: attr.NewReader(plain), done: done}
 	defer func() {
 		p := recover()
 		if ss.relaying {

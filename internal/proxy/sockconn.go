@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"tlsproxy/internal/sockio"
 )
 
 // sockConn is the remote SMTP peer's socket, as the Postfix client passed
@@ -20,7 +20,10 @@ import (
 // leaves alone; it would also cost a dup(2) and address look-ups per
 // session. A pollable *os.File (the descriptor is non-blocking) has
 // deadlines and Go's poller without any of that.
-type sockConn struct{ f *os.File }
+type sockConn struct {
+	f  *os.File
+	rc syscall.RawConn
+}
 
 // newSockConn takes over f, which must be a non-blocking (pollable) stream
 // socket, as fdpass.Recv returns them.
@@ -32,26 +35,29 @@ func newSockConn(f *os.File) (*sockConn, error) {
 	var typ int
 	var serr error
 	if err := rc.Control(func(fd uintptr) {
-		typ, serr = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TYPE)
+		typ, serr = sockio.SockType(fd)
 	}); err != nil {
 		return nil, err
 	}
 	switch {
 	case serr != nil:
 		return nil, serr
-	case typ != unix.SOCK_STREAM:
+	case typ != syscall.SOCK_STREAM:
 		return nil, fmt.Errorf("socket type %d, not a stream", typ)
 	}
-	return &sockConn{f: f}, nil
+	return &sockConn{f: f, rc: rc}, nil
 }
 
 func (c *sockConn) Read(b []byte) (int, error) {
-	n, err := c.f.Read(b)
+	n, err := sockio.Read(c.rc, b)
+	if err == nil && n == 0 && len(b) > 0 {
+		return 0, io.EOF
+	}
 	return n, netError("read", err)
 }
 
 func (c *sockConn) Write(b []byte) (int, error) {
-	n, err := c.f.Write(b)
+	n, err := sockio.Write(c.rc, b)
 	return n, netError("write", err)
 }
 
@@ -87,3 +93,75 @@ type sockAddr struct{}
 
 func (sockAddr) Network() string { return "tcp" }
 func (sockAddr) String() string  { return "passed-socket" }
+
+// Conn is the plaintext socket from the Postfix client as the daemon
+// accepts it (a non-blocking *os.File) or as tests make it (a
+// *net.UnixConn).
+type Conn interface {
+	syscall.Conn
+	io.Closer
+	SetDeadline(t time.Time) error
+	SetReadDeadline(t time.Time) error
+	SetWriteDeadline(t time.Time) error
+}
+
+// unixConn is the plaintext socket as a net.Conn. Reads and writes are
+// raw system calls (internal/sockio), worded on error the way
+// net.UnixConn words them.
+type unixConn struct {
+	Conn
+	rc syscall.RawConn
+}
+
+func newUnixConn(c Conn) (*unixConn, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	return &unixConn{Conn: c, rc: rc}, nil
+}
+
+func (c *unixConn) Read(b []byte) (int, error) {
+	n, err := sockio.Read(c.rc, b)
+	switch {
+	case err != nil:
+		return 0, c.opError("read", err)
+	case n == 0 && len(b) > 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+func (c *unixConn) Write(b []byte) (int, error) {
+	n, err := sockio.Write(c.rc, b)
+	if err != nil {
+		return n, c.opError("write", err)
+	}
+	return n, nil
+}
+
+// LocalAddr and RemoteAddr are only for error messages.
+func (c *unixConn) LocalAddr() net.Addr {
+	if nc, ok := c.Conn.(net.Conn); ok {
+		return nc.LocalAddr()
+	}
+	return nil
+}
+
+func (c *unixConn) RemoteAddr() net.Addr {
+	if nc, ok := c.Conn.(net.Conn); ok {
+		return nc.RemoteAddr()
+	}
+	return nil
+}
+
+func (c *unixConn) opError(op string, err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		err = oe.Err // the raw call's own wrapping
+	}
+	if errno, ok := err.(syscall.Errno); ok {
+		err = os.NewSyscallError(op, errno)
+	}
+	return &net.OpError{Op: op, Net: "unix", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
+}

@@ -1,0 +1,294 @@
+// Package sockio reads and writes non-blocking sockets without telling the
+// Go scheduler that a system call is under way.
+//
+// A read or write on a non-blocking socket never blocks, but on loopback
+// a write does the receiver's TCP work inside the call and can take tens
+// of microseconds. Go's runtime takes the processor away from a thread
+// that stays in a system call for more than about 20 µs and wakes another
+// thread to run other goroutines; with one processor (tlsproxy's default
+// on small machines) that is a futex wake-up, a second thread and a
+// hand-back for almost every such write, and it keeps the runtime's
+// monitor thread waking every 20 µs. The calls here are made as raw
+// system calls from inside syscall.RawConn's Read and Write callbacks:
+// Go's poller still waits for readiness and applies deadlines, and the
+// thread keeps its processor for the few microseconds the call takes.
+package sockio
+
+import (
+	"os"
+	"syscall"
+	"unsafe"
+)
+
+// maxWrite bounds one raw write, so that a single call never keeps the
+// processor for long (a 16 KiB TLS record is the usual size).
+const maxWrite = 64 << 10
+
+// Read reads once from the socket under rc into b, waiting in Go's poller
+// while nothing is there. It returns 0, nil at the end of the stream.
+func Read(rc syscall.RawConn, b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	var n int
+	var errno syscall.Errno
+	err := rc.Read(func(fd uintptr) bool {
+		for {
+			r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+			switch e {
+			case 0:
+				n = int(r)
+				return true
+			case syscall.EINTR:
+				continue
+			case syscall.EAGAIN:
+				return false
+			default:
+				errno = e
+				return true
+			}
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	if errno != 0 {
+		return 0, errno
+	}
+	return n, nil
+}
+
+// Write writes all of b to the socket under rc, waiting in Go's poller
+// while the socket's buffer is full. It returns how much was written.
+func Write(rc syscall.RawConn, b []byte) (int, error) {
+	var n int
+	var errno syscall.Errno
+	err := rc.Write(func(fd uintptr) bool {
+		for n < len(b) {
+			chunk := len(b) - n
+			if chunk > maxWrite {
+				chunk = maxWrite
+			}
+			r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[n])), uintptr(chunk))
+			switch e {
+			case 0:
+				n += int(r)
+			case syscall.EINTR:
+			case syscall.EAGAIN:
+				return false
+			default:
+				errno = e
+				return true
+			}
+		}
+		return true
+	})
+	if err != nil {
+		return n, err
+	}
+	if errno != 0 {
+		return n, errno
+	}
+	return n, nil
+}
+
+// WriteOnce makes one write attempt of b to the socket under rc and
+// reports how much went out; a full buffer is syscall.EAGAIN. For
+// datagram sockets, where one write is one record.
+func WriteOnce(rc syscall.RawConn, b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	var n int
+	var errno syscall.Errno
+	err := rc.Write(func(fd uintptr) bool {
+		for {
+			r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+			if e == syscall.EINTR {
+				continue
+			}
+			n, errno = int(r), e
+			return true
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	if errno != 0 {
+		return 0, errno
+	}
+	return n, nil
+}
+
+// Recvmsg reads one message with its control data from the socket under
+// rc, waiting in Go's poller while nothing is there; descriptors arrive
+// close-on-exec. It returns the data and control lengths and the
+// message flags (MSG_CTRUNC and the like); 0 bytes with no control data
+// is the end of the stream.
+func Recvmsg(rc syscall.RawConn, p, oob []byte) (n, oobn, flags int, err error) {
+	var msg syscall.Msghdr
+	var iov syscall.Iovec
+	if len(p) > 0 {
+		iov.Base = &p[0]
+		iov.SetLen(len(p))
+		msg.Iov, msg.Iovlen = &iov, 1
+	}
+	if len(oob) > 0 {
+		msg.Control = &oob[0]
+		msg.SetControllen(len(oob))
+	}
+	var errno syscall.Errno
+	err = rc.Read(func(fd uintptr) bool {
+		for {
+			r, _, e := syscall.RawSyscall(syscall.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&msg)), syscall.MSG_CMSG_CLOEXEC)
+			switch e {
+			case 0:
+				n = int(r)
+				return true
+			case syscall.EINTR:
+				continue
+			case syscall.EAGAIN:
+				return false
+			default:
+				errno = e
+				return true
+			}
+		}
+	})
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if errno != 0 {
+		return 0, 0, 0, errno
+	}
+	return n, int(msg.Controllen), int(msg.Flags), nil
+}
+
+// Peek reports how many bytes (0 or 1) wait in the socket descriptor fd
+// without reading them and without waiting; the end of the stream is
+// 0, nil, and nothing there yet is syscall.EAGAIN. Call it from inside a
+// RawConn callback.
+func Peek(fd uintptr) (int, error) {
+	var b [1]byte
+	for {
+		r, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
+			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
+		switch e {
+		case 0:
+			return int(r), nil
+		case syscall.EINTR:
+			continue
+		default:
+			return 0, e
+		}
+	}
+}
+
+// Yield gives the CPU to any other runnable thread (sched_yield(2)).
+func Yield() { syscall.RawSyscall(syscall.SYS_SCHED_YIELD, 0, 0, 0) }
+
+// SockType returns the type of the socket descriptor fd (SOCK_STREAM …).
+func SockType(fd uintptr) (int, error) {
+	var typ int32
+	size := uint32(unsafe.Sizeof(typ))
+	_, _, e := syscall.RawSyscall6(syscall.SYS_GETSOCKOPT, fd, syscall.SOL_SOCKET, syscall.SO_TYPE,
+		uintptr(unsafe.Pointer(&typ)), uintptr(unsafe.Pointer(&size)), 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(typ), nil
+}
+
+// SetNonblock puts the descriptor fd into non-blocking mode.
+func SetNonblock(fd uintptr) error {
+	fl, _, e := syscall.RawSyscall(syscall.SYS_FCNTL, fd, syscall.F_GETFL, 0)
+	if e != 0 {
+		return e
+	}
+	if fl&syscall.O_NONBLOCK != 0 {
+		return nil
+	}
+	if _, _, e = syscall.RawSyscall(syscall.SYS_FCNTL, fd, syscall.F_SETFL, fl|syscall.O_NONBLOCK); e != 0 {
+		return e
+	}
+	return nil
+}
+
+// SendNow makes one non-blocking send(2) attempt of b on the socket
+// descriptor fd (MSG_DONTWAIT, MSG_NOSIGNAL), whatever the descriptor's
+// own mode; a full buffer is syscall.EAGAIN and a descriptor that is no
+// socket syscall.ENOTSOCK. Call it from inside a RawConn callback.
+func SendNow(fd uintptr, b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	for {
+		r, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
+			syscall.MSG_DONTWAIT|syscall.MSG_NOSIGNAL, 0, 0)
+		switch e {
+		case 0:
+			return int(r), nil
+		case syscall.EINTR:
+			continue
+		default:
+			return 0, e
+		}
+	}
+}
+
+// Readable reports, without waiting, whether the descriptor fd has input,
+// an end of stream or an error to report (poll(2) with no timeout). Call
+// it from inside a RawConn callback.
+func Readable(fd uintptr) bool {
+	pfd := struct {
+		fd             int32
+		events, revent int16
+	}{fd: int32(fd), events: pollIn}
+	for {
+		r, _, e := syscall.RawSyscall(syscall.SYS_POLL, uintptr(unsafe.Pointer(&pfd)), 1, 0)
+		switch {
+		case e == syscall.EINTR:
+			continue
+		case e != 0:
+			return true // let the caller's read report it
+		}
+		return r > 0
+	}
+}
+
+const pollIn = 0x1 // POLLIN
+
+// Accept takes one connection from the listening socket under rc,
+// waiting in Go's poller while none is queued, and returns it as a
+// non-blocking, close-on-exec *os.File served by Go's poller. A
+// connection that was aborted before it could be taken is skipped, as
+// Go's net package does.
+func Accept(rc syscall.RawConn) (*os.File, error) {
+	fd := -1
+	var errno syscall.Errno
+	err := rc.Read(func(lfd uintptr) bool {
+		for {
+			r, _, e := syscall.RawSyscall6(syscall.SYS_ACCEPT4, lfd, 0, 0,
+				syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0, 0)
+			switch e {
+			case 0:
+				fd = int(r)
+				return true
+			case syscall.EINTR, syscall.ECONNABORTED:
+				continue
+			case syscall.EAGAIN:
+				return false
+			default:
+				errno = e
+				return true
+			}
+		}
+	})
+	if err != nil {
+		return nil, err
+	}
+	if errno != 0 {
+		return nil, errno
+	}
+	return os.NewFile(uintptr(fd), "accepted"), nil
+}
