@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -17,9 +18,21 @@ import (
 // *os.File (as the daemon gets fd 5) and master's end as a conn.
 func statusPair(t *testing.T) (child *os.File, master *net.UnixConn) {
 	t.Helper()
+	return statusPairMode(t, false)
+}
+
+// statusPairMode is statusPair with the child's end optionally
+// non-blocking (served by Go's poller).
+func statusPairMode(t *testing.T, nonblock bool) (child *os.File, master *net.UnixConn) {
+	t.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if nonblock {
+		if err := unix.SetNonblock(fds[0], true); err != nil {
+			t.Fatal(err)
+		}
 	}
 	child = os.NewFile(uintptr(fds[0]), "status-child")
 	mf := os.NewFile(uintptr(fds[1]), "status-master")
@@ -145,5 +158,48 @@ func TestWatchMasterData(t *testing.T) {
 	case <-gone:
 	case <-time.After(10 * time.Second):
 		t.Fatal("WatchMaster ignored data on the status socket")
+	}
+}
+
+// TestStatusFullBuffer: when master reads late and the socket buffer
+// fills, the non-blocking send gives way to a blocking write, and no
+// record is lost or split; with the child end blocking (as master passes
+// it) and non-blocking (served by Go's poller).
+func TestStatusFullBuffer(t *testing.T) {
+	for _, nonblock := range []bool{false, true} {
+		t.Run(fmt.Sprintf("nonblocking=%v", nonblock), func(t *testing.T) {
+			child, m := statusPairMode(t, nonblock)
+			gone := WatchMaster(child)
+			s := NewStatus(child, 42, 7)
+			const n = 50000 // 600 kB: more than the socket buffer
+			errs := make(chan error, 1)
+			go func() {
+				for i := 0; i < n; i++ {
+					if err := s.write(int32(i)); err != nil {
+						errs <- err
+						return
+					}
+				}
+				errs <- nil
+			}()
+			buf := make([]byte, n*statusSize)
+			if _, err := io.ReadFull(m, buf); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
+			for i := 0; i < n; i++ {
+				if got := binary.NativeEndian.Uint32(buf[i*statusSize+8:]); got != uint32(i) {
+					t.Fatalf("record %d has avail %d", i, got)
+				}
+			}
+			m.Close()
+			select {
+			case <-gone:
+			case <-time.After(10 * time.Second):
+				t.Fatal("WatchMaster did not notice EOF")
+			}
+		})
 	}
 }

@@ -25,7 +25,10 @@ import (
 const maxWrite = 64 << 10
 
 // Read reads once from the socket under rc into b, waiting in Go's poller
-// while nothing is there. It returns 0, nil at the end of the stream.
+// while nothing is there. It returns 0, nil at the end of the stream. The
+// descriptor must be non-blocking and served by Go's poller (as for every
+// function here that waits): a raw call on a blocking descriptor would
+// hold the processor while it blocks.
 func Read(rc syscall.RawConn, b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
@@ -55,12 +58,14 @@ func Read(rc syscall.RawConn, b []byte) (int, error) {
 	if errno != 0 {
 		return 0, errno
 	}
+	raceAcquireRead(b[:n])
 	return n, nil
 }
 
 // Write writes all of b to the socket under rc, waiting in Go's poller
 // while the socket's buffer is full. It returns how much was written.
 func Write(rc syscall.RawConn, b []byte) (int, error) {
+	raceReleaseWrite(b)
 	var n int
 	var errno syscall.Errno
 	err := rc.Write(func(fd uintptr) bool {
@@ -99,6 +104,7 @@ func WriteOnce(rc syscall.RawConn, b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
+	raceReleaseWrite(b)
 	var n int
 	var errno syscall.Errno
 	err := rc.Write(func(fd uintptr) bool {
@@ -161,7 +167,10 @@ func Recvmsg(rc syscall.RawConn, p, oob []byte) (n, oobn, flags int, err error) 
 	if errno != 0 {
 		return 0, 0, 0, errno
 	}
-	return n, int(msg.Controllen), int(msg.Flags), nil
+	raceAcquireRead(p[:n])
+	raceAcquireRead(oob[:msg.Controllen])
+	// Linux echoes the MSG_CMSG_CLOEXEC of the call in the flags.
+	return n, int(msg.Controllen), int(msg.Flags) &^ syscall.MSG_CMSG_CLOEXEC, nil
 }
 
 // Peek reports how many bytes (0 or 1) wait in the socket descriptor fd
@@ -222,6 +231,7 @@ func SendNow(fd uintptr, b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
+	raceReleaseWrite(b)
 	for {
 		r, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
 			syscall.MSG_DONTWAIT|syscall.MSG_NOSIGNAL, 0, 0)

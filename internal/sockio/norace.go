@@ -1,0 +1,6 @@
+//go:build !race
+
+package sockio
+
+func raceReleaseWrite([]byte) {}
+func raceAcquireRead([]byte)  {}
