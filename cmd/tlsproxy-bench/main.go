@@ -3,7 +3,9 @@
 // handshakes per second (TLS 1.3 and 1.2, ECDSA P-256 and RSA-2048
 // certificates, 1 and 64 concurrent sessions), bulk relay MB/s, the
 // round-trip latency the proxy adds, tlsproxy CPU time per handshake and
-// resident memory per idle session at 1,000 and 10,000 sessions; and for
+// resident memory per idle session at 1,000 and 10,000 sessions (and, with
+// -one-process, up to 10,000 idle sessions held by a single tlsproxy
+// process); and for
 // the client role (smtp(8) connection reuse) full TLS 1.3 handshakes per
 // second at 1 and 64 concurrent sessions, CPU per handshake, bulk MB/s
 // through one session and resident memory per idle session at 1,000.
@@ -78,6 +80,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	only := fs.String("only", "", "run only the steps whose name matches this regular expression")
 	idle := fs.String("idle", "", "idle session counts, comma-separated (default 1000,10000, quick 200)")
 	cidle := fs.String("client-idle", "", "idle client-role session counts, comma-separated (default 1000, quick 200)")
+	one := fs.Int("one-process", 0, "also measure this many idle sessions held by one tlsproxy process (opened one after another; slow for the C tlsproxy); -1: 10,000 or the most the open-files limit allows")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -102,6 +105,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if opt.CIdle, err = counts(*cidle); err != nil {
 			return fmt.Errorf("-client-idle: %w", err)
 		}
+	}
+	switch {
+	case *one < 0:
+		opt.OneProcess, _ = bench.OneProcessSessions()
+	default:
+		opt.OneProcess = *one
 	}
 	if opt.Version, err = pfversion.Parse(*version); err != nil {
 		return fmt.Errorf("-postfix: %w", err)

@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"tlsproxy/internal/pfversion"
@@ -20,22 +21,25 @@ import (
 
 // Options control a comparison run.
 type Options struct {
-	Script   string            // scripts/pfinstance.sh
-	Ours     string            // our tlsproxy binary
-	C        string            // Debian's tlsproxy; "" measures ours only
-	WorkDir  string            // instances and certificates go here
-	Rounds   int               // A B rounds per figure
-	HSDur    time.Duration     // one handshake measurement
-	BulkDur  time.Duration     // one bulk measurement
-	Pings    int               // round trips per latency measurement
-	Idle     []int             // idle session counts for the memory figure
-	CIdle    []int             // the same for client-role sessions
-	Quick    bool              // fewer figures (CI)
-	Exe      string            // binary to re-run as an idle worker; "" = in-process only
-	PortBase int               // first port to try for the instances' listeners
-	Only     *regexp.Regexp    // run only the steps whose name matches; nil: all
-	Version  pfversion.Version // the Postfix release whose postscreen the bench plays
-	Log      io.Writer         // progress lines
+	Script  string        // scripts/pfinstance.sh
+	Ours    string        // our tlsproxy binary
+	C       string        // Debian's tlsproxy; "" measures ours only
+	WorkDir string        // instances and certificates go here
+	Rounds  int           // A B rounds per figure
+	HSDur   time.Duration // one handshake measurement
+	BulkDur time.Duration // one bulk measurement
+	Pings   int           // round trips per latency measurement
+	Idle    []int         // idle session counts for the memory figure
+	// OneProcess is how many idle sessions one tlsproxy process must
+	// hold (0: no such figure); see OneProcessSessions.
+	OneProcess int
+	CIdle      []int             // the same for client-role sessions
+	Quick      bool              // fewer figures (CI)
+	Exe        string            // binary to re-run as an idle worker; "" = in-process only
+	PortBase   int               // first port to try for the instances' listeners
+	Only       *regexp.Regexp    // run only the steps whose name matches; nil: all
+	Version    pfversion.Version // the Postfix release whose postscreen the bench plays
+	Log        io.Writer         // progress lines
 }
 
 // DefaultOptions are the README's full run, or the CI quick mode.
@@ -46,6 +50,26 @@ func DefaultOptions(quick bool) Options {
 	}
 	return Options{Rounds: 3, HSDur: 2 * time.Second, BulkDur: 1500 * time.Millisecond,
 		Pings: 2000, Idle: []int{1000, 10000}, CIdle: []int{1000}, PortBase: 10480, Version: DefaultVersion}
+}
+
+// OneProcessSessions is how many idle sessions one tlsproxy process is
+// asked to hold: 10,000, or fewer when the hard open-files limit (which
+// master and tlsproxy inherit from the bench) cannot give a process two
+// descriptors per session plus some for itself. It also returns that
+// limit.
+func OneProcessSessions() (int, uint64) {
+	const want, spare = 10000, 100
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0, 0
+	}
+	if lim.Max >= 2*want+spare {
+		return want, lim.Max
+	}
+	if lim.Max <= spare {
+		return 0, lim.Max
+	}
+	return int(lim.Max-spare) / 2 / 100 * 100, lim.Max
 }
 
 // Timeouts the bench's client side uses: postscreen waits 10 s for
@@ -197,6 +221,17 @@ func (r *runner) plan() []step {
 		}
 		steps = append(steps, step{name: fmt.Sprintf("idle %d", n), cert: ECDSA, rounds: rounds, run: r.idle(n, false)})
 	}
+	if n := r.opt.OneProcess; n > 0 {
+		// All sessions in one tlsproxy process (see idleOne).
+		rep.Define(Figure{Key: fmt.Sprintf("one/mem/%d", n), Title: fmt.Sprintf("RSS per idle session, %s sessions in one process", Num(float64(n))),
+			Unit: "KiB", Better: Lower, Goal: 0.5})
+		rep.Define(Figure{Key: fmt.Sprintf("one/alive/%d", n), Title: fmt.Sprintf("idle sessions held and alive by one process, of %s", Num(float64(n))),
+			Unit: "sessions", Better: Higher, Goal: 1})
+		if _, hard := OneProcessSessions(); n < 10000 {
+			rep.Note(fmt.Sprintf("one/alive/%d", n), fmt.Sprintf("not 10,000: a session takes two descriptors, and the hard open-files limit here is %d (raising it needs CAP_SYS_RESOURCE)", hard))
+		}
+		steps = append(steps, step{name: fmt.Sprintf("one process idle %d", n), cert: ECDSA, rounds: 1, run: r.idleOne(n)})
+	}
 
 	// Client role (smtp(8) with connection reuse): the bench plays smtp and
 	// the remote TLS server. The instance's certificate type does not
@@ -329,10 +364,11 @@ func (r *runner) start(ctx context.Context) ([]*target, func(), error) {
 		tg := &target{name: b.name, isC: b.isC, inst: map[string]*Instance{}}
 		targets = append(targets, tg)
 		for _, cert := range certs {
-			specs = append(specs, InstanceSpec{
+			spec := InstanceSpec{
 				Script: r.opt.Script, Dir: filepath.Join(r.opt.WorkDir, b.name+"-"+cert),
 				TLSProxy: b.path, Main: mainCF, Cert: r.certs[cert],
-			})
+			}
+			specs = append(specs, spec)
 			owners = append(owners, tg)
 		}
 	}
@@ -525,6 +561,21 @@ func (r *runner) idle(n int, client bool) func(context.Context, *runner, *target
 	if client {
 		prefix = "client/"
 	}
+	return r.idleOn(n, client, prefix, false)
+}
+
+// idleOne is idle with every session in one tlsproxy process: the
+// sessions are opened strictly one after another, so that master(8),
+// which starts another process only when a connection waits while none
+// is free, keeps to one. (tlsproxy refuses a process limit other than 0,
+// as Postfix's does.)
+func (r *runner) idleOne(n int) func(context.Context, *runner, *target, *Instance) (string, error) {
+	return r.idleOn(n, false, "one/", true)
+}
+
+// idleOn is idle; sequential opens the sessions one after another, also
+// across idle workers.
+func (r *runner) idleOn(n int, client bool, prefix string, sequential bool) func(context.Context, *runner, *target, *Instance) (string, error) {
 	return func(ctx context.Context, r *runner, tg *target, in *Instance) (string, error) {
 		if err := in.Restart(ctx); err != nil {
 			return "", err
@@ -547,7 +598,7 @@ func (r *runner) idle(n int, client bool) func(context.Context, *runner, *target
 				r.rep.Note(fmt.Sprintf("%salive/%d", prefix, n), fmt.Sprintf("%s tlsproxy open-files limit (soft hard): %s", tg.name, lim))
 			}
 		}
-		held, errs, firstErr, alive, after, err := r.holdAndMeasure(ctx, in, d, n)
+		held, errs, firstErr, alive, after, err := r.holdAndMeasure(ctx, in, d, n, sequential)
 		if err != nil {
 			return "", err
 		}
@@ -578,7 +629,7 @@ func (r *runner) idle(n int, client bool) func(context.Context, *runner, *target
 // Sessions are opened one at a time (per bench process): when connections
 // queue up, master(8) starts further tlsproxy processes, and the base
 // memory of each would be charged to the sessions.
-func (r *runner) holdAndMeasure(ctx context.Context, in *Instance, d *Dialer, n int) (held, errs int, firstErr error, alive int, after Usage, err error) {
+func (r *runner) holdAndMeasure(ctx context.Context, in *Instance, d *Dialer, n int, sequential bool) (held, errs int, firstErr error, alive int, after Usage, err error) {
 	const conc = 1
 	settle := 2 * time.Second
 	if r.opt.Quick {
@@ -600,6 +651,17 @@ func (r *runner) holdAndMeasure(ctx context.Context, in *Instance, d *Dialer, n 
 			w.close()
 		}
 	}()
+	collect := func(w *idleWorker) error {
+		h, e, first, werr := w.waitHeld()
+		if werr != nil {
+			return werr
+		}
+		held, errs = held+h, errs+e
+		if firstErr == nil && first != "" {
+			firstErr = errors.New(first)
+		}
+		return nil
+	}
 	for i := range workers {
 		share := n / workers
 		if i < n%workers {
@@ -615,16 +677,17 @@ func (r *runner) holdAndMeasure(ctx context.Context, in *Instance, d *Dialer, n 
 			return
 		}
 		ws = append(ws, w)
-	}
-	for _, w := range ws {
-		h, e, first, werr := w.waitHeld()
-		if werr != nil {
-			err = werr
-			return
+		if sequential {
+			if err = collect(w); err != nil {
+				return
+			}
 		}
-		held, errs = held+h, errs+e
-		if firstErr == nil && first != "" {
-			firstErr = errors.New(first)
+	}
+	if !sequential {
+		for _, w := range ws {
+			if err = collect(w); err != nil {
+				return
+			}
 		}
 	}
 	sleepCtx(ctx, settle)
