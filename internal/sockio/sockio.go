@@ -1,17 +1,19 @@
-// Package sockio reads and writes non-blocking sockets without telling the
-// Go scheduler that a system call is under way.
+// Package sockio makes the socket system calls of a session (accept,
+// read, write, recvmsg, send, poll) without telling the Go scheduler that
+// a system call is under way.
 //
-// A read or write on a non-blocking socket never blocks, but on loopback
-// a write does the receiver's TCP work inside the call and can take tens
-// of microseconds. Go's runtime takes the processor away from a thread
-// that stays in a system call for more than about 20 µs and wakes another
-// thread to run other goroutines; with one processor (tlsproxy's default
-// on small machines) that is a futex wake-up, a second thread and a
-// hand-back for almost every such write, and it keeps the runtime's
-// monitor thread waking every 20 µs. The calls here are made as raw
-// system calls from inside syscall.RawConn's Read and Write callbacks:
-// Go's poller still waits for readiness and applies deadlines, and the
-// thread keeps its processor for the few microseconds the call takes.
+// A system call made through the scheduler costs more than the call on a
+// process with one Go processor (tlsproxy's default on small machines):
+// if the process was idle, the runtime's monitor thread (sysmon) had gone
+// to sleep and is woken (a futex call and a thread switch), and it then
+// polls every 20 µs until the process is idle again; and a call that lasts
+// longer than that (a loopback write does the receiver's TCP work inside
+// the call) has its processor handed to another thread and back. Calls on
+// non-blocking sockets never block, so the ones here are raw system calls
+// made from inside syscall.RawConn's Read, Write and Control callbacks: Go's
+// poller still waits for readiness and applies deadlines, and the thread
+// keeps its processor for the few microseconds a call takes. Race builds
+// tell the race detector what the calls read and write (race.go).
 package sockio
 
 import (
