@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"fmt"
 	"strings"
 
@@ -17,7 +18,7 @@ import (
 // when the client security level is not "none", or a per-site table or
 // policy map is configured; otherwise it returns nil and every
 // client-role request gets status 0. Then it asks tlsmgr(8) for a seed
-// and the smtp cache policy (clientSessionCache). The map holds our file
+// and the smtp and lmtp cache policies (clientSessionCache). The map holds our file
 // settings by TLS_CLIENT_INIT_PROPS name, to compare with what requests
 // send.
 func clientRole(cfg *conf.Config, warn func(string)) (*tlsclient.Client, map[string]string, error) {
@@ -87,21 +88,43 @@ func clientRole(cfg *conf.Config, warn func(string)) (*tlsclient.Client, map[str
 
 // clientSessionCache does the client role's start-up conversation with
 // tlsmgr(8), as Postfix's tls_client_init does: a seed request (its
-// failure disables the client role: ok is false), then the smtp cache
-// policy. When tlsmgr has an smtp_tls_session_cache_database (cachable)
-// with a timeout above 0, sessions go into tlsmgr's smtp cache so that
-// every tlsproxy process resumes them; otherwise cache is nil and each
-// process keeps its own.
+// failure disables the client role: ok is false), then the cache policy
+// of each client type, smtp and lmtp. Where tlsmgr has a session cache
+// database for the type (smtp_tls_session_cache_database,
+// lmtp_tls_session_cache_database: cachable) with a timeout above 0, the
+// sessions of requests with that cache_type go into tlsmgr's cache, so
+// that every tlsproxy process resumes them; the others, and all of them
+// when cache is nil, stay in each process's own cache.
 func clientSessionCache(cfg *conf.Config, warn func(string)) (cache tlsclient.SessionCache, ok bool, err error) {
 	warnf := func(format string, a ...any) { warn(fmt.Sprintf(format, a...)) }
 	c, err := tlsmgrStart(cfg, warnf)
 	if err != nil || c == nil {
 		return nil, false, err
 	}
-	cachable, timeout, err := c.Policy(tlsmgr.CacheSMTP)
-	if err != nil || !cachable || timeout <= 0 {
+	caches := clientCaches{}
+	for _, ct := range []string{tlsmgr.CacheSMTP, tlsmgr.CacheLMTP} {
+		cachable, timeout, err := c.Policy(ct)
+		if err != nil || !cachable || timeout <= 0 {
+			continue
+		}
+		caches[ct] = tlsmgr.NewClientCache(c, tlsmgr.ClientCacheOptions{CacheType: ct, Lifetime: timeout, Warnf: warnf})
+	}
+	if len(caches) == 0 {
 		_ = c.Close()
 		return nil, true, nil
 	}
-	return tlsmgr.NewClientCache(c, tlsmgr.ClientCacheOptions{Lifetime: timeout, Warnf: warnf}), true, nil
+	return caches, true, nil
+}
+
+// clientCaches are tlsmgr's client session caches by type.
+type clientCaches map[string]*tlsmgr.ClientCache
+
+func (m clientCaches) Scoped(cacheType, serverid, scope string, logf func(format string, a ...any)) tls.ClientSessionCache {
+	if cacheType == "" {
+		cacheType = tlsmgr.CacheSMTP
+	}
+	if c := m[cacheType]; c != nil {
+		return c.Scoped(serverid, scope, logf)
+	}
+	return nil
 }

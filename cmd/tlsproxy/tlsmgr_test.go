@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -44,20 +45,22 @@ func policyFlag(b bool) int {
 // has one; nothing with a timeout of 0 or a failed policy request).
 func TestSessionResumptionModes(t *testing.T) {
 	for _, tc := range []struct {
-		name       string
-		mainCF     string
-		cachable   map[string]bool
-		timeout    int
-		server     tlsmgr.Mode
-		clientTLSM bool // the client role uses tlsmgr's smtp cache
+		name     string
+		mainCF   string
+		cachable map[string]bool
+		timeout  int
+		server   tlsmgr.Mode
+		client   string // the client role's tlsmgr caches, by type
 	}{
-		{"defaults", "", nil, 3600, tlsmgr.ModeStateless, false},
-		{"tickets and smtpd cache", "", map[string]bool{"smtpd": true}, 3600, tlsmgr.ModeStateless, false},
-		{"no ticket cipher, smtpd cache", "tls_session_ticket_cipher =\n", map[string]bool{"smtpd": true}, 3600, tlsmgr.ModeStateful, false},
-		{"no ticket cipher, no cache", "tls_session_ticket_cipher =\n", nil, 3600, tlsmgr.ModeOff, false},
-		{"cache timeout 0", "tls_session_ticket_cipher =\n", map[string]bool{"smtpd": true, "smtp": true}, 0, tlsmgr.ModeOff, false},
-		{"policy fails", "", nil, -1, tlsmgr.ModeOff, false},
-		{"smtp cache", "", map[string]bool{"smtp": true}, 3600, tlsmgr.ModeStateless, true},
+		{"defaults", "", nil, 3600, tlsmgr.ModeStateless, ""},
+		{"tickets and smtpd cache", "", map[string]bool{"smtpd": true}, 3600, tlsmgr.ModeStateless, ""},
+		{"no ticket cipher, smtpd cache", "tls_session_ticket_cipher =\n", map[string]bool{"smtpd": true}, 3600, tlsmgr.ModeStateful, ""},
+		{"no ticket cipher, no cache", "tls_session_ticket_cipher =\n", nil, 3600, tlsmgr.ModeOff, ""},
+		{"cache timeout 0", "tls_session_ticket_cipher =\n", map[string]bool{"smtpd": true, "smtp": true}, 0, tlsmgr.ModeOff, ""},
+		{"policy fails", "", nil, -1, tlsmgr.ModeOff, ""},
+		{"smtp cache", "", map[string]bool{"smtp": true}, 3600, tlsmgr.ModeStateless, "smtp"},
+		{"lmtp cache", "", map[string]bool{"lmtp": true}, 3600, tlsmgr.ModeStateless, "lmtp"},
+		{"smtp and lmtp caches", "", map[string]bool{"smtp": true, "lmtp": true}, 3600, tlsmgr.ModeStateless, "lmtp smtp"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Chdir(t.TempDir())
@@ -78,8 +81,27 @@ func TestSessionResumptionModes(t *testing.T) {
 			if err != nil || !ok {
 				t.Fatalf("clientSessionCache: %v %v", ok, err)
 			}
-			if _, shared := cache.(*tlsmgr.ClientCache); shared != tc.clientTLSM || (!shared && cache != nil) {
-				t.Errorf("client role cache %T, want tlsmgr's: %v", cache, tc.clientTLSM)
+			var types []string
+			if cc, isMap := cache.(clientCaches); isMap {
+				for ct := range cc {
+					types = append(types, ct)
+				}
+				slices.Sort(types)
+			} else if cache != nil {
+				t.Fatalf("client role cache %T", cache)
+			}
+			if got := strings.Join(types, " "); got != tc.client {
+				t.Errorf("client role tlsmgr caches %q, want %q", got, tc.client)
+			}
+			// A request's cache_type picks its cache; "" is smtp.
+			for _, ct := range []string{"", "smtp", "lmtp"} {
+				want := tc.cachable[ct] || (ct == "" && tc.cachable["smtp"])
+				if tc.timeout <= 0 {
+					want = false
+				}
+				if got := cache != nil && cache.Scoped(ct, "sid", "scope", nil) != nil; got != want {
+					t.Errorf("cache_type %q: tlsmgr cache %v, want %v", ct, got, want)
+				}
 			}
 		})
 	}

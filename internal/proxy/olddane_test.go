@@ -6,12 +6,16 @@ import (
 	"tlsproxy/internal/attr"
 )
 
-// A 3.4/3.5 request at level fingerprint carries its fingerprint in the
-// old DANE form's "ee" digest list; it must reach tlsclient as a record.
-func TestOldDANEFormKeepsRecords(t *testing.T) {
+// oldDANERequest is a 3.4/3.5 client-role property list at level
+// fingerprint, whose INIT part has cache_type cacheType.
+func oldDANERequest(cacheType string) attr.List {
 	l := attr.List{{Name: "p", Value: "0"}}
 	for _, n := range initClientNames {
-		l = append(l, attr.Attr{Name: n, Value: "x"})
+		v := "x"
+		if n == "cache_type" {
+			v = cacheType
+		}
+		l = append(l, attr.Attr{Name: n, Value: v})
 	}
 	l = append(l, attr.List{{Name: "timeout", Value: "30"}, {Name: "tls_level", Value: "3"},
 		{Name: "nexthop", Value: "example.com"}, {Name: "host", Value: "mx.example.com"},
@@ -26,7 +30,13 @@ func TestOldDANEFormKeepsRecords(t *testing.T) {
 		{Name: "argv_size", Value: "0"},
 		{Name: "count", Value: "0"}, {Name: "count", Value: "0"},
 		{Name: "domain", Value: ""}, {Name: "flags", Value: "0"}, {Name: "exp", Value: "0"}}...)
-	p, err := parseClientProps(l)
+	return l
+}
+
+// A 3.4/3.5 request at level fingerprint carries its fingerprint in the
+// old DANE form's "ee" digest list; it must reach tlsclient as a record.
+func TestOldDANEFormKeepsRecords(t *testing.T) {
+	p, err := parseClientProps(oldDANERequest("smtp"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,5 +44,19 @@ func TestOldDANEFormKeepsRecords(t *testing.T) {
 	if len(st.TLSA) != 1 || st.TLSA[0].Usage != 3 || st.TLSA[0].Selector != 0 || st.TLSA[0].MType != 1 ||
 		string(st.TLSA[0].Data) != "\xab\xcd" {
 		t.Errorf("old-form fingerprint became %+v", st.TLSA)
+	}
+}
+
+// The requester's cache_type (smtp(8) or lmtp(8)) reaches tlsclient, which
+// picks tlsmgr's cache of that type.
+func TestClientStartCacheType(t *testing.T) {
+	for _, ct := range []string{"smtp", "lmtp", ""} {
+		p, err := parseClientProps(oldDANERequest(ct))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.clientStart().CacheType; got != ct {
+			t.Errorf("cache_type %q became %q", ct, got)
+		}
 	}
 }

@@ -390,7 +390,7 @@ func (p *props) clientStart() tlsclient.Start {
 	}
 	st := tlsclient.Start{
 		Level: num(p.start, "tls_level"), NextHop: p.start["nexthop"], Host: p.start["host"],
-		NamAddr: p.start["namaddr"], SNI: p.start["sni"], ServerID: p.start["serverid"],
+		NamAddr: p.start["namaddr"], SNI: p.start["sni"], ServerID: p.start["serverid"], CacheType: p.init["cache_type"],
 		Helo: p.start["helo"], Protocols: p.start["protocols"], CipherGrade: p.start["cipher_grade"],
 		CipherExclusions: p.start["cipher_exclusions"], MDAlg: p.start["mdalg"],
 		MatchNames: p.matchNames, DANEDomain: p.daneDomain,

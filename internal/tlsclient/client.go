@@ -34,17 +34,19 @@ type Settings struct {
 	CipherSuites func(grade string, exclusions []string) ([]uint16, error)
 
 	// SessionCache, when set, keeps sessions outside this process (tlsmgr's
-	// smtp cache, *tlsmgr.ClientCache, when the smtp cache policy says
-	// cachable), so that any tlsproxy process resumes them. Nil: sessions
-	// are kept in this process only.
+	// smtp and lmtp caches, when their cache policies say cachable), so that
+	// any tlsproxy process resumes them. Nil: sessions are kept in this
+	// process only.
 	SessionCache SessionCache
 }
 
-// SessionCache hands out the session cache of one destination: serverid is
-// the request's, scope everything else a resumed session must match; logf,
-// if set, receives cache hits, misses and saves.
+// SessionCache hands out the session cache of one destination: cacheType
+// is the requester's (smtp or lmtp; "" is smtp), serverid the request's,
+// scope everything else a resumed session must match; logf, if set,
+// receives cache hits, misses and saves. Nil means no such cache here:
+// the session uses the process's own.
 type SessionCache interface {
-	Scoped(serverid, scope string, logf func(format string, a ...any)) tls.ClientSessionCache
+	Scoped(cacheType, serverid, scope string, logf func(format string, a ...any)) tls.ClientSessionCache
 }
 
 // Client is the prepared client role: client certificates and CA store.

@@ -39,14 +39,14 @@
 // CApath is read completely before the jail (every certificate of every
 // file), not looked up by hash name.
 //
-// Sessions are resumed from tlsmgr(8)'s smtp cache when Settings.SessionCache
-// is set (smtp_tls_session_cache_database configured; our own entry format,
-// never read by Postfix's smtp), else from a cache in this process; either
-// way only under the same serverid, and for tlsmgr's cache also the same
-// helo, protocols, ciphers, SNI and DANE/fingerprint settings, as Postfix's
-// smtp cache id digests them. Not implemented: the lmtp cache (the request's
-// cache type is not passed on: sessions always go to the smtp cache),
-// protocol lists with holes (only the min..max range is
+// Sessions are resumed from tlsmgr(8)'s cache of the requester's type
+// (cache_type smtp or lmtp) when Settings.SessionCache has one
+// (smtp_tls_session_cache_database or lmtp_tls_session_cache_database
+// configured; our own entry format, never read by Postfix's smtp or lmtp),
+// else from a cache in this process; either way only under the same
+// serverid, and for tlsmgr's cache also the same helo, protocols, ciphers,
+// SNI and DANE/fingerprint settings, as Postfix's smtp cache id digests
+// them. Not implemented: protocol lists with holes (only the min..max range is
 // applied), OpenSSL cipher lists (a Settings hook takes grade and
 // exclusions), TLS_CLIENT_PARAMS values such as tls_dane_digests (matching
 // types 1 = SHA-256 and 2 = SHA-512 are always available).

@@ -45,6 +45,7 @@ type Start struct {
 	NamAddr          string // "host[addr]:port" for logging
 	SNI              string // "" (none), "hostname", "nexthop" or a name
 	ServerID, Helo   string
+	CacheType        string // the requester's session cache: "smtp" (also when empty) or "lmtp"
 	Protocols        string // Postfix protocol list, e.g. ">=TLSv1"
 	CipherGrade      string // high, medium, low, export, null
 	CipherExclusions string
@@ -334,7 +335,8 @@ func hexDump(data []byte) string {
 }
 
 // sessionCache is where this session's TLS session is looked up and
-// saved: tlsmgr's cache when there is one, keyed by the serverid and the
+// saved: tlsmgr's cache of the requester's type (smtp or lmtp) when there
+// is one, keyed by the serverid and the
 // TLS settings that Postfix's smtp cache id digests (helo, protocols,
 // ciphers, SNI, DANE/fingerprint state, plus level and peer names); else
 // the process's own cache, keyed by serverid.
@@ -353,7 +355,10 @@ func (s *Session) sessionCache() tls.ClientSessionCache {
 		namaddr := strings.ToLower(st.NamAddr)
 		logf = func(format string, a ...any) { s.log.Infof("%s: %s", namaddr, fmt.Sprintf(format, a...)) }
 	}
-	return s.c.set.SessionCache.Scoped(st.ServerID, scope, logf)
+	if c := s.c.set.SessionCache.Scoped(st.CacheType, st.ServerID, scope, logf); c != nil {
+		return c
+	}
+	return scopedCache{s.c.sessions, s.st.ServerID}
 }
 
 // scopedCache files the client's TLS sessions under the request's serverid

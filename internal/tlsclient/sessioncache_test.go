@@ -12,13 +12,17 @@ import (
 
 // sharedStore stands in for tlsmgr's smtp cache: one map that several
 // Clients (processes) use, filed by serverid, scope and crypto/tls key.
+// It has no lmtp cache.
 type sharedStore struct {
 	mu      sync.Mutex
 	entries map[string]*tls.ClientSessionState
 	scopes  []string
 }
 
-func (s *sharedStore) Scoped(serverid, scope string, logf func(string, ...any)) tls.ClientSessionCache {
+func (s *sharedStore) Scoped(cacheType, serverid, scope string, logf func(string, ...any)) tls.ClientSessionCache {
+	if cacheType != "" && cacheType != "smtp" {
+		return nil
+	}
 	s.mu.Lock()
 	s.scopes = append(s.scopes, scope)
 	s.mu.Unlock()
@@ -50,7 +54,8 @@ func (v storeView) Put(key string, cs *tls.ClientSessionState) {
 // TestSharedSessionCache: with Settings.SessionCache, a session made by one
 // Client resumes in another (as in another tlsproxy process), only under
 // the same TLS settings; a resumed session reports the same verification
-// result; cache activity is logged at the "cache" log level only.
+// result; cache activity is logged at the "cache" log level only; a cache
+// type the shared cache does not serve (lmtp here) stays in the process.
 func TestSharedSessionCache(t *testing.T) {
 	f := newFixture(t)
 	sc := f.certs["good"]
@@ -117,6 +122,8 @@ func TestSharedSessionCache(t *testing.T) {
 	otherHelo.Helo = "other.example.com"
 	verbose := st
 	verbose.LogLevel = "cache"
+	lmtp := st
+	lmtp.CacheType = "lmtp"
 
 	a, b := newClient(), newClient()
 	for i, step := range []struct {
@@ -130,6 +137,10 @@ func TestSharedSessionCache(t *testing.T) {
 		{"other process", b, st, true, false},
 		{"other helo", b, otherHelo, false, false},
 		{"cache log level", a, verbose, true, true},
+		// No shared lmtp cache: each process keeps its own.
+		{"lmtp", b, lmtp, false, false},
+		{"lmtp, same process", b, lmtp, true, false},
+		{"lmtp, other process", a, lmtp, false, false},
 	} {
 		resumed, status, log := connect(step.c, step.st)
 		if resumed != step.resume {

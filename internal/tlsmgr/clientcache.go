@@ -11,7 +11,8 @@ type ClientCacheOptions struct {
 	// CacheType is tlsmgr's cache for these sessions (default CacheSMTP).
 	CacheType string
 	// Lifetime is the cache timeout from Policy(CacheType)
-	// (smtp_tls_session_cache_timeout): older sessions are not resumed.
+	// (smtp_ or lmtp_tls_session_cache_timeout): older sessions are not
+	// resumed.
 	Lifetime time.Duration
 	// Backoff: after a failed request, tlsmgr is not asked again for this
 	// long (default DefaultBackoff). "Not found" does not count.
@@ -22,9 +23,9 @@ type ClientCacheOptions struct {
 	Now func() time.Time
 }
 
-// ClientCache keeps the client role's TLS sessions in tlsmgr's smtp cache
-// (when smtp_tls_session_cache_database is set), so that a session made by
-// one tlsproxy process resumes in another, as Postfix's smtp cache lets
+// ClientCache keeps the client role's TLS sessions in tlsmgr's smtp or lmtp
+// cache (when smtp_ or lmtp_tls_session_cache_database is set), so that a
+// session made by one tlsproxy process resumes in another, as that cache lets
 // any smtp(8) or tlsproxy process resume it. Entries are our own format
 // (cache.go) under ClientCacheID, never read by Postfix's smtp. It is
 // safe for concurrent use.

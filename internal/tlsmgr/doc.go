@@ -98,7 +98,7 @@
 // with an update request under ServerCacheID (hex identity "&s=" serverid
 // "&l=go1") and found again with lookup; entries that are expired or cannot
 // be decoded are deleted. A ClientCache does the same for the client role
-// in tlsmgr's smtp cache, under ClientCacheID (serverid "&go1-" digest),
+// in tlsmgr's smtp or lmtp cache, under ClientCacheID (serverid "&go1-" digest),
 // with the ticket crypto/tls received. The "go1" marker stands where
 // Postfix has an OpenSSL version number or a hex digest, so Postfix's own
 // smtpd and smtp never look our entries up and never try to decode them

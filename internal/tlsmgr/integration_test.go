@@ -46,7 +46,8 @@ func realTLSMgr(t *testing.T) string {
 		"--tlsproxy", "/usr/lib/postfix/sbin/tlsproxy",
 		"--ports", fmt.Sprintf("%d,%d,%d", ports[0], ports[1], ports[2]),
 		"--main", "smtpd_tls_session_cache_database = btree:"+dir+"/data/smtpd_scache",
-		"--main", "smtpd_tls_session_cache_timeout = 1200s")
+		"--main", "smtpd_tls_session_cache_timeout = 1200s",
+		"--main", "lmtp_tls_session_cache_database = btree:"+dir+"/data/lmtp_scache")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("pfinstance start: %v\n%s", err, out)
 	}
@@ -89,7 +90,7 @@ func TestRealTLSMgr(t *testing.T) {
 	}{
 		{CacheSMTPD, true, 1200 * time.Second, StatusOK},
 		{CacheSMTP, false, 3600 * time.Second, StatusOK},
-		{CacheLMTP, false, 3600 * time.Second, StatusOK},
+		{CacheLMTP, true, 3600 * time.Second, StatusOK},
 		{"bogus", false, 0, StatusFail},
 	}
 	for _, p := range policies {
@@ -142,6 +143,13 @@ func TestRealTLSMgr(t *testing.T) {
 	}
 	if _, err := c.Lookup(CacheSMTPD, id); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Lookup after Delete: %v", err)
+	}
+	// The lmtp cache (the client role's, for lmtp(8)) works the same way.
+	if err := c.Update(CacheLMTP, id, session); err != nil {
+		t.Errorf("Update lmtp: %v", err)
+	}
+	if got, err := c.Lookup(CacheLMTP, id); err != nil || !bytes.Equal(got, session) {
+		t.Errorf("Lookup lmtp = %q, %v", got, err)
 	}
 	var se *StatusError
 	if _, err := c.Lookup(CacheSMTP, id); !errors.As(err, &se) || se.Status != StatusFail {
