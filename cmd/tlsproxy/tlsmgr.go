@@ -16,7 +16,8 @@ import (
 // disables TLS), then the smtpd cache policy, and returns the ticket keeper
 // in one of three modes, as Postfix's tls_server_init and OpenSSL decide:
 //
-//   - stateless tickets (tls_session_ticket_cipher set, the default):
+//   - stateless tickets (tls_session_ticket_cipher set, the default; a
+//     name Postfix would refuse is logged and counts as empty):
 //     sealed with tlsmgr's ticket keys, so that every tlsproxy process
 //     resumes the others' sessions;
 //   - stateful tickets (tls_session_ticket_cipher empty, and tlsmgr has an
@@ -53,6 +54,11 @@ func tlsmgrSetup(cfg *conf.Config, srv *tlspolicy.Server, warn, info func(string
 	cachable, lifetime, err := c.Policy(tlsmgr.CacheSMTPD)
 	if err != nil {
 		lifetime = 0 // no session cache, no tickets
+	}
+	if ticketCipher != "" && !tlsmgr.TicketCipherValid(ticketCipher) {
+		// As Postfix: then as if the parameter were empty.
+		warnf("tls_session_ticket_cipher: invalid value: %s; session tickets disabled", ticketCipher)
+		ticketCipher = ""
 	}
 	requireCert := srv.RequireCert
 	opts := tlsmgr.TicketOptions{

@@ -51,16 +51,22 @@ func TestSessionResumptionModes(t *testing.T) {
 		timeout  int
 		server   tlsmgr.Mode
 		client   string // the client role's tlsmgr caches, by type
+		warning  string // the one warning expected, if any
 	}{
-		{"defaults", "", nil, 3600, tlsmgr.ModeStateless, ""},
-		{"tickets and smtpd cache", "", map[string]bool{"smtpd": true}, 3600, tlsmgr.ModeStateless, ""},
-		{"no ticket cipher, smtpd cache", "tls_session_ticket_cipher =\n", map[string]bool{"smtpd": true}, 3600, tlsmgr.ModeStateful, ""},
-		{"no ticket cipher, no cache", "tls_session_ticket_cipher =\n", nil, 3600, tlsmgr.ModeOff, ""},
-		{"cache timeout 0", "tls_session_ticket_cipher =\n", map[string]bool{"smtpd": true, "smtp": true}, 0, tlsmgr.ModeOff, ""},
-		{"policy fails", "", nil, -1, tlsmgr.ModeOff, ""},
-		{"smtp cache", "", map[string]bool{"smtp": true}, 3600, tlsmgr.ModeStateless, "smtp"},
-		{"lmtp cache", "", map[string]bool{"lmtp": true}, 3600, tlsmgr.ModeStateless, "lmtp"},
-		{"smtp and lmtp caches", "", map[string]bool{"smtp": true, "lmtp": true}, 3600, tlsmgr.ModeStateless, "lmtp smtp"},
+		{"defaults", "", nil, 3600, tlsmgr.ModeStateless, "", ""},
+		{"tickets and smtpd cache", "", map[string]bool{"smtpd": true}, 3600, tlsmgr.ModeStateless, "", ""},
+		{"no ticket cipher, smtpd cache", "tls_session_ticket_cipher =\n", map[string]bool{"smtpd": true}, 3600, tlsmgr.ModeStateful, "", ""},
+		{"no ticket cipher, no cache", "tls_session_ticket_cipher =\n", nil, 3600, tlsmgr.ModeOff, "", ""},
+		{"cache timeout 0", "tls_session_ticket_cipher =\n", map[string]bool{"smtpd": true, "smtp": true}, 0, tlsmgr.ModeOff, "", ""},
+		{"policy fails", "", nil, -1, tlsmgr.ModeOff, "", ""},
+		{"smtp cache", "", map[string]bool{"smtp": true}, 3600, tlsmgr.ModeStateless, "smtp", ""},
+		{"lmtp cache", "", map[string]bool{"lmtp": true}, 3600, tlsmgr.ModeStateless, "lmtp", ""},
+		{"smtp and lmtp caches", "", map[string]bool{"smtp": true, "lmtp": true}, 3600, tlsmgr.ModeStateless, "lmtp smtp", ""},
+		{"other ticket cipher", "tls_session_ticket_cipher = CAMELLIA-128-CBC\n", nil, 3600, tlsmgr.ModeStateless, "", ""},
+		{"invalid ticket cipher, smtpd cache", "tls_session_ticket_cipher = aes-256-gcm\n", map[string]bool{"smtpd": true}, 3600, tlsmgr.ModeStateful, "",
+			"tls_session_ticket_cipher: invalid value: aes-256-gcm; session tickets disabled"},
+		{"invalid ticket cipher, no cache", "tls_session_ticket_cipher = bogus\n", nil, 3600, tlsmgr.ModeOff, "",
+			"tls_session_ticket_cipher: invalid value: bogus; session tickets disabled"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Chdir(t.TempDir())
@@ -69,8 +75,13 @@ func TestSessionResumptionModes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			warn := func(w string) { t.Errorf("warning: %s", w) }
+			var warnings []string
+			warn := func(w string) { warnings = append(warnings, w) }
 			tk, err := tlsmgrSetup(cfg, &tlspolicy.Server{Enabled: true}, warn, nil)
+			if got := strings.Join(warnings, "\n"); got != tc.warning {
+				t.Errorf("warnings %q, want %q", got, tc.warning)
+			}
+			warn = func(w string) { t.Errorf("warning: %s", w) }
 			if err != nil || tk == nil {
 				t.Fatalf("tlsmgrSetup = %v, %v", tk, err)
 			}
