@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
-	"net"
-	"path/filepath"
 	"sort"
 	"sync"
 	"testing"
@@ -26,32 +24,11 @@ var versions = []string{
 	"3.12-20260416", "3.12-20260423", "3.12-20260510", "3.12-20260821",
 }
 
-// listener runs the proxy server behind a real UNIX socket, the way the
+// listen runs the proxy server behind a real UNIX socket, the way the
 // daemon does, so the emulated clients connect() as Postfix's do.
 func (fx *fixture) listen(t testing.TB) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "tlsproxy")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() {
-		ln.Close()
-		wg.Wait()
-	})
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.AcceptUnix()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() { defer wg.Done(); fx.srv.Serve(context.Background(), c) }()
-		}
-	}()
+	path, _ := serveUnix(t, fx.srv)
 	return path
 }
 
