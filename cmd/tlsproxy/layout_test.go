@@ -63,7 +63,7 @@ func TestDependencies(t *testing.T) {
 		"tlsproxy/internal/jail":    {"crypto/tls", "tlsproxy/internal/"},
 		"tlsproxy/internal/maillog": {"crypto/", "tlsproxy/internal/"},
 		"tlsproxy/internal/daemon":  {"crypto/tls", "tlsproxy/internal/attr"},
-		"tlsproxy/internal/sockio":  {"net", "crypto/", "tlsproxy/internal/"},
+		"tlsproxy/internal/sockio":  {"crypto/", "tlsproxy/internal/"},
 	}
 	// sockio is a leaf of raw socket calls that every low-level package
 	// may use.

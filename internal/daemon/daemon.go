@@ -21,7 +21,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -110,7 +109,7 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 		for {
 			c, err := d.accept(lrc)
 			if err != nil {
-				if closing.Load() || errors.Is(err, net.ErrClosed) {
+				if closing.Load() { // drain closed lf
 					acceptErr <- err
 					return
 				}
@@ -261,17 +260,10 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 // thread for almost every connection. Errors are worded as net's.
 func (d *Daemon) accept(rc syscall.RawConn) (*os.File, error) {
 	c, err := sockio.Accept(rc)
-	if err == nil {
-		return c, nil
+	if err != nil {
+		return nil, sockio.OpError("accept", "accept4", "unix", nil, d.Listener.Addr(), err)
 	}
-	var oe *net.OpError
-	if errors.As(err, &oe) {
-		err = oe.Err // the raw read's own wrapping
-	}
-	if errno, ok := err.(syscall.Errno); ok {
-		err = os.NewSyscallError("accept4", errno)
-	}
-	return nil, &net.OpError{Op: "accept", Net: "unix", Addr: d.Listener.Addr(), Err: err}
+	return c, nil
 }
 
 // workerIdle is how long a connection goroutine waits for the next

@@ -52,7 +52,12 @@ func Recv(c syscall.Conn) (*os.File, error) {
 	oob := make([]byte, oobSize)
 	n, oobn, flags, err := sockio.Recvmsg(rc, buf, oob)
 	if err != nil {
-		err = readError(c, err)
+		// Worded as net.UnixConn.ReadMsgUnix words it.
+		var local, remote net.Addr
+		if nc, ok := c.(net.Conn); ok {
+			local, remote = nc.LocalAddr(), nc.RemoteAddr()
+		}
+		err = sockio.OpError("read", "recvmsg", "unix", local, remote, err)
 	}
 	fds, perr := parseRights(oob[:oobn])
 	fail := func(e error) (*os.File, error) {
@@ -83,23 +88,6 @@ func Recv(c syscall.Conn) (*os.File, error) {
 		return fail(fmt.Errorf("set non-blocking: %w", err))
 	}
 	return os.NewFile(uintptr(fds[0]), "fdpass"), nil
-}
-
-// readError words a failed receive the way net.UnixConn.ReadMsgUnix does:
-// an *net.OpError for "read" on the socket, with the system call named.
-func readError(c syscall.Conn, err error) error {
-	var oe *net.OpError
-	if errors.As(err, &oe) {
-		err = oe.Err // the raw read's own wrapping
-	}
-	if errno, ok := err.(syscall.Errno); ok {
-		err = os.NewSyscallError("recvmsg", errno)
-	}
-	e := &net.OpError{Op: "read", Net: "unix", Err: err}
-	if nc, ok := c.(net.Conn); ok {
-		e.Source, e.Addr = nc.LocalAddr(), nc.RemoteAddr()
-	}
-	return e
 }
 
 // parseRights returns every descriptor found in oob and an error unless

@@ -108,7 +108,7 @@ func (s *Server) initTimeout() time.Duration {
 // session is the state of one plaintext client connection.
 type session struct {
 	srv      *Server
-	plain    *unixConn
+	plain    *streamConn
 	rd       *attr.Reader
 	endpoint string        // remote_endpoint of the request, "" until read
 	serverid string        // serverid of the request

@@ -17,6 +17,8 @@
 package sockio
 
 import (
+	"errors"
+	"net"
 	"os"
 	"syscall"
 	"unsafe"
@@ -303,4 +305,20 @@ func Accept(rc syscall.RawConn) (*os.File, error) {
 		return nil, errno
 	}
 	return os.NewFile(uintptr(fd), "accepted"), nil
+}
+
+// OpError words err, returned by one of the calls here, the way Go's net
+// package words a failed socket operation: a *net.OpError for op on
+// network between local and remote (either may be nil), an errno named
+// after the system call call. It unwraps the *net.OpError with which a
+// net connection's RawConn reports its own failures (closed, deadline).
+func OpError(op, call, network string, local, remote net.Addr, err error) error {
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		err = oe.Err
+	}
+	if errno, ok := err.(syscall.Errno); ok {
+		err = os.NewSyscallError(call, errno)
+	}
+	return &net.OpError{Op: op, Net: network, Source: local, Addr: remote, Err: err}
 }

@@ -1023,3 +1023,28 @@ func TestYield(t *testing.T) {
 		Yield()
 	}
 }
+
+// TestOpError: errors are worded as net's own: an errno named after the
+// system call, a net RawConn's own *net.OpError unwrapped, a deadline
+// still a timeout, the addresses kept.
+func TestOpError(t *testing.T) {
+	addr := &net.UnixAddr{Name: "private/tlsproxy", Net: "unix"}
+	for _, tc := range []struct {
+		name      string
+		err       error
+		text      string
+		is        error
+		isTimeout bool
+	}{
+		{"errno", syscall.ECONNRESET, "read unix private/tlsproxy: recvmsg: connection reset by peer", syscall.ECONNRESET, false},
+		{"raw wrapping", &net.OpError{Op: "raw-read", Net: "unix", Err: os.ErrDeadlineExceeded},
+			"read unix private/tlsproxy: i/o timeout", os.ErrDeadlineExceeded, true},
+		{"other", io.ErrClosedPipe, "read unix private/tlsproxy: io: read/write on closed pipe", io.ErrClosedPipe, false},
+	} {
+		err := OpError("read", "recvmsg", "unix", nil, addr, tc.err)
+		var ne net.Error
+		if err.Error() != tc.text || !errors.Is(err, tc.is) || !errors.As(err, &ne) || ne.Timeout() != tc.isTimeout {
+			t.Errorf("%s: %v (timeout %v)", tc.name, err, ne != nil && ne.Timeout())
+		}
+	}
+}
