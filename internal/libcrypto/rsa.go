@@ -34,8 +34,9 @@ var (
 	_ crypto.Decrypter = (*RSAKey)(nil)
 )
 
-// NewRSA loads k into libcrypto and checks, by signing with each padding
-// and digest TLS uses and verifying in Go, that libcrypto signs correctly.
+// NewRSA loads k into libcrypto and checks, by signing once with each
+// padding TLS uses (PKCS #1 v1.5 and PSS, SHA-256) and verifying in Go,
+// that libcrypto signs correctly.
 // k must not be modified afterwards.
 func NewRSA(k *rsa.PrivateKey) (*RSAKey, error) {
 	c, err := newCKey(k)
