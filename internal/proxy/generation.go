@@ -96,9 +96,6 @@ func (ss *session) shouldAnnounce() bool {
 // every byte.
 func (ss *session) peek(d time.Duration) bool {
 	rc := ss.plain.rc
-	if rc == nil {
-		return false
-	}
 	var n int
 	var rerr error
 	queued := func(fd uintptr) {
