@@ -56,6 +56,41 @@ func openFDs() int {
 	return len(ents) - 1 // the directory being read
 }
 
+// limitLeaving returns the lowest descriptor limit below which exactly
+// free descriptor numbers are unused.
+func limitLeaving(free int) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return -1
+	}
+	open := make(map[int]bool, len(ents))
+	for _, e := range ents {
+		var n int
+		if _, err := fmt.Sscan(e.Name(), &n); err == nil {
+			open[n] = true
+		}
+	}
+	// The directory's own descriptor is closed again by now.
+	n := 0
+	for fd := 0; fd < 1<<20; fd++ {
+		if open[fd] && !isOpen(fd) {
+			open[fd] = false
+		}
+		if !open[fd] {
+			if n++; n > free {
+				return fd
+			}
+		}
+	}
+	return -1
+}
+
+// isOpen tells whether descriptor fd is open.
+func isOpen(fd int) bool {
+	_, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	return err == nil
+}
+
 // emfileHelper serves sock with a descriptor limit that leaves room for
 // emfileSlots clients. Each client gets "ok\n" and is held until it
 // closes. EOF on stdin stands for master going away: drain and exit. It
@@ -84,7 +119,11 @@ func emfileHelper(sock string) int {
 		return 2
 	}
 	base, goroutines := openFDs(), runtime.NumGoroutine()
-	limit := unix.Rlimit{Cur: uint64(base + emfileSlots), Max: old.Max}
+	// The limit caps descriptor numbers, not their count, and a process
+	// may inherit descriptors with high numbers: leave exactly
+	// emfileSlots+1 free numbers below it (one for the duplicate of the
+	// listener Run makes).
+	limit := unix.Rlimit{Cur: uint64(limitLeaving(emfileSlots + 1)), Max: old.Max}
 	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &limit); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
