@@ -155,6 +155,7 @@ var crReuseNone = crCase{name: "reuse-none", transport: "sinkrelay", host: "127.
 type crInstance struct {
 	*instance
 	closeSink            *closeSink
+	lmtpSink             *closeSink // lmtp.test, through lmtp(8)
 	submitPort, sinkPort int
 	ports                map[string]int // sink port by case name
 }
@@ -327,7 +328,11 @@ func startClientRoleInstance(bin string) (*crInstance, error) {
 	if cr.closeSink, err = startCloseSink(filepath.Join(pkiDir, "trusted.pem"), filepath.Join(pkiDir, "trusted.key")); err != nil {
 		return nil, err
 	}
-	transport := fmt.Sprintf("sink.test sinkrelay:[127.0.0.1]:%d\nclosesink.test sinkrelay:[127.0.0.1]:%d\n", cr.sinkPort, cr.closeSink.port)
+	if cr.lmtpSink, err = startCloseSink(filepath.Join(pkiDir, "trusted.pem"), filepath.Join(pkiDir, "trusted.key")); err != nil {
+		return nil, err
+	}
+	transport := fmt.Sprintf("sink.test sinkrelay:[127.0.0.1]:%d\nclosesink.test sinkrelay:[127.0.0.1]:%d\nlmtp.test lmtprelay:inet:[127.0.0.1]:%d\n",
+		cr.sinkPort, cr.closeSink.port, cr.lmtpSink.port)
 	var policy strings.Builder
 	fmt.Fprintf(&policy, "[127.0.0.1]:%d may\n", cr.closeSink.port)
 	args := []string{"--chroot", "n", "--sink-cert", filepath.Join(pkiDir, "trusted.pem"), "--sink-key", filepath.Join(pkiDir, "trusted.key"),
@@ -354,6 +359,8 @@ func startClientRoleInstance(bin string) (*crInstance, error) {
 		"smtp_connect_timeout = 5s",
 		"smtp_helo_timeout = 15s",
 		"smtp_starttls_timeout = 15s",
+		// the client role's lmtp sessions go to tlsmgr's lmtp cache
+		"lmtp_tls_session_cache_database = btree:${data_directory}/lmtp_scache",
 	} {
 		args = append(args, "--main", m)
 	}
@@ -366,6 +373,11 @@ func startClientRoleInstance(bin string) (*crInstance, error) {
 		"sinksha1 unix - - n - - smtp -o syslog_name=postfix/sinksha1 -o smtp_tls_connection_reuse=yes" +
 			" -o smtp_tls_fingerprint_digest=sha1 -o tlsproxy_service_name=tlsproxy-sha1",
 		"tlsproxy-sha1 unix - - n - 0 tlsproxy -o tlsproxy_client_fingerprint_digest=sha1",
+		// lmtp(8) with TLS connection reuse, through a tlsproxy service
+		// whose processes serve one session each (TestClientRoleLMTP)
+		"lmtprelay unix - - n - - lmtp -o syslog_name=postfix/lmtprelay -o lmtp_tls_security_level=may" +
+			" -o lmtp_tls_connection_reuse=yes -o lmtp_tls_loglevel=1 -o tlsproxy_service_name=tlsproxy-lmtp",
+		"tlsproxy-lmtp unix - - n - 0 tlsproxy -o max_use=1",
 	} {
 		args = append(args, "--master-line", l)
 	}
@@ -643,6 +655,60 @@ func TestClientRoleReuse(t *testing.T) {
 	}
 }
 
+// TestClientRoleLMTP delivers two messages, one after the other, through
+// lmtp(8) with lmtp_tls_connection_reuse = yes to an LMTP sink of our
+// own. Each goes over its own tlsproxy session (the first one has ended
+// before the second message is sent) in its own tlsproxy process
+// (max_use=1), so the second TLS handshake can resume the first session
+// only through tlsmgr's lmtp session cache: the smtp cache is off in
+// this instance, and a process's own memory is gone with it.
+func TestClientRoleLMTP(t *testing.T) {
+	requireInterop(t)
+	for _, im := range impls {
+		t.Run(im.name, func(t *testing.T) {
+			t.Parallel()
+			cr := clientRoleInstanceFor(t, im)
+			port := strconv.Itoa(cr.lmtpSink.port)
+			tp := `postfix/tlsproxy\[(\d+)\]: `
+			var pids []string
+			for i, wantResumed := range []bool{false, true} {
+				offset := cr.logSize(t)
+				qid := cr.inject(t, "rcpt@lmtp.test")[0]
+				seg := cr.waitLog(t, offset, regexp.MustCompile(`(?m)postfix/lmtprelay/lmtp\[\d+\]: `+qid+`: to=.*status=`))
+				for _, r := range []string{
+					`postfix/lmtprelay/lmtp\[\d+\]: ` + qid + `: to=<rcpt@lmtp\.test>, relay=\S+:` + port + `, .*status=sent \(250 2\.0\.0 Ok: queued as CLOSESINK\)`,
+					`postfix/lmtprelay/lmtp\[\d+\]: \w+ TLS connection established to \S+:` + port + `: TLSv1\.3 `,
+					tp + `\w+ TLS connection established to \S+:` + port + `: TLSv1\.3 `,
+				} {
+					if !regexp.MustCompile(`(?m)` + r).MatchString(seg) {
+						t.Errorf("message %d: no log line matching /%s/\n%s", i+1, r, seg)
+					}
+				}
+				if m := regexp.MustCompile(`(?m)` + tp + `CONNECT to \[127\.0\.0\.1\]:` + port + `$`).FindStringSubmatch(seg); m != nil {
+					pids = append(pids, m[1])
+				} else {
+					t.Fatalf("message %d: tlsproxy logged no CONNECT to the sink:\n%s", i+1, seg)
+				}
+				select {
+				case s := <-cr.lmtpSink.sessions:
+					if got, want := strings.Join(s.cmds, " "), "LHLO STARTTLS LHLO MAIL RCPT DATA"; !strings.HasPrefix(got, want) {
+						t.Errorf("message %d: the sink got %s, want %s first", i+1, got, want)
+					}
+					if s.resumed != wantResumed {
+						t.Errorf("message %d: TLS session resumed = %v, want %v", i+1, s.resumed, wantResumed)
+					}
+				case <-time.After(30 * time.Second):
+					t.Fatalf("message %d: the sink's session did not end within 30s", i+1)
+				}
+			}
+			if len(pids) == 2 && pids[0] == pids[1] {
+				t.Errorf("both sessions in tlsproxy process %s; want one process each (max_use=1)", pids[0])
+			}
+			t.Logf("tlsproxy processes %v", pids)
+		})
+	}
+}
+
 // crReuse sends two messages to c's domain through tlsproxy and checks
 // that the second reused the first one's session, which ends after the
 // cache time limit. It returns the log offset before the first message
@@ -698,9 +764,10 @@ const (
 	endQuit        = "QUIT"
 )
 
-// closeSink is a minimal SMTP server with STARTTLS on loopback that
-// reports how each session ended: after a TLS close_notify, or with the
-// TCP stream ending first.
+// closeSink is a minimal SMTP (and LMTP) server with STARTTLS on
+// loopback that reports how each session ended: after a TLS
+// close_notify, or with the TCP stream ending first; and whether its
+// TLS session was a resumed one.
 type closeSink struct {
 	port     int
 	cfg      *tls.Config
@@ -708,8 +775,9 @@ type closeSink struct {
 }
 
 type sinkSession struct {
-	cmds []string // the command verbs, in order
-	end  string   // endCloseNotify, endTCPOnly, endQuit or an error
+	cmds    []string // the command verbs, in order
+	end     string   // endCloseNotify, endTCPOnly, endQuit or an error
+	resumed bool     // the TLS handshake resumed an earlier session
 }
 
 // eofConn notes whether the TCP stream itself reached its end. crypto/tls
@@ -759,9 +827,10 @@ func (s *closeSink) serve(c net.Conn) {
 	var conn net.Conn = raw
 	r := bufio.NewReader(conn)
 	var cmds []string
+	resumed := false
 	report := func(end string) {
 		select {
-		case s.sessions <- sinkSession{cmds, end}:
+		case s.sessions <- sinkSession{cmds, end, resumed}:
 		default: // nobody is listening
 		}
 	}
@@ -783,7 +852,7 @@ func (s *closeSink) serve(c net.Conn) {
 		verb, _, _ := strings.Cut(strings.ToUpper(strings.TrimSpace(line)), " ")
 		cmds = append(cmds, verb)
 		switch verb {
-		case "EHLO":
+		case "EHLO", "LHLO":
 			if conn == raw {
 				reply("250-closesink.test", "250 STARTTLS")
 			} else {
@@ -797,6 +866,7 @@ func (s *closeSink) serve(c net.Conn) {
 				return
 			}
 			conn, r = tc, bufio.NewReader(tc)
+			resumed = tc.ConnectionState().DidResume
 		case "MAIL", "RCPT", "RSET", "NOOP":
 			reply("250 2.0.0 Ok")
 		case "DATA":
