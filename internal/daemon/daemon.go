@@ -48,6 +48,8 @@ type Logger interface {
 
 // Daemon is one tlsproxy process's accept loop and lifetime rules.
 type Daemon struct {
+	// Listener is the socket to accept on. Run takes it over: it closes
+	// it (leaving the socket file) and accepts on a duplicate.
 	Listener   *net.UnixListener
 	Status     Notifier        // nil: no master (tests)
 	MasterGone <-chan struct{} // closed on EOF of fd 5; nil: never
@@ -89,10 +91,14 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	// The accept goroutine waits on a duplicate of the listening socket:
-	// a net.UnixListener offers no raw reads (see accept). Draining
-	// closes both.
+	// The accept goroutine waits on a duplicate of the listening socket,
+	// as a net.UnixListener offers no raw reads (see accept); the
+	// listener itself is closed at once, so that the process holds one
+	// descriptor of the socket, and draining closes that one. The socket
+	// file stays: it is master's.
 	lf, err := d.Listener.File()
+	d.Listener.SetUnlinkOnClose(false)
+	_ = d.Listener.Close()
 	if err != nil {
 		return "", fmt.Errorf("listening socket: %w", err)
 	}
@@ -173,7 +179,6 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 		}
 		draining = true
 		closing.Store(true)
-		_ = d.Listener.Close()
 		_ = lf.Close()
 		idle.Stop()
 	}

@@ -121,9 +121,10 @@ func emfileHelper(sock string) int {
 	base, goroutines := openFDs(), runtime.NumGoroutine()
 	// The limit caps descriptor numbers, not their count, and a process
 	// may inherit descriptors with high numbers: leave exactly
-	// emfileSlots+1 free numbers below it (one for the duplicate of the
-	// listener Run makes).
-	limit := unix.Rlimit{Cur: uint64(limitLeaving(emfileSlots + 1)), Max: old.Max}
+	// emfileSlots free numbers below it. (Run duplicates the listener,
+	// taking one, then closes the listener, whose low number is free
+	// again.)
+	limit := unix.Rlimit{Cur: uint64(limitLeaving(emfileSlots)), Max: old.Max}
 	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &limit); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
