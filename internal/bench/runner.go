@@ -209,17 +209,7 @@ func (r *runner) plan() []step {
 	rep.Define(Figure{Key: "lat/p99", Title: "added round-trip latency, p99 (SMTP-sized, TLS 1.3)", Unit: "µs", Better: Lower, Goal: 1})
 	steps = append(steps, step{name: "latency", cert: ECDSA, run: r.latency})
 	for _, n := range r.opt.Idle {
-		rep.Define(Figure{Key: fmt.Sprintf("mem/%d", n), Title: fmt.Sprintf("RSS per idle session, %s sessions", Num(float64(n))),
-			Unit: "KiB", Better: Lower, Goal: 0.5})
-		rep.Define(Figure{Key: fmt.Sprintf("alive/%d", n), Title: fmt.Sprintf("idle sessions held and alive, of %s", Num(float64(n))),
-			Unit: "sessions", Better: Higher, Goal: 1})
-		// Large idle runs take long (C tlsproxy opens sessions ever more
-		// slowly as it holds more): one round of A B.
-		rounds := 0
-		if n > 2*sessionsPerProcess {
-			rounds = 1
-		}
-		steps = append(steps, step{name: fmt.Sprintf("idle %d", n), cert: ECDSA, rounds: rounds, run: r.idle(n, false)})
+		steps = append(steps, r.idleStep(n, false))
 	}
 	if n := r.opt.OneProcess; n > 0 {
 		// All sessions in one tlsproxy process (see idleOne).
@@ -252,17 +242,29 @@ func (r *runner) plan() []step {
 		Unit: "MB/s", Better: Higher, Goal: 1})
 	steps = append(steps, step{name: "client bulk/outbound/1", cert: ECDSA, run: r.clientBulk})
 	for _, n := range r.opt.CIdle {
-		rep.Define(Figure{Key: fmt.Sprintf("client/mem/%d", n), Title: fmt.Sprintf("client role: RSS per idle session, %s sessions", Num(float64(n))),
-			Unit: "KiB", Better: Lower, Goal: 0.5})
-		rep.Define(Figure{Key: fmt.Sprintf("client/alive/%d", n), Title: fmt.Sprintf("client role: idle sessions held and alive, of %s", Num(float64(n))),
-			Unit: "sessions", Better: Higher, Goal: 1})
-		rounds := 0
-		if n > 2*sessionsPerProcess {
-			rounds = 1
-		}
-		steps = append(steps, step{name: fmt.Sprintf("client idle %d", n), cert: ECDSA, rounds: rounds, run: r.idle(n, true)})
+		steps = append(steps, r.idleStep(n, true))
 	}
 	return steps
+}
+
+// idleStep defines the memory and liveness figures of n idle sessions
+// (of the client role when client is set) and returns their step.
+func (r *runner) idleStep(n int, client bool) step {
+	key, title, name := "", "", "idle"
+	if client {
+		key, title, name = "client/", "client role: ", "client idle"
+	}
+	r.rep.Define(Figure{Key: fmt.Sprintf("%smem/%d", key, n), Title: fmt.Sprintf("%sRSS per idle session, %s sessions", title, Num(float64(n))),
+		Unit: "KiB", Better: Lower, Goal: 0.5})
+	r.rep.Define(Figure{Key: fmt.Sprintf("%salive/%d", key, n), Title: fmt.Sprintf("%sidle sessions held and alive, of %s", title, Num(float64(n))),
+		Unit: "sessions", Better: Higher, Goal: 1})
+	// Large idle runs take long (C tlsproxy opens sessions ever more
+	// slowly as it holds more): one round of A B.
+	rounds := 0
+	if n > 2*sessionsPerProcess {
+		rounds = 1
+	}
+	return step{name: fmt.Sprintf("%s %d", name, n), cert: ECDSA, rounds: rounds, run: r.idle(n, client)}
 }
 
 // Run starts the instances, runs every step for each target alternately
