@@ -223,6 +223,13 @@ cmd_start() {
 
     write_main_cf "$conf/main.cf" "$dir" "$sink" "$transport"
     if [ ${#mainx[@]} -gt 0 ]; then
+        # an --main setting replaces the default's line of the same name
+        # (Postfix warns about a parameter set twice)
+        local m name
+        for m in "${mainx[@]}"; do
+            name=$(printf '%s' "${m%%=*}" | tr -d ' \t')
+            sed -i "/^$name[ \t]*=/d" "$conf/main.cf"
+        done
         printf '%s\n' "# --main" "${mainx[@]}" >>"$conf/main.cf"
     fi
     write_master_cf "$conf/master.cf" "$ps" "$sink" "$submit" "$chroot" "$extra" "$sinkcert" "$sinkkey"

@@ -16,8 +16,8 @@
 // policy (sslscan and a client matrix of openssl, gnutls-cli, swaks and Go
 // against what tlsproxy-policy predicts, and client certificates),
 // session resumption through tlsmgr(8) across tlsproxy processes, and the
-// client role (mail relayed by smtp(8) with connection reuse through
-// tlsproxy to a TLS sink).
+// client role (mail relayed by smtp(8) and lmtp(8) with connection reuse
+// through tlsproxy to a TLS sink), and both roles over IPv6 loopback.
 //
 // The tests need root and Debian's postfix, openssl, swaks, sslscan and
 // gnutls-bin packages (scripts/install-deps.sh). Without them they skip, unless

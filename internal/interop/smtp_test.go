@@ -25,7 +25,7 @@ type smtpClient struct {
 
 func dialSMTP(t *testing.T, addr string) *smtpClient {
 	t.Helper()
-	c, err := net.DialTimeout("tcp4", addr, 10*time.Second)
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second) // IPv4 or IPv6 by the literal address
 	if err != nil {
 		t.Fatalf("dial %s: %v", addr, err)
 	}
