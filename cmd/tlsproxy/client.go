@@ -2,7 +2,9 @@ package main
 
 import (
 	"crypto/tls"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"tlsproxy/internal/conf"
@@ -12,23 +14,41 @@ import (
 	"tlsproxy/internal/tlspolicy"
 )
 
+// clientSetup is the client role as prepared before the jail.
+type clientSetup struct {
+	// client is made from tlsproxy_client_*; nil when that failed.
+	client *tlsclient.Client
+	// init are those settings as TLS_CLIENT_INIT_PROPS, the way
+	// Postfix's pre-jail client context has them; nil: the role is off.
+	init map[string]string
+	// newClient makes a client from a request's files after the jail
+	// (same certificates-independent settings); nil: no tlsmgr seed.
+	newClient func(files map[string]string) (*tlsclient.Client, error)
+}
+
 // clientRole prepares the client role (smtp(8) connection reuse) before
 // the jail from the tlsproxy_client_* parameters, which default to the
 // smtp_tls_* ones. Like Postfix (tlsproxy.c pre-jail init), it is set up
 // when the client security level is not "none", or a per-site table or
-// policy map is configured; otherwise it returns nil and every
+// policy map is configured; otherwise the role is off and every
 // client-role request gets status 0. Then it asks tlsmgr(8) for a seed
-// and the smtp and lmtp cache policies (clientSessionCache). The map holds our file
-// settings by TLS_CLIENT_INIT_PROPS name, to compare with what requests
-// send.
-func clientRole(cfg *conf.Config, warn func(string)) (*tlsclient.Client, map[string]string, error) {
+// and the smtp and lmtp cache policies (clientSessionCache); without a
+// seed the role stays on but cannot serve (Postfix's warning says so).
+// A failure to load the files is logged as Postfix does ("TLS client
+// initialization failed"); requests then get a context made after the
+// jail, as in Postfix (internal/proxy, clientinit.go).
+func clientRole(cfg *conf.Config, warn, info func(string)) (clientSetup, error) {
 	r := tlsconf.NewReader(cfg)
 	level := r.Str("tlsproxy_client_security_level")
 	use := r.Bool("tlsproxy_client_use_tls")
 	enforce := r.Bool("tlsproxy_client_enforce_tls")
 	perSite := r.Str("tlsproxy_client_per_site")
 	policy := r.Str("tlsproxy_client_policy_maps")
-	files := map[string]string{
+	init := map[string]string{
+		"log_param":   r.Str("tlsproxy_client_loglevel_parameter"),
+		"log_level":   r.Str("tlsproxy_client_loglevel"),
+		"verifydepth": strconv.Itoa(r.Int("tlsproxy_client_scert_verifydepth")),
+		"cache_type":  tlsmgr.CacheSMTP,
 		"chain_files": r.Str("tlsproxy_client_chain_files"),
 		"cert_file":   r.Str("tlsproxy_client_cert_file"),
 		"key_file":    r.Str("tlsproxy_client_key_file"),
@@ -38,6 +58,7 @@ func clientRole(cfg *conf.Config, warn func(string)) (*tlsclient.Client, map[str
 		"eckey_file":  r.Str("tlsproxy_client_eckey_file"),
 		"CAfile":      r.Str("tlsproxy_client_CAfile"),
 		"CApath":      r.Str("tlsproxy_client_CApath"),
+		"mdalg":       r.Str("tlsproxy_client_fingerprint_digest"),
 	}
 	wildcards := r.Bool("tls_wildcard_matches_multiple_labels")
 	var lists [5]string // the cipher grades' lists, as for the server role
@@ -45,7 +66,7 @@ func clientRole(cfg *conf.Config, warn func(string)) (*tlsclient.Client, map[str
 		lists[i] = r.Str("tls_" + g + "_cipherlist")
 	}
 	if err := r.Err(); err != nil {
-		return nil, nil, err
+		return clientSetup{}, err
 	}
 	switch strings.ToLower(level) {
 	case "":
@@ -55,35 +76,44 @@ func clientRole(cfg *conf.Config, warn func(string)) (*tlsclient.Client, map[str
 	case "may", "dane", "encrypt", "fingerprint", "dane-only", "verify", "secure":
 		use = true
 	default:
-		return nil, nil, fmt.Errorf("Invalid TLS level \"%s\"", level)
+		return clientSetup{}, fmt.Errorf("Invalid TLS level \"%s\"", level)
 	}
 	if !use && perSite == "" && policy == "" {
-		return nil, files, nil
+		return clientSetup{}, nil
 	}
+	setup := clientSetup{init: init}
 	cache, ok, err := clientSessionCache(cfg, warn)
 	if err != nil || !ok {
-		return nil, files, err
+		return setup, err
 	}
-	c, err := tlsclient.New(tlsclient.Settings{
-		CAfile: files["CAfile"], CApath: files["CApath"], ChainFiles: files["chain_files"],
-		CertFile: files["cert_file"], KeyFile: files["key_file"],
-		ECCertFile: files["eccert_file"], ECKeyFile: files["eckey_file"],
-		DCertFile: files["dcert_file"], DKeyFile: files["dkey_file"],
-		WildcardMultipleLabels: wildcards,
-		CipherSuites: func(grade string, exclusions []string) ([]uint16, error) {
-			list, err := tlspolicy.CipherList(grade, exclusions, lists)
-			if err != nil {
-				return nil, err
-			}
-			return tlspolicy.EvalCipherString(list)
-		},
-		SessionCache: cache,
-	}, warn)
-	if err != nil {
+	setup.newClient = func(files map[string]string) (*tlsclient.Client, error) {
+		return tlsclient.New(tlsclient.Settings{
+			CAfile: files["CAfile"], CApath: files["CApath"], ChainFiles: files["chain_files"],
+			CertFile: files["cert_file"], KeyFile: files["key_file"],
+			ECCertFile: files["eccert_file"], ECKeyFile: files["eckey_file"],
+			DCertFile: files["dcert_file"], DKeyFile: files["dkey_file"],
+			WildcardMultipleLabels: wildcards,
+			CipherSuites: func(grade string, exclusions []string) ([]uint16, error) {
+				list, err := tlspolicy.CipherList(grade, exclusions, lists)
+				if err != nil {
+					return nil, err
+				}
+				return tlspolicy.EvalCipherString(list)
+			},
+			SessionCache: cache,
+		}, warn)
+	}
+	if setup.client, err = setup.newClient(init); err != nil {
+		var ca *tlspolicy.CAError
+		if errors.As(err, &ca) {
+			info(ca.Error())
+			warn("TLS library problem: " + ca.Err.Error())
+		} else {
+			warn(err.Error())
+		}
 		warn("TLS client initialization failed")
-		return nil, files, nil
 	}
-	return c, files, nil
+	return setup, nil
 }
 
 // clientSessionCache does the client role's start-up conversation with

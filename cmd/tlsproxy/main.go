@@ -157,7 +157,9 @@ func run(args []string, environ []string, stderr io.Writer) int {
 	if mask, _ := tlspolicy.ParseLogLevel(p.server.LogLevel); mask&tlspolicy.LogVerbose != 0 {
 		log.Infof("initializing the server-side TLS engine")
 	}
-	srvTLS, err := tlspolicy.NewServer(p.server, func(w string) { log.Warnf("%s", w) })
+	srvSet := p.server
+	srvSet.Info = func(s string) { log.Infof("%s", s) }
+	srvTLS, err := tlspolicy.NewServer(srvSet, func(w string) { log.Warnf("%s", w) })
 	if err != nil {
 		return fatal("%v", err)
 	}
@@ -166,7 +168,7 @@ func run(args []string, environ []string, stderr io.Writer) int {
 	if err != nil {
 		return fatal("%v", err)
 	}
-	cliTLS, cliFiles, err := clientRole(cfg, func(w string) { log.Warnf("%s", w) })
+	cli, err := clientRole(cfg, func(w string) { log.Warnf("%s", w) }, func(s string) { log.Infof("%s", s) })
 	if err != nil {
 		return fatal("%v", err)
 	}
@@ -207,7 +209,7 @@ func run(args []string, environ []string, stderr io.Writer) int {
 		Watchdog:   p.watchdog,
 		OnWatchdog: func() { _ = log.Close(); exitFunc(1) },
 	}
-	srv := &proxy.Server{TLS: srvTLS, Client: cliTLS, ClientFiles: cliFiles, Log: log,
+	srv := &proxy.Server{TLS: srvTLS, Client: cli.client, ClientInit: cli.init, NewClient: cli.newClient, Log: log,
 		Generations: gens, Service: service, Tickets: tickets, TicketScope: policyScope(p.server)}
 	d.Handle = func(ctx context.Context, c *os.File, done func()) { srv.Start(ctx, c, done) }
 

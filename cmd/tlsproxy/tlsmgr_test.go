@@ -127,9 +127,9 @@ func TestClientRoleWithoutTLSMgr(t *testing.T) {
 		t.Fatal(err)
 	}
 	var warnings []string
-	c, _, err := clientRole(cfg, func(w string) { warnings = append(warnings, w) })
-	if err != nil || c != nil {
-		t.Fatalf("clientRole = %v, %v; want no client role", c, err)
+	c, err := clientRole(cfg, func(w string) { warnings = append(warnings, w) }, func(string) {})
+	if err != nil || c.client != nil || c.newClient != nil {
+		t.Fatalf("clientRole = %+v, %v; want a client role that cannot serve", c, err)
 	}
 	if got := strings.Join(warnings, "\n"); !strings.Contains(got, "no entropy for TLS key generation: disabling TLS support") {
 		t.Errorf("warnings %q", warnings)

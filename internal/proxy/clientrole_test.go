@@ -22,6 +22,7 @@ func clientFixture(t *testing.T) (*fixture, *tls.Config) {
 		t.Fatal(err)
 	}
 	fx.srv.Client = cl
+	fx.srv.ClientInit = map[string]string{} // no files, as the requests
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		t.Fatal(err)

@@ -9,8 +9,8 @@ import (
 	"net"
 	"os"
 	"runtime/debug"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -55,19 +55,27 @@ type Server struct {
 	// TLS is the server role prepared before the jail. Nil, or not
 	// Enabled, means every server-role request gets status 0.
 	TLS *tlspolicy.Server
-	// Client is the client role prepared before the jail; nil means
-	// every client-role request gets status 0.
+	// Client is the client role prepared before the jail from
+	// tlsproxy_client_*; nil when that failed (requests then get a
+	// context made after the jail, see NewClient) or the role is off.
 	Client *tlsclient.Client
+	// ClientInit are our client settings as TLS_CLIENT_INIT_PROPS, by
+	// name, the way Postfix's pre-jail client context has them; nil means
+	// the client role is disabled by configuration (status 0).
+	ClientInit map[string]string
+	// NewClient makes a client context after the jail from the files a
+	// request names (by TLS_CLIENT_INIT_PROPS name), for requests naming
+	// other files than ClientInit, or when Client is nil (clientinit.go);
+	// nil: such requests get status 0.
+	NewClient          func(files map[string]string) (*tlsclient.Client, error)
+	requestClients     sync.Map // file settings → *tlsclient.Client
+	requestClientCount atomic.Int32
+	initWarned         sync.Map // init props lists warned about
 	// Tickets, when set, issues and opens TLS session tickets with keys
 	// from tlsmgr(8); TicketScope names the server policy in force. The
 	// scope of a session is its serverid plus TicketScope.
 	Tickets     *tlsmgr.Tickets
 	TicketScope string
-	// ClientFiles are our tlsproxy_client_* file settings by
-	// TLS_CLIENT_INIT_PROPS name; requests that name other files are
-	// warned about (once per distinct set), as Postfix does.
-	ClientFiles map[string]string
-	mismatch    sync.Map // distinct mismatch texts already warned about
 	// Log receives Postfix-style log lines.
 	Log Logger
 	// Pat, when set, is called whenever a session makes progress.
@@ -117,7 +125,8 @@ type session struct {
 	idleWait time.Duration // relay inactivity limit (second timeout + 10 s)
 	remote   net.Conn      // the passed remote socket, once received
 	tconn    *tls.Conn
-	shaken   bool // handshake completed
+	client   *tlsclient.Client // the client role's context for this request
+	shaken   bool              // handshake completed
 
 	announced bool                 // we sent the 3.6+ announcement
 	gen       pfversion.Generation // the client's generation
@@ -228,10 +237,8 @@ func (ss *session) run(ctx context.Context) {
 	case FlagRoleServer:
 		ready = ss.srv.TLS != nil && ss.srv.TLS.Enabled
 	case FlagRoleClient:
-		ready = ss.srv.Client != nil
-		if ready {
-			ss.srv.checkClientFiles(ss.props)
-		} else {
+		ready = ss.srv.ClientInit != nil
+		if !ready {
 			refusal = "TLS client role is disabled by configuration"
 		}
 	default:
@@ -251,6 +258,11 @@ func (ss *session) run(ctx context.Context) {
 	}
 	if refusal != "" {
 		log.Warnf("%s", refusal)
+	}
+	if role == FlagRoleClient && ready {
+		// After CONNECT, as Postfix logs it.
+		ss.client = ss.srv.clientFor(ss.props)
+		ready = ss.client != nil
 	}
 	if !old && !probe {
 		ss.onEnd(func() {
@@ -332,7 +344,7 @@ func (ss *session) startServer(ctx context.Context) []tlspolicy.NameValue {
 func (ss *session) startClient(ctx context.Context) []tlspolicy.NameValue {
 	log := ss.srv.Log
 	st := ss.props.clientStart()
-	sess, err := ss.srv.Client.NewSession(st, log)
+	sess, err := ss.client.NewSession(st, log)
 	if err != nil {
 		return nil // NewSession logged why
 	}
@@ -344,33 +356,6 @@ func (ss *session) startClient(ctx context.Context) []tlspolicy.NameValue {
 	ss.shaken = true
 	res := sess.Evaluate(ss.tconn.ConnectionState())
 	return res.Info.Context(st.NamAddr)
-}
-
-// checkClientFiles warns when a client-role request names other
-// certificate, key or CA files than tlsproxy_client_* do: we keep using
-// ours (read before the jail), and the operator should know.
-func (s *Server) checkClientFiles(p *props) {
-	var diffs []string
-	for _, n := range initClientNames {
-		ours, known := s.ClientFiles[n]
-		if !known || p.init[n] == ours {
-			continue
-		}
-		diffs = append(diffs, fmt.Sprintf("(server) '%s = %s' != (client) '%s = %s'", n, ours, n, p.init[n]))
-	}
-	if len(diffs) == 0 {
-		return
-	}
-	text := strings.Join(diffs, "; ")
-	if _, seen := s.mismatch.LoadOrStore(text, true); seen {
-		return
-	}
-	s.Log.Warnf("request from tlsproxy client with unexpected settings")
-	s.Log.Warnf("%s", text)
-	s.Log.Warnf("to avoid this warning, 1) identify the tlsproxy client that is making this request, " +
-		"2) configure a custom tlsproxy service with settings that match that tlsproxy client, " +
-		"and 3) configure that tlsproxy client with a tlsproxy_service_name setting that resolves " +
-		"to that custom tlsproxy service")
 }
 
 // readProps reads the second request list with parse; on failure it logs

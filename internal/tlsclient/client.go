@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"tlsproxy/internal/tlspolicy"
 )
 
 // Settings are the files and process-wide switches of the client role,
@@ -35,8 +37,8 @@ type Settings struct {
 
 	// SessionCache, when set, keeps sessions outside this process (tlsmgr's
 	// smtp and lmtp caches, when their cache policies say cachable), so that
-	// any tlsproxy process resumes them. Nil: sessions are kept in this
-	// process only.
+	// any tlsproxy process resumes them. Nil: no session is resumed (as
+	// Postfix without smtp_ or lmtp_tls_session_cache_database).
 	SessionCache SessionCache
 }
 
@@ -44,7 +46,7 @@ type Settings struct {
 // is the requester's (smtp or lmtp; "" is smtp), serverid the request's,
 // scope everything else a resumed session must match; logf, if set,
 // receives cache hits, misses and saves. Nil means no such cache here:
-// the session uses the process's own.
+// the session is not resumed, nor saved.
 type SessionCache interface {
 	Scoped(cacheType, serverid, scope string, logf func(format string, a ...any)) tls.ClientSessionCache
 }
@@ -55,23 +57,17 @@ type Client struct {
 	set   Settings
 	certs []tls.Certificate   // client certificates, preference order
 	roots []*x509.Certificate // CAfile + CApath
-	// sessions keeps TLS sessions for resumption in this process when
-	// Settings.SessionCache is nil.
-	sessions tls.ClientSessionCache
 }
-
-// sessionCacheSize bounds the client sessions kept for resumption.
-const sessionCacheSize = 1000
 
 // New loads the client certificates and the CA store. Warnings go to warn.
 // An error means the client role cannot be initialized (Postfix: "TLS
 // client initialization failed"; every client-role request then gets
 // status 0).
 func New(s Settings, warn func(string)) (*Client, error) {
-	c := &Client{set: s, sessions: tls.NewLRUClientSessionCache(sessionCacheSize)}
+	c := &Client{set: s}
 	var err error
 	if c.roots, err = loadRoots(s.CAfile, s.CApath); err != nil {
-		return nil, fmt.Errorf("cannot load Certificate Authority data: %w", err)
+		return nil, &tlspolicy.CAError{CAfile: s.CAfile, CApath: s.CApath, Err: err}
 	}
 	if s.ChainFiles != "" {
 		if s.CertFile != "" || s.ECCertFile != "" || s.DCertFile != "" {

@@ -43,10 +43,9 @@
 // (cache_type smtp or lmtp) when Settings.SessionCache has one
 // (smtp_tls_session_cache_database or lmtp_tls_session_cache_database
 // configured; our own entry format, never read by Postfix's smtp or lmtp),
-// else from a cache in this process; either way only under the same
-// serverid, and for tlsmgr's cache also the same helo, protocols, ciphers,
-// SNI and DANE/fingerprint settings, as Postfix's smtp cache id digests
-// them. Not implemented: protocol lists with holes (only the min..max range is
+// only under the same serverid, helo, protocols, ciphers, SNI and
+// DANE/fingerprint settings, as Postfix's smtp cache id digests them.
+// Without such a cache nothing is resumed, as in Postfix. Not implemented: protocol lists with holes (only the min..max range is
 // applied), OpenSSL cipher lists (a Settings hook takes grade and
 // exclusions), TLS_CLIENT_PARAMS values such as tls_dane_digests (matching
 // types 1 = SHA-256 and 2 = SHA-512 are always available).

@@ -74,7 +74,7 @@ func (s *Session) evaluate(cs tls.ConnectionState, now time.Time) Result {
 			info.PeerStatus |= tlspolicy.PeerTrusted
 			// With nothing to match against (must_fail) Postfix never
 			// reports a match; its OpenSSL setup makes success impossible.
-			if res.MustMatch && !s.mustFail {
+			if res.MustMatch && !s.mustFail && !s.noMatch {
 				if s.level != LevelHalfDane {
 					info.PeerStatus |= tlspolicy.PeerSecured
 				}

@@ -297,6 +297,10 @@ var handshakeCases = []hsCase{
 			st.MDAlg = "sha1"
 			st.TLSA = []TLSA{tlsa(3, 0, 255, sum("sha1", f.certs["selfsigned"].der))}
 		}},
+	// No records at all (posttls-finger -X drops a fingerprint it cannot
+	// use): no DANE, no warning; the chain is checked, nothing matches.
+	{name: "fingerprint without records, trusted chain", server: "good", level: LevelFingerprint, status: trusted, fail: true},
+	{name: "fingerprint without records, self-signed", server: "selfsigned", level: LevelFingerprint, status: present, fail: true},
 	{name: "fingerprint sha512", server: "selfsigned", level: LevelFingerprint, status: verified,
 		start: func(f *fixture, st *Start) {
 			st.MDAlg = "sha512"

@@ -79,6 +79,7 @@ type Session struct {
 	ee, ta    []usableTLSA
 	dane      bool // TLSA records are in force (DANE, fingerprint or trust anchors)
 	mustFail  bool // verification can never succeed (Postfix must_fail)
+	noMatch   bool // a level that needs a TLSA match, without records
 
 	mu   sync.Mutex
 	sent *tls.Certificate // client certificate sent, if any
@@ -249,11 +250,15 @@ func (s *Session) loadTLSA() {
 	if st.Level <= LevelEncrypt {
 		return
 	}
-	if len(st.TLSA) == 0 && (st.Level == LevelVerify || st.Level == LevelSecure) {
-		return // no trust-anchor files: the CA store and name checks decide
+	if len(st.TLSA) == 0 {
+		// verify, secure: no trust-anchor files; the CA store and name
+		// checks decide. The fingerprint and DANE levels with no records
+		// at all (posttls-finger drops a fingerprint it cannot use) get no
+		// DANE and no warning, as in Postfix: the chain is checked as at
+		// "encrypt", and nothing can match.
+		s.noMatch = st.Level != LevelVerify && st.Level != LevelSecure
+		return
 	}
-	// The fingerprint and DANE levels with no records at all fall into the
-	// "none usable" rules below: never plain PKIX without a name check.
 	namaddr := strings.ToLower(st.NamAddr)
 	for _, r := range st.TLSA {
 		u, ok := s.usable(r)
@@ -335,14 +340,14 @@ func hexDump(data []byte) string {
 }
 
 // sessionCache is where this session's TLS session is looked up and
-// saved: tlsmgr's cache of the requester's type (smtp or lmtp) when there
-// is one, keyed by the serverid and the
-// TLS settings that Postfix's smtp cache id digests (helo, protocols,
-// ciphers, SNI, DANE/fingerprint state, plus level and peer names); else
-// the process's own cache, keyed by serverid.
+// saved: tlsmgr's cache of the requester's type (smtp or lmtp), keyed by
+// the serverid and the TLS settings that Postfix's smtp cache id digests
+// (helo, protocols, ciphers, SNI, DANE/fingerprint state, plus level and
+// peer names). Without one (no smtp_ or lmtp_tls_session_cache_database)
+// it is nil and nothing is resumed, as in Postfix.
 func (s *Session) sessionCache() tls.ClientSessionCache {
 	if s.c.set.SessionCache == nil {
-		return scopedCache{s.c.sessions, s.st.ServerID}
+		return nil
 	}
 	st := s.st
 	scope := fmt.Sprintf("level=%d helo=%q protocols=%q grade=%q exclusions=%q sni=%q mdalg=%q names=%q dane=%q",
@@ -358,22 +363,5 @@ func (s *Session) sessionCache() tls.ClientSessionCache {
 	if c := s.c.set.SessionCache.Scoped(st.CacheType, st.ServerID, scope, logf); c != nil {
 		return c
 	}
-	return scopedCache{s.c.sessions, s.st.ServerID}
-}
-
-// scopedCache files the client's TLS sessions under the request's serverid
-// (Postfix's client session cache key: service, next hop, host, address,
-// port and policy), so that a session is only resumed for the same
-// destination under the same policy, by whichever smtp(8) process asks.
-type scopedCache struct {
-	lru   tls.ClientSessionCache
-	scope string
-}
-
-func (c scopedCache) Get(key string) (*tls.ClientSessionState, bool) {
-	return c.lru.Get(c.scope + "\x00" + key)
-}
-
-func (c scopedCache) Put(key string, cs *tls.ClientSessionState) {
-	c.lru.Put(c.scope+"\x00"+key, cs)
+	return nil // an explicit nil: no cache of the interface's type
 }

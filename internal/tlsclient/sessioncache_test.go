@@ -55,7 +55,9 @@ func (v storeView) Put(key string, cs *tls.ClientSessionState) {
 // Client resumes in another (as in another tlsproxy process), only under
 // the same TLS settings; a resumed session reports the same verification
 // result; cache activity is logged at the "cache" log level only; a cache
-// type the shared cache does not serve (lmtp here) stays in the process.
+// type the shared cache does not serve (lmtp here) is not resumed at all,
+// not even by the same process (Postfix has no cache of its own either),
+// and neither is anything without a SessionCache.
 func TestSharedSessionCache(t *testing.T) {
 	f := newFixture(t)
 	sc := f.certs["good"]
@@ -66,7 +68,7 @@ func TestSharedSessionCache(t *testing.T) {
 	// One server configuration: its ticket keys stay the same throughout.
 	srvCfg := &tls.Config{Certificates: []tls.Certificate{cert}}
 	store := &sharedStore{entries: map[string]*tls.ClientSessionState{}}
-	newClient := func() *Client {
+	newClient := func(store SessionCache) *Client {
 		c, err := New(Settings{CAfile: f.caFile, SessionCache: store}, func(s string) { t.Errorf("warning: %s", s) })
 		if err != nil {
 			t.Fatal(err)
@@ -125,7 +127,7 @@ func TestSharedSessionCache(t *testing.T) {
 	lmtp := st
 	lmtp.CacheType = "lmtp"
 
-	a, b := newClient(), newClient()
+	a, b, none := newClient(store), newClient(store), newClient(nil)
 	for i, step := range []struct {
 		name   string
 		c      *Client
@@ -137,10 +139,13 @@ func TestSharedSessionCache(t *testing.T) {
 		{"other process", b, st, true, false},
 		{"other helo", b, otherHelo, false, false},
 		{"cache log level", a, verbose, true, true},
-		// No shared lmtp cache: each process keeps its own.
+		// No shared lmtp cache: no resumption.
 		{"lmtp", b, lmtp, false, false},
-		{"lmtp, same process", b, lmtp, true, false},
+		{"lmtp, same process", b, lmtp, false, false},
 		{"lmtp, other process", a, lmtp, false, false},
+		// No session cache at all (no *_tls_session_cache_database).
+		{"no cache", none, st, false, false},
+		{"no cache, again", none, st, false, false},
 	} {
 		resumed, status, log := connect(step.c, step.st)
 		if resumed != step.resume {

@@ -293,6 +293,28 @@ func isHashedName(name string) bool {
 	return true
 }
 
+// CAError is CA data (CAfile, CApath) that cannot be loaded. Its text
+// is the info line Postfix logs (both roles); Err is Go's reason, which
+// goes into a "TLS library problem" warning where Postfix logs OpenSSL's
+// error queue.
+type CAError struct {
+	CAfile, CApath string
+	Err            error
+}
+
+func (e *CAError) Error() string {
+	var where []string
+	if e.CAfile != "" {
+		where = append(where, `CAfile="`+e.CAfile+`"`)
+	}
+	if e.CApath != "" {
+		where = append(where, `CApath="`+e.CApath+`"`)
+	}
+	return "cannot load Certification Authority data, " + strings.Join(where, ", ") + ": disabling TLS support"
+}
+
+func (e *CAError) Unwrap() error { return e.Err }
+
 // loadCAs reads CAfile and the hashed certificate files of CApath, all
 // before the jail, so that CApath need not exist inside it. names holds
 // the CAfile certificates only (their subjects are sent in the certificate

@@ -31,6 +31,10 @@ type ServerSettings struct {
 	DH1024ParamFile, DH512ParamFile string
 	AlwaysIssueSessionIDs           bool
 
+	// Info receives the start-up lines Postfix logs as information, not
+	// as warnings (CA data that cannot be loaded); nil: warn.
+	Info func(string)
+
 	// Global TLS settings: tls_<grade>_cipherlist (empty = the Postfix
 	// 3.7 default) and tls_preempt_cipherlist.
 	HighCipherlist, MediumCipherlist, LowCipherlist string
@@ -227,7 +231,12 @@ func NewServer(s ServerSettings, warn func(string)) (*Server, error) {
 	}
 	names, pool, err := loadCAs(s.CAfile, s.CApath)
 	if err != nil {
-		warn(fmt.Sprintf("cannot load Certificate Authority data: %v: disabling TLS support", err))
+		info := s.Info
+		if info == nil {
+			info = warn
+		}
+		info((&CAError{CAfile: s.CAfile, CApath: s.CApath}).Error())
+		warn("TLS library problem: " + err.Error())
 		return srv, nil
 	}
 	srv.verifyPool, srv.verifyDepth = pool, s.VerifyDepth
