@@ -684,6 +684,7 @@ func TestClientRoleLMTP(t *testing.T) {
 						t.Errorf("message %d: no log line matching /%s/\n%s", i+1, r, seg)
 					}
 				}
+				t.Logf("message %d, tlsproxy lines:\n%s", i+1, tlsproxyLines(seg))
 				if m := regexp.MustCompile(`(?m)` + tp + `CONNECT to \[127\.0\.0\.1\]:` + port + `$`).FindStringSubmatch(seg); m != nil {
 					pids = append(pids, m[1])
 				} else {
