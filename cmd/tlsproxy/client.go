@@ -100,8 +100,15 @@ func clientRole(cfg *conf.Config, warn, info func(string)) (clientSetup, error) 
 				}
 				return tlspolicy.EvalCipherString(list)
 			},
+			CipherList: func(grade string, exclusions []string) string {
+				list, _ := tlspolicy.CipherList(grade, exclusions, lists)
+				return list
+			},
 			SessionCache: cache,
 		}, warn)
+	}
+	if mask, _ := tlspolicy.ParseLogLevel(init["log_level"]); mask&tlspolicy.LogVerbose != 0 {
+		info("initializing the client-side TLS engine")
 	}
 	if setup.client, err = setup.newClient(init); err != nil {
 		var ca *tlspolicy.CAError

@@ -21,8 +21,9 @@ import (
 // configurable) and OpenSSL's "TLS library problem" lines. The options
 // cover requests with other settings than tlsproxy's (a CAfile it can
 // read after the jail, one it cannot), a repeat of such a request, other
-// log levels, and a fingerprint posttls-finger drops (no TLSA records at
-// the fingerprint level).
+// log levels (verbose included), a fingerprint posttls-finger drops (no
+// TLSA records at the fingerprint level), and an IP address as the
+// reference name.
 func TestPosttlsFinger(t *testing.T) {
 	requireInterop(t)
 	if _, err := exec.LookPath("posttls-finger"); err != nil {
@@ -76,6 +77,13 @@ func TestPosttlsFinger(t *testing.T) {
 			{"-l", "verify", "-F", rootOnly},
 			{"-l", "fingerprint", "-m", "00:11"},
 			{"-l", "may", "-L", "summary,cache"},
+			// verbose: cipher list, verify callback lines, one
+			// "initializing" line per new list of settings
+			{"-l", "may", "-L", "routine,verbose"},
+			{"-l", "may", "-L", "routine,verbose"},
+			{"-l", "secure", "-F", readable, "-L", "routine,verbose"},
+			// the reference name 127.0.0.1 is an IP check: Verified
+			{"-l", "verify", "-F", readable},
 		}
 		for _, opts := range options {
 			offset := in.logSize(t)

@@ -28,6 +28,9 @@ var clientFileNames = []string{"chain_files", "cert_file", "key_file", "dcert_fi
 // files; beyond it a context is made for each request and dropped.
 const maxRequestClients = 64
 
+// maxInitSeen bounds the distinct init props lists remembered.
+const maxInitSeen = 1024
+
 // clientFor returns the TLS client for a client-role request, or nil
 // (status 0) when none can be had; it logs why.
 func (s *Server) clientFor(p *props) *tlsclient.Client {
@@ -72,6 +75,16 @@ func (s *Server) clientFor(p *props) *tlsclient.Client {
 				"2) configure a custom tlsproxy service with settings that match that tlsproxy client, " +
 				"and 3) configure that tlsproxy client with a tlsproxy_service_name setting that resolves " +
 				"to that custom tlsproxy service")
+		}
+	}
+	// Postfix makes a TLS context for each new list of init props, and
+	// says so at the verbose level.
+	if _, seen := s.initSeen.Load(initKey.String()); !seen && len(diffs) > 0 {
+		if s.initSeenCount.Add(1) <= maxInitSeen {
+			s.initSeen.Store(initKey.String(), true)
+		}
+		if mask, _ := tlspolicy.ParseLogLevel(p.init["log_level"]); mask&tlspolicy.LogVerbose != 0 {
+			s.Log.Infof("initializing the client-side TLS engine")
 		}
 	}
 	if c != nil || s.NewClient == nil {

@@ -71,6 +71,8 @@ type Server struct {
 	requestClients     sync.Map // file settings → *tlsclient.Client
 	requestClientCount atomic.Int32
 	initWarned         sync.Map // init props lists warned about
+	initSeen           sync.Map // init props lists other than ours seen
+	initSeenCount      atomic.Int32
 	// Tickets, when set, issues and opens TLS session tickets with keys
 	// from tlsmgr(8); TicketScope names the server policy in force. The
 	// scope of a session is its serverid plus TicketScope.
@@ -308,12 +310,37 @@ func (ss *session) run(ctx context.Context) {
 // TLS context, or nil when the session ends here.
 func (ss *session) startServer(ctx context.Context) []tlspolicy.NameValue {
 	log := ss.srv.Log
-	if ss.srv.TLS.LogMask&tlspolicy.LogVerbose != 0 {
+	mask := ss.srv.TLS.LogMask
+	verbose := mask&tlspolicy.LogVerbose != 0
+	if verbose {
 		log.Infof("setting up TLS connection from %s", ss.endpoint)
+		if cl := ss.srv.TLS.CipherList; cl != "" {
+			log.Infof("%s: TLS cipher list \"%s\"", ss.endpoint, cl)
+		}
 	}
 	cfg, served := ss.srv.TLS.SessionConfig()
+	if verbose && ss.srv.TLS.AskCert {
+		// OpenSSL's verify callback lines, when the client's
+		// certificate arrives (not on resumption: no certificate is sent).
+		check := cfg.VerifyConnection // the protocol list's, if any
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			if !cs.DidResume {
+				for _, l := range ss.srv.TLS.VerifyTrace(cs.PeerCertificates, time.Now()) {
+					log.Infof("%s: %s", ss.endpoint, l)
+				}
+			}
+			if check != nil {
+				return check(cs)
+			}
+			return nil
+		}
+	}
 	if ss.srv.Tickets != nil {
-		ss.srv.Tickets.Install(cfg, ss.serverid+"|"+ss.srv.TicketScope)
+		var logf func(string, ...any)
+		if mask&tlspolicy.LogCache != 0 {
+			logf = func(format string, a ...any) { log.Infof("%s: %s", ss.endpoint, fmt.Sprintf(format, a...)) }
+		}
+		ss.srv.Tickets.Install(cfg, ss.serverid+"|"+ss.srv.TicketScope, logf)
 	}
 	ss.tconn = tls.Server(ss.remote, cfg)
 	if err := ss.handshake(ctx); err != nil {
@@ -321,10 +348,23 @@ func (ss *session) startServer(ctx context.Context) []tlspolicy.NameValue {
 		return nil
 	}
 	ss.shaken = true
-	info := tlspolicy.ServerInfo(ss.tconn.ConnectionState(), ss.srv.TLS, served())
-	mask := ss.srv.TLS.LogMask
-	if line := info.PeerCertLine(ss.endpoint); line != "" && mask&(tlspolicy.LogPeerCert|tlspolicy.LogVerbose) != 0 {
-		log.Infof("%s", line)
+	cs := ss.tconn.ConnectionState()
+	if cs.DidResume && mask&tlspolicy.LogCache != 0 {
+		suffix := ""
+		if ss.srv.Tickets != nil && ss.srv.Tickets.Mode() == tlsmgr.ModeStateless {
+			suffix = " (RFC 5077 session ticket)"
+		}
+		log.Infof("%s: Reusing old session%s", ss.endpoint, suffix)
+	}
+	info := tlspolicy.ServerInfo(cs, ss.srv.TLS, served())
+	if len(cs.PeerCertificates) > 0 {
+		if verbose {
+			log.Infof("subject=%s", tlspolicy.OneLine(cs.PeerCertificates[0].Subject))
+			log.Infof("issuer=%s", tlspolicy.OneLine(cs.PeerCertificates[0].Issuer))
+		}
+		if mask&(tlspolicy.LogPeerCert|tlspolicy.LogVerbose) != 0 {
+			log.Infof("%s", info.PeerCertLine(ss.endpoint))
+		}
 	}
 	if mask&tlspolicy.LogUntrusted != 0 {
 		if line := info.UntrustedLine(ss.endpoint); line != "" {

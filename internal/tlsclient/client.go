@@ -34,6 +34,9 @@ type Settings struct {
 	// TLS 1.0-1.2 suites to offer (a future tlspolicy cipher evaluator).
 	// Nil: Go's default suites.
 	CipherSuites func(grade string, exclusions []string) ([]uint16, error)
+	// CipherList, when set, gives the OpenSSL cipher string of a grade and
+	// exclusions, for Postfix's verbose "TLS cipher list" line.
+	CipherList func(grade string, exclusions []string) string
 
 	// SessionCache, when set, keeps sessions outside this process (tlsmgr's
 	// smtp and lmtp caches, when their cache policies say cachable), so that

@@ -62,6 +62,11 @@ func (s *Session) evaluate(cs tls.ConnectionState, now time.Time) Result {
 	res := Result{Level: s.level, MustMatch: mustMatch(s.level)}
 
 	if len(cs.PeerCertificates) > 0 {
+		if s.mask&tlspolicy.LogVerbose != 0 && !cs.DidResume && !s.dane && !s.mustFail {
+			for _, l := range s.verifyTrace(cs.PeerCertificates, now) {
+				s.log.Infof("%s: %s", namaddr, l)
+			}
+		}
 		v := s.verify(cs.PeerCertificates, now)
 		if s.mustFail {
 			// Nothing usable to match against (Postfix's must_fail):

@@ -11,6 +11,8 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"fmt"
+	"net"
+	"slices"
 	"strings"
 )
 
@@ -76,16 +78,47 @@ func certNames(c *x509.Certificate) []string {
 }
 
 // matchPeer returns the first certificate name that matches one of refs.
-func matchPeer(c *x509.Certificate, refs []refName, multi bool) (string, bool) {
-	names := certNames(c)
+// As OpenSSL's SSL_add1_host (which Postfix calls for each name) does, a
+// reference that is an IP address literal is no host name: it becomes the
+// IP check (OpenSSL keeps only the first), met by an iPAddress
+// subjectAltName only, and the matched name is then "". Host names and the
+// IP check must both hold where both exist (OpenSSL reports the host name
+// first: errHostnameMismatch, else errIPMismatch). code is 0 on a match.
+func matchPeer(c *x509.Certificate, refs []refName, multi bool) (name string, code int) {
+	var hosts []refName
+	var ip net.IP
+	for _, r := range refs {
+		if a := net.ParseIP(r.name); a != nil && !r.sub {
+			if ip == nil {
+				ip = a
+			}
+			continue
+		}
+		hosts = append(hosts, r)
+	}
+	if len(hosts) > 0 {
+		name = matchHost(certNames(c), hosts, multi)
+		if name == "" {
+			return "", errHostnameMismatch
+		}
+	}
+	if ip != nil && !slices.ContainsFunc(c.IPAddresses, ip.Equal) {
+		return "", errIPMismatch
+	}
+	return name, 0
+}
+
+// matchHost returns the first certificate name that matches one of refs,
+// "" if none.
+func matchHost(names []string, refs []refName, multi bool) string {
 	for _, r := range refs {
 		for _, n := range names {
 			if nameMatches(n, r, multi) {
-				return n, true
+				return n
 			}
 		}
 	}
-	return "", false
+	return ""
 }
 
 // nameMatches compares one certificate name (pattern) with a reference.

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"net"
 	"reflect"
 	"strings"
 	"testing"
@@ -89,8 +90,40 @@ func TestCertNamesAndOneline(t *testing.T) {
 	if got := certNames(c); !reflect.DeepEqual(got, []string{"san.example.com"}) {
 		t.Errorf("certNames with SANs = %q", got)
 	}
-	if name, ok := matchPeer(c, []refName{{name: "a.example.com"}}, true); ok {
+	if name, code := matchPeer(c, []refName{{name: "a.example.com"}}, true); code == 0 {
 		t.Errorf("CN matched (%q) although SANs exist", name)
+	}
+}
+
+// TestMatchPeerIP: an IP address literal among the references is
+// OpenSSL's IP check (SSL_add1_host), met by an iPAddress subjectAltName
+// only; host names must match as well when there are any. Found with
+// posttls-finger -X -l verify to [127.0.0.1] (reference "hostname" =
+// 127.0.0.1): Debian's tlsproxy verified a certificate with IP SAN
+// 127.0.0.1, ours reported a host name mismatch.
+func TestMatchPeerIP(t *testing.T) {
+	c := &x509.Certificate{DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")}}
+	cnOnly := &x509.Certificate{Subject: pkix.Name{Names: []pkix.AttributeTypeAndValue{{Type: oidCN, Value: "127.0.0.1"}}}}
+	for _, tc := range []struct {
+		name string
+		c    *x509.Certificate
+		refs []refName
+		want string
+		code int
+	}{
+		{"IPv4 literal", c, []refName{{name: "127.0.0.1"}}, "", 0},
+		{"IPv6 literal", c, []refName{{name: "::1"}}, "", 0},
+		{"other IP", c, []refName{{name: "192.0.2.1"}}, "", errIPMismatch},
+		{"IP never matches a CN", cnOnly, []refName{{name: "127.0.0.1"}}, "", errIPMismatch},
+		{"host and IP", c, []refName{{name: "localhost"}, {name: "127.0.0.1"}}, "localhost", 0},
+		{"host mismatch first", c, []refName{{name: "mx.example.com"}, {name: "192.0.2.1"}}, "", errHostnameMismatch},
+		{"host ok, IP not", c, []refName{{name: "localhost"}, {name: "192.0.2.1"}}, "", errIPMismatch},
+		{"only the first IP counts", c, []refName{{name: "192.0.2.1"}, {name: "127.0.0.1"}}, "", errIPMismatch},
+		{"a dotted subdomain is a host name", c, []refName{{name: "127.0.0.1", sub: true}}, "", errHostnameMismatch},
+	} {
+		if name, code := matchPeer(tc.c, tc.refs, false); name != tc.want || code != tc.code {
+			t.Errorf("%s: matchPeer = %q, %d; want %q, %d", tc.name, name, code, tc.want, tc.code)
+		}
 	}
 }
 

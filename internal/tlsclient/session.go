@@ -185,6 +185,9 @@ func (s *Session) cipherSuites() ([]uint16, error) {
 			return nil, fmt.Errorf("%s: invalid unary '!+-@' in cipher exclusion: %s", namaddr, e)
 		}
 	}
+	if s.c.set.CipherList != nil && s.mask&tlspolicy.LogVerbose != 0 {
+		s.log.Infof("%s: TLS cipher list \"%s\"", s.st.NamAddr, s.c.set.CipherList(grade, excl))
+	}
 	if s.c.set.CipherSuites == nil {
 		return nil, nil
 	}

@@ -25,6 +25,7 @@ const (
 	errChainTooLong        = 22
 	errInvalidPurpose      = 26
 	errHostnameMismatch    = 62
+	errIPMismatch          = 64
 	errDANENoMatch         = 65
 	errUnspecified         = 1
 )
@@ -34,6 +35,7 @@ const (
 var errorText = map[int]string{
 	errUnableToGetIssuer: "unable to get issuer certificate",
 	errHostnameMismatch:  "hostname mismatch",
+	errIPMismatch:        "IP address mismatch",
 	errDANENoMatch:       "no matching DANE TLSA records", // OpenSSL 3's wording
 	errUnspecified:       "unspecified certificate verification error",
 }
@@ -112,11 +114,12 @@ func (s *Session) checkName(leaf *x509.Certificate, v *verdict) {
 	if !s.nameCheck || len(s.refs) == 0 {
 		return
 	}
-	if name, ok := matchPeer(leaf, s.refs, s.c.set.WildcardMultipleLabels); ok {
+	name, code := matchPeer(leaf, s.refs, s.c.set.WildcardMultipleLabels)
+	if code == 0 {
 		v.peername = name
 		return
 	}
-	v.add(errHostnameMismatch, 0, leaf)
+	v.add(code, 0, leaf)
 }
 
 // checkTimes checks the validity of built[0:below], top down.
@@ -350,4 +353,40 @@ func (e *verifyError) logText(namaddr string) string {
 		return fmt.Sprintf("certificate verification failed for %s: certificate chain longer than limit(%d)", namaddr, e.depth-1)
 	}
 	return fmt.Sprintf("%s certificate verification failed for %s: num=%d:%s", purpose, namaddr, e.code, errorText[e.code])
+}
+
+// verifyTrace is what Postfix's verify callback logs at the verbose level
+// for a PKIX verification (not DANE), in OpenSSL's order: a chain-building
+// error at its depth and a purpose or host name error at depth 0 (each
+// verify=0), then every certificate of the chain from the top down: a
+// date error (verify=0), then verify=1. Lines have no peer name.
+func (s *Session) verifyTrace(peer []*x509.Certificate, now time.Time) []string {
+	if len(peer) > maxPeerChain {
+		peer = peer[:maxPeerChain]
+	}
+	line := func(depth, ok int, c *x509.Certificate) string {
+		return fmt.Sprintf("depth=%d verify=%d subject=%s", depth, ok, tlspolicy.OneLine(c.Subject))
+	}
+	var v verdict
+	built, _ := s.buildChain(peer, &v)
+	var lines []string
+	if v.first != nil {
+		lines = append(lines, line(v.first.depth, 0, v.first.cert))
+	}
+	leaf := peer[0]
+	if !serverPurpose(leaf) {
+		lines = append(lines, line(0, 0, leaf))
+	}
+	if s.nameCheck && len(s.refs) > 0 {
+		if _, code := matchPeer(leaf, s.refs, s.c.set.WildcardMultipleLabels); code != 0 {
+			lines = append(lines, line(0, 0, leaf))
+		}
+	}
+	for d := len(built) - 1; d >= 0; d-- {
+		if c := built[d]; now.Before(c.NotBefore) || now.After(c.NotAfter) {
+			lines = append(lines, line(d, 0, c))
+		}
+		lines = append(lines, line(d, 1, built[d]))
+	}
+	return lines
 }

@@ -76,7 +76,7 @@ func TestStatefulResumption(t *testing.T) {
 						Accept: func(_ string, _ tls.ConnectionState, info SessionInfo) bool {
 							return !c.requireCert || info.ClientCert
 						},
-					}).Install(cfg, scope)
+					}).Install(cfg, scope, nil)
 					return cfg
 				}
 				client := &tls.Config{InsecureSkipVerify: true, ServerName: "localhost",
@@ -176,7 +176,7 @@ func TestInstallModes(t *testing.T) {
 		if tk.Mode() != tc.mode {
 			t.Errorf("%s: mode %v, want %v", tc.name, tk.Mode(), tc.mode)
 		}
-		tk.Install(cfg, "s")
+		tk.Install(cfg, "s", nil)
 		if cfg.SessionTicketsDisabled != tc.disabled || (cfg.WrapSession == nil) != tc.disabled {
 			t.Errorf("%s: disabled = %v, want %v", tc.name, cfg.SessionTicketsDisabled, tc.disabled)
 		}

@@ -129,8 +129,10 @@ func (t *Tickets) Mode() Mode {
 // Install sets cfg's WrapSession and UnwrapSession for scope (the server id
 // and TLS policy identity: sessions never resume across scopes; in
 // ModeStateful the part before the last "|" is the serverid of the cache
-// id). In ModeOff (Lifetime <= 0) it turns tickets off instead.
-func (t *Tickets) Install(cfg *tls.Config, scope string) {
+// id). In ModeOff (Lifetime <= 0) it turns tickets off instead. logf,
+// when set, receives Postfix's ticket lines for the "cache" log level
+// (stateless tickets only).
+func (t *Tickets) Install(cfg *tls.Config, scope string, logf func(format string, a ...any)) {
 	if t.Mode() == ModeOff {
 		cfg.SessionTicketsDisabled = true
 		cfg.WrapSession, cfg.UnwrapSession = nil, nil
@@ -138,10 +140,10 @@ func (t *Tickets) Install(cfg *tls.Config, scope string) {
 	}
 	cfg.SessionTicketsDisabled = false
 	cfg.WrapSession = func(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
-		return t.Wrap(scope, cs, ss)
+		return t.wrap(scope, cs, ss, logf)
 	}
 	cfg.UnwrapSession = func(identity []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
-		return t.Unwrap(scope, identity, cs)
+		return t.unwrap(scope, identity, cs, logf)
 	}
 }
 
@@ -150,6 +152,15 @@ func (t *Tickets) Install(cfg *tls.Config, scope string) {
 // In ModeStateful the ticket is a random identity and ss goes into
 // tlsmgr's smtpd cache (stateful.go).
 func (t *Tickets) Wrap(scope string, cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+	return t.wrap(scope, cs, ss, nil)
+}
+
+// ticketLogf, when set, receives Postfix's ticket lines (log level
+// "cache"): a ticket issued, not after a resumption (Debian's tlsproxy
+// logs none then), and a ticket whose key is known.
+type ticketLogf = func(format string, a ...any)
+
+func (t *Tickets) wrap(scope string, cs tls.ConnectionState, ss *tls.SessionState, logf ticketLogf) ([]byte, error) {
 	if t.opts.Cache != nil {
 		return t.wrapStateful(scope, cs, ss)
 	}
@@ -163,6 +174,9 @@ func (t *Tickets) Wrap(scope string, cs tls.ConnectionState, ss *tls.SessionStat
 		dud := make([]byte, KeyNameSize+nonceSize+16) // all-zero key name
 		rand.Read(dud[KeyNameSize:])
 		return dud, nil
+	}
+	if logf != nil && !cs.DidResume {
+		logf("Issuing session ticket, key expiration: %d", k.key.Expires.Unix())
 	}
 	pt := make([]byte, headerSize, headerSize+len(state))
 	if len(cs.PeerCertificates) > 0 {
@@ -183,6 +197,10 @@ func (t *Tickets) Wrap(scope string, cs tls.ConnectionState, ss *tls.SessionStat
 // refused by Accept) yields (nil, nil): a full handshake, never an aborted
 // one.
 func (t *Tickets) Unwrap(scope string, identity []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
+	return t.unwrap(scope, identity, cs, nil)
+}
+
+func (t *Tickets) unwrap(scope string, identity []byte, cs tls.ConnectionState, logf ticketLogf) (*tls.SessionState, error) {
 	if t.opts.Lifetime <= 0 {
 		return nil, nil
 	}
@@ -201,6 +219,9 @@ func (t *Tickets) Unwrap(scope string, identity []byte, cs tls.ConnectionState) 
 	k := t.keyByName(name, now)
 	if k == nil {
 		return nil, nil
+	}
+	if logf != nil {
+		logf("Decrypting session ticket, key expiration: %d", k.key.Expires.Unix())
 	}
 	nonce := identity[KeyNameSize : KeyNameSize+nonceSize]
 	pt, err := k.aead.Open(nil, nonce, identity[KeyNameSize+nonceSize:], additionalData(name, scope))

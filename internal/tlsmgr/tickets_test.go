@@ -9,9 +9,13 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
+	"strconv"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -242,7 +246,7 @@ func TestTicketAcceptHook(t *testing.T) {
 // tickets off like Postfix.
 func TestInstallDisabled(t *testing.T) {
 	cfg := &tls.Config{}
-	NewTickets(nil, TicketOptions{}).Install(cfg, "s")
+	NewTickets(nil, TicketOptions{}).Install(cfg, "s", nil)
 	if !cfg.SessionTicketsDisabled || cfg.WrapSession != nil {
 		t.Error("tickets not disabled")
 	}
@@ -269,24 +273,53 @@ func TestResumptionOverTLS(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFake(t, true)
 			now := time.Now()
-			f.set(func(f *fakeTLSMgr) { f.keys = []*Key{testKey(1, now.Add(30*time.Minute))} })
+			expires := now.Add(30 * time.Minute)
+			f.set(func(f *fakeTLSMgr) { f.keys = []*Key{testKey(1, expires)} })
+			var lmu sync.Mutex
+			var lines []string
+			logf := func(format string, a ...any) {
+				lmu.Lock()
+				defer lmu.Unlock()
+				lines = append(lines, fmt.Sprintf(format, a...))
+			}
+			logged := func() string {
+				lmu.Lock()
+				defer lmu.Unlock()
+				l := strings.Join(lines, "\n")
+				lines = nil
+				return l
+			}
 			serverCfg := func(scope string) *tls.Config {
 				cfg := &tls.Config{Certificates: []tls.Certificate{cert},
 					MinVersion: tc.version, MaxVersion: tc.version}
-				NewTickets(mustClient(t, f.path, fastOpts(nil)), TicketOptions{Lifetime: time.Hour}).Install(cfg, scope)
+				NewTickets(mustClient(t, f.path, fastOpts(nil)), TicketOptions{Lifetime: time.Hour}).Install(cfg, scope, logf)
 				return cfg
 			}
+			issuing := fmt.Sprintf("Issuing session ticket, key expiration: %d", expires.Unix())
 			clientCfg := &tls.Config{InsecureSkipVerify: true, ServerName: "localhost",
 				ClientSessionCache: tls.NewLRUClientSessionCache(4),
 				MinVersion:         tc.version, MaxVersion: tc.version}
 			if handshake(t, serverCfg("ps"), clientCfg) {
 				t.Fatal("first connection resumed")
 			}
+			if l := logged(); l != issuing {
+				t.Errorf("first connection logged %q, want %q", l, issuing)
+			}
 			if tc.rotate {
 				f.set(func(f *fakeTLSMgr) { f.keys = []*Key{testKey(2, now.Add(30*time.Minute))} })
 			}
 			if got := handshake(t, serverCfg(tc.scopeB), clientCfg); got != tc.wantResume {
 				t.Errorf("resumed = %v, want %v", got, tc.wantResume)
+			}
+			// Resumed: the key's line, and no new ticket logged (as
+			// Debian's tlsproxy); not resumed: a new ticket.
+			decrypting := fmt.Sprintf("Decrypting session ticket, key expiration: %d", expires.Unix())
+			l := logged()
+			if tc.wantResume && l != decrypting {
+				t.Errorf("resumption logged %q, want %q", l, decrypting)
+			}
+			if !tc.wantResume && !strings.HasSuffix(l, "Issuing session ticket, key expiration: "+strconv.FormatInt(expires.Unix(), 10)) {
+				t.Errorf("full handshake logged %q, want a new ticket", l)
 			}
 		})
 	}

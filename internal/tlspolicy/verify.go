@@ -15,8 +15,6 @@ package tlspolicy
 import (
 	"bytes"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/asn1"
 	"errors"
 	"fmt"
 	"strings"
@@ -58,7 +56,7 @@ func (s *Server) verifyFailure(chain []*x509.Certificate) string {
 		if len(chain) == 1 && bytes.Equal(top.RawIssuer, top.RawSubject) && top.CheckSignatureFrom(top) == nil {
 			return "self-signed certificate"
 		}
-		return "untrusted issuer " + onelineName(top.Issuer)
+		return "untrusted issuer " + OneLine(top.Issuer)
 	case err != nil:
 		return "certificate chain does not verify: " + err.Error()
 	}
@@ -75,24 +73,4 @@ func (s *Server) verifyFailure(chain []*x509.Certificate) string {
 		return fmt.Sprintf("certificate chain longer than limit(%d)", s.verifyDepth)
 	}
 	return "not designated for use as a client certificate"
-}
-
-// shortNames are OpenSSL's short names of common name attributes.
-var shortNames = map[string]string{
-	"2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.10": "O", "2.5.4.11": "OU",
-	"2.5.4.5": "serialNumber", "1.2.840.113549.1.9.1": "emailAddress", "0.9.2342.19200300.100.1.25": "DC",
-}
-
-// onelineName formats a name like OpenSSL's X509_NAME_oneline:
-// "/C=DE/O=Example/CN=Example CA", in certificate order.
-func onelineName(n pkix.Name) string {
-	var b strings.Builder
-	for _, atv := range n.Names {
-		key := shortNames[atv.Type.String()]
-		if key == "" {
-			key = asn1.ObjectIdentifier(atv.Type).String()
-		}
-		fmt.Fprintf(&b, "/%s=%v", key, atv.Value)
-	}
-	return b.String()
 }
