@@ -43,20 +43,11 @@ func TestPosttlsFinger(t *testing.T) {
 	results := map[string][]run{}
 	var options [][]string
 	for _, im := range impls {
-		var sinkPort int
 		in := onceFor(t, "finger:"+im.name, func() (*instance, error) {
-			dir, err := newInstanceDir()
-			if err != nil {
-				return nil, err
-			}
-			ports, err := freePorts(3)
-			if err != nil {
-				return nil, err
-			}
-			sinkPort = ports[1]
-			in := &instance{dir: dir}
-			return in, in.start(im.binary(t), ports, "--chroot", "n")
+			in, _, err := startWith(im.binary(t), "--chroot", "n")
+			return in, err
 		})
+		sinkPort := in.sinkPort
 		cert, err := os.ReadFile(in.cert)
 		if err != nil {
 			t.Fatal(err)

@@ -40,6 +40,8 @@ var impls = []impl{
 type instance struct {
 	dir, log, cert, queueDir string
 	postscreenPort           int
+	sinkPort, submitPort     int // from instance.env
+	port6                    int // a test's own [::1] port, if any
 	chroot                   bool
 }
 
@@ -205,20 +207,28 @@ func onceFor(t *testing.T, key string, start func() (*instance, error)) *instanc
 }
 
 func startInstance(bin string, chroot bool) (*instance, error) {
-	dir, err := newInstanceDir()
-	if err != nil {
-		return nil, err
-	}
-	ports, err := freePorts(3)
-	if err != nil {
-		return nil, err
-	}
 	column := "n"
 	if chroot {
 		column = "y"
 	}
+	in, _, err := startWith(bin, "--chroot", column)
+	return in, err
+}
+
+// startWith starts an instance of tlsproxy bin in a new directory on three
+// new ports (postscreen, sink, submit: returned too), with more
+// pfinstance.sh options.
+func startWith(bin string, more ...string) (*instance, []int, error) {
+	dir, err := newInstanceDir()
+	if err != nil {
+		return nil, nil, err
+	}
+	ports, err := freePorts(3)
+	if err != nil {
+		return nil, nil, err
+	}
 	in := &instance{dir: dir}
-	return in, in.start(bin, ports, "--chroot", column)
+	return in, ports, in.start(bin, ports, more...)
 }
 
 // newInstanceDir makes an instance directory under /tmp: the postfix user
@@ -252,6 +262,8 @@ func (in *instance) start(bin string, ports []int, more ...string) error {
 	}
 	in.log, in.cert, in.queueDir = env["PF_LOG"], env["PF_CERT"], env["PF_QUEUE_DIR"]
 	in.chroot = env["PF_CHROOT"] == "y"
+	in.sinkPort, _ = strconv.Atoi(env["PF_SINK_PORT"])
+	in.submitPort, _ = strconv.Atoi(env["PF_SUBMIT_PORT"])
 	in.postscreenPort, err = strconv.Atoi(env["PF_POSTSCREEN_PORT"])
 	return err
 }

@@ -23,23 +23,19 @@ func TestServerRoleIPv6(t *testing.T) {
 		t.Run(im.name, func(t *testing.T) {
 			t.Parallel()
 			bin := im.binary(t)
-			var port6 int
 			in := onceFor(t, "ipv6:"+im.name, func() (*instance, error) {
-				dir, err := newInstanceDir()
+				port6, err := freePort6()
 				if err != nil {
 					return nil, err
 				}
-				ports, err := freePorts(3)
-				if err != nil {
-					return nil, err
-				}
-				if port6, err = freePort6(); err != nil {
-					return nil, err
-				}
-				in := &instance{dir: dir}
-				return in, in.start(bin, ports, "--chroot", "n", "--main", "inet_protocols = ipv4, ipv6",
+				in, _, err := startWith(bin, "--chroot", "n", "--main", "inet_protocols = ipv4, ipv6",
 					"--master-line", fmt.Sprintf("[::1]:%d inet n - n - 1 postscreen", port6))
+				if in != nil {
+					in.port6 = port6
+				}
+				return in, err
 			})
+			port6 := in.port6
 			offset := in.logSize(t)
 			c := dialSMTP(t, fmt.Sprintf("[::1]:%d", port6))
 			c.greetAndStartTLS()
@@ -98,26 +94,21 @@ func TestClientRoleIPv6(t *testing.T) {
 		t.Run(im.name, func(t *testing.T) {
 			t.Parallel()
 			bin := im.binary(t)
-			var cr *crInstance
-			var port6 int
-			onceFor(t, "ipv6-client:"+im.name, func() (*instance, error) {
-				dir, err := newInstanceDir()
+			in := onceFor(t, "ipv6-client:"+im.name, func() (*instance, error) {
+				port6, err := freePort6()
 				if err != nil {
 					return nil, err
 				}
-				ports, err := freePorts(3)
-				if err != nil {
-					return nil, err
-				}
-				if port6, err = freePort6(); err != nil {
-					return nil, err
-				}
-				in := &instance{dir: dir}
-				cr = &crInstance{instance: in, submitPort: ports[2]}
-				return in, in.start(bin, ports, "--chroot", "n", "--main", "inet_protocols = ipv4, ipv6",
+				in, _, err := startWith(bin, "--chroot", "n", "--main", "inet_protocols = ipv4, ipv6",
 					"--master-line", fmt.Sprintf("[::1]:%d inet n - n - - smtpd -o syslog_name=postfix/sink6 -o content_filter=discard:sink6", port6),
 					"--transport-maps", fmt.Sprintf("inline:{ sink.test=sinkrelay:[ipv6:::1]:%d }", port6))
+				if in != nil {
+					in.port6 = port6
+				}
+				return in, err
 			})
+			port6 := in.port6
+			cr := &crInstance{instance: in, submitPort: in.submitPort}
 			offset := cr.logSize(t)
 			qid := cr.inject(t, "rcpt@sink.test")[0]
 			ep := regexp.QuoteMeta(fmt.Sprintf("[::1]:%d", port6))

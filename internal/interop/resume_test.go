@@ -42,16 +42,8 @@ func resumeInstance(t *testing.T, im impl, rc resumeCase) *instance {
 	t.Helper()
 	bin := im.binary(t)
 	return onceFor(t, rc.key+"/"+im.name, func() (*instance, error) {
-		dir, err := newInstanceDir()
-		if err != nil {
-			return nil, err
-		}
-		ports, err := freePorts(3)
-		if err != nil {
-			return nil, err
-		}
-		in := &instance{dir: dir}
-		return in, in.start(bin, ports, append([]string{"--tlsproxy-args", "-o max_use=1"}, rc.args...)...)
+		in, _, err := startWith(bin, append([]string{"--tlsproxy-args", "-o max_use=1"}, rc.args...)...)
+		return in, err
 	})
 }
 

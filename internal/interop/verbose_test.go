@@ -26,17 +26,9 @@ func TestServerRoleVerboseLog(t *testing.T) {
 	logs := map[string]string{}
 	for _, im := range impls {
 		in := onceFor(t, "verbose:"+im.name, func() (*instance, error) {
-			dir, err := newInstanceDir()
-			if err != nil {
-				return nil, err
-			}
-			ports, err := freePorts(3)
-			if err != nil {
-				return nil, err
-			}
-			in := &instance{dir: dir}
-			return in, in.start(im.binary(t), ports, "--chroot", "n",
+			in, _, err := startWith(im.binary(t), "--chroot", "n",
 				"--tlsproxy-args", "-o tlsproxy_tls_loglevel=2 -o tlsproxy_tls_ask_ccert=yes")
+			return in, err
 		})
 		key := filepath.Join(filepath.Dir(in.cert), "key.pem")
 		sess := filepath.Join(t.TempDir(), "session.pem")
