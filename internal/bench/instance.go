@@ -21,6 +21,10 @@ import (
 type Instance struct {
 	Dir       string
 	Socket    string // DIR/spool/private/tlsproxy
+	// OnceSocket is the socket of a second tlsproxy service whose
+	// processes serve one session each (max_use = 1), as every process
+	// does at its start; "" without MasterLines that define it.
+	OnceSocket string
 	ConfigDir string // main.cf and master.cf
 	Log       string // the instance's maillog
 	MasterPID int
@@ -38,7 +42,12 @@ type InstanceSpec struct {
 	Main     []string  // extra main.cf lines, "name = value"
 	Cert     CertFiles // becomes DIR/tls/cert.pem and key.pem, i.e. smtpd_tls_cert_file/key_file
 	Ports    [3]int    // postscreen, sink, submit (unused by the bench, but must be free)
+	// Once adds the service tlsproxy-once (Instance.OnceSocket).
+	Once bool
 }
+
+// onceService is the master.cf line of the one-session tlsproxy service.
+const onceService = "tlsproxy-once unix - - n - 0 tlsproxy -o max_use=1"
 
 // StartInstance runs "pfinstance.sh start" and reads DIR/instance.env.
 //
@@ -67,6 +76,9 @@ func StartInstance(ctx context.Context, spec InstanceSpec) (*Instance, error) {
 	for _, m := range spec.Main {
 		args = append(args, "--main", m)
 	}
+	if spec.Once {
+		args = append(args, "--master-line", onceService)
+	}
 	out, err := exec.CommandContext(ctx, spec.Script, args...).CombinedOutput()
 	if err != nil {
 		return nil, fmt.Errorf("%s start: %w\n%s", spec.Script, err, out)
@@ -90,6 +102,9 @@ func StartInstance(ctx context.Context, spec InstanceSpec) (*Instance, error) {
 		Log:       env["PF_LOG"],
 		MasterPID: pid,
 		script:    spec.Script,
+	}
+	if spec.Once {
+		in.OnceSocket = filepath.Join(env["PF_QUEUE_DIR"], "private", "tlsproxy-once")
 	}
 	if in.SMTPLogLevel, err = in.Param(ctx, "smtp_tls_loglevel"); err != nil {
 		in.Stop(context.WithoutCancel(ctx))

@@ -185,6 +185,15 @@ func (r *runner) plan() []step {
 			}
 		}
 	}
+	// A new tlsproxy process for every session: what each process start
+	// costs (Postfix starts one every max_use = 100 sessions). Rates only:
+	// the CPU of processes that are gone cannot be read.
+	for _, cert := range certs {
+		key := "start/1.3/" + cert
+		rep.Define(Figure{Key: key, Title: fmt.Sprintf("full handshakes, TLS 1.3, %s, 1 conc., new process each (max_use=1)", certNames[cert]),
+			Unit: "hs/s", Better: Higher, Goal: 1})
+		steps = append(steps, step{name: "process starts " + cert, cert: cert, run: r.processStarts(key)})
+	}
 	for _, ver := range versions {
 		c := 64
 		if r.opt.Quick {
@@ -368,7 +377,7 @@ func (r *runner) start(ctx context.Context) ([]*target, func(), error) {
 		for _, cert := range certs {
 			spec := InstanceSpec{
 				Script: r.opt.Script, Dir: filepath.Join(r.opt.WorkDir, b.name+"-"+cert),
-				TLSProxy: b.path, Main: mainCF, Cert: r.certs[cert],
+				TLSProxy: b.path, Main: mainCF, Cert: r.certs[cert], Once: true,
 			}
 			specs = append(specs, spec)
 			owners = append(owners, tg)
@@ -447,6 +456,29 @@ func (r *runner) handshakes(key, cert string, version uint16, conc int, resume b
 		r.rep.Add(cpu+key, tg.isC, float64(res.CPUPerSession())/float64(time.Microsecond))
 		r.checkLoad(rate+key, tg, res, cert, version, resume)
 		return fmt.Sprintf("%s hs/s, %s µs CPU/hs, %d errors", Num(res.Rate()), Num(float64(res.CPUPerSession())/1e3), res.Errors), nil
+	}
+}
+
+// processStarts measures sequential full handshakes on the instance's
+// one-session tlsproxy service, so that each is served by a new process.
+func (r *runner) processStarts(key string) func(context.Context, *runner, *target, *Instance) (string, error) {
+	return func(ctx context.Context, r *runner, tg *target, in *Instance) (string, error) {
+		if in.OnceSocket == "" {
+			return "", errors.New("the instance has no tlsproxy-once service")
+		}
+		d := r.dialer(in, tls.VersionTLS13)
+		d.Opener = Postscreen{Socket: in.OnceSocket, Version: r.opt.Version, Timeout: stepTimeout}
+		res, err := Handshakes(ctx, d, in.MasterPID, 1, r.opt.HSDur, false)
+		if err != nil {
+			return "", err
+		}
+		if res.Sessions == 0 {
+			r.rep.Note(key, fmt.Sprintf("%s completed no session: %v", tg.name, res.FirstErr))
+		} else if res.Errors > 0 {
+			r.rep.Note(key, fmt.Sprintf("%s: %d failed sessions, first: %v", tg.name, res.Errors, res.FirstErr))
+		}
+		r.rep.Add(key, tg.isC, res.Rate())
+		return fmt.Sprintf("%s hs/s, %d errors", Num(res.Rate()), res.Errors), nil
 	}
 }
 
