@@ -13,12 +13,7 @@ import (
 // "[::1]:port" in its request, and tlsproxy gets an IPv6 socket. The
 // log lines of both binaries must carry the IPv6 endpoint.
 func TestServerRoleIPv6(t *testing.T) {
-	requireInterop(t)
-	if l, err := net.Listen("tcp6", "[::1]:0"); err != nil {
-		t.Skipf("no IPv6 loopback: %v", err)
-	} else {
-		l.Close()
-	}
+	requireIPv6(t)
 	for _, im := range impls {
 		t.Run(im.name, func(t *testing.T) {
 			t.Parallel()
@@ -65,6 +60,17 @@ func TestServerRoleIPv6(t *testing.T) {
 	}
 }
 
+// requireIPv6 is requireInterop, and skips without an IPv6 loopback.
+func requireIPv6(t *testing.T) {
+	t.Helper()
+	requireInterop(t)
+	l, err := net.Listen("tcp6", "[::1]:0")
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	l.Close()
+}
+
 // freePort6 returns a port free on both 127.0.0.1 and [::1].
 func freePort6() (int, error) {
 	for range 50 {
@@ -84,12 +90,7 @@ func freePort6() (int, error) {
 // reuse to a sink smtpd on [::1]: smtp(8) asks tlsproxy for a TLS
 // session to "[::1]:port" and passes an IPv6 socket.
 func TestClientRoleIPv6(t *testing.T) {
-	requireInterop(t)
-	if l, err := net.Listen("tcp6", "[::1]:0"); err != nil {
-		t.Skipf("no IPv6 loopback: %v", err)
-	} else {
-		l.Close()
-	}
+	requireIPv6(t)
 	for _, im := range impls {
 		t.Run(im.name, func(t *testing.T) {
 			t.Parallel()

@@ -120,23 +120,7 @@ func ServerInfo(cs tls.ConnectionState, srv *Server, localCert *tls.Certificate)
 // trusts reports whether the peer chain verifies against the CA pool
 // within the configured depth.
 func (s *Server) trusts(chain []*x509.Certificate) bool {
-	if s.verifyPool == nil {
-		return false
-	}
-	inter := x509.NewCertPool()
-	for _, c := range chain[1:] {
-		inter.AddCert(c)
-	}
-	chains, err := chain[0].Verify(x509.VerifyOptions{
-		Roots:         s.verifyPool,
-		Intermediates: inter,
-		CurrentTime:   time.Now(),
-		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	})
-	if err != nil {
-		return false
-	}
-	for _, c := range chains {
+	for _, c := range s.verifiedChains(chain, time.Now()) {
 		if len(c)-1 <= s.verifyDepth {
 			return true
 		}

@@ -64,7 +64,8 @@ func (s *Server) VerifyTrace(chain []*x509.Certificate, now time.Time) []string 
 		return fmt.Sprintf("depth=%d verify=%d subject=%s", depth, ok, OneLine(c.Subject))
 	}
 	var lines []string
-	if built := s.verifiedChain(chain, now); built != nil {
+	if chains := s.verifiedChains(chain, now); len(chains) > 0 {
+		built := chains[0]
 		for d := len(built) - 1; d >= 0; d-- {
 			lines = append(lines, line(d, 1, built[d]))
 		}
@@ -81,9 +82,9 @@ func (s *Server) VerifyTrace(chain []*x509.Certificate, now time.Time) []string 
 	return lines
 }
 
-// verifiedChain returns the chain (leaf first, root last) that verifies
-// against the CA store, or nil.
-func (s *Server) verifiedChain(chain []*x509.Certificate, now time.Time) []*x509.Certificate {
+// verifiedChains returns the chains (leaf first, root last) by which
+// chain verifies against the CA store for client use, or none.
+func (s *Server) verifiedChains(chain []*x509.Certificate, now time.Time) [][]*x509.Certificate {
 	if s.verifyPool == nil {
 		return nil
 	}
@@ -95,8 +96,8 @@ func (s *Server) verifiedChain(chain []*x509.Certificate, now time.Time) []*x509
 		Roots: s.verifyPool, Intermediates: inter, CurrentTime: now,
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	})
-	if err != nil || len(chains) == 0 {
+	if err != nil {
 		return nil
 	}
-	return chains[0]
+	return chains
 }
