@@ -19,15 +19,15 @@ import (
 // Instance is a loopback Postfix instance started by scripts/pfinstance.sh
 // whose tlsproxy service runs the binary under test.
 type Instance struct {
-	Dir       string
-	Socket    string // DIR/spool/private/tlsproxy
+	Dir    string
+	Socket string // DIR/spool/private/tlsproxy
 	// OnceSocket is the socket of a second tlsproxy service whose
 	// processes serve one session each (max_use = 1), as every process
-	// does at its start; "" without MasterLines that define it.
+	// does at its start; "" unless InstanceSpec.Once.
 	OnceSocket string
-	ConfigDir string // main.cf and master.cf
-	Log       string // the instance's maillog
-	MasterPID int
+	ConfigDir  string // main.cf and master.cf
+	Log        string // the instance's maillog
+	MasterPID  int
 	// SMTPLogLevel is main.cf's smtp_tls_loglevel, which smtp(8) would
 	// send as the client-role init props' log_level.
 	SMTPLogLevel string
