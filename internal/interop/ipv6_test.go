@@ -18,17 +18,8 @@ func TestServerRoleIPv6(t *testing.T) {
 		t.Run(im.name, func(t *testing.T) {
 			t.Parallel()
 			bin := im.binary(t)
-			in := onceFor(t, "ipv6:"+im.name, func() (*instance, error) {
-				port6, err := freePort6()
-				if err != nil {
-					return nil, err
-				}
-				in, _, err := startWith(bin, "--chroot", "n", "--main", "inet_protocols = ipv4, ipv6",
-					"--master-line", fmt.Sprintf("[::1]:%d inet n - n - 1 postscreen", port6))
-				if in != nil {
-					in.port6 = port6
-				}
-				return in, err
+			in := ipv6Instance(t, "ipv6:"+im.name, bin, func(port6 int) []string {
+				return []string{"--master-line", fmt.Sprintf("[::1]:%d inet n - n - 1 postscreen", port6)}
 			})
 			port6 := in.port6
 			offset := in.logSize(t)
@@ -58,6 +49,23 @@ func TestServerRoleIPv6(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ipv6Instance starts (once per key) an instance of bin with IPv6 on,
+// whose own [::1] port is in.port6; more gives the options that use it.
+func ipv6Instance(t *testing.T, key, bin string, more func(port6 int) []string) *instance {
+	t.Helper()
+	return onceFor(t, key, func() (*instance, error) {
+		port6, err := freePort6()
+		if err != nil {
+			return nil, err
+		}
+		in, _, err := startWith(bin, append([]string{"--chroot", "n", "--main", "inet_protocols = ipv4, ipv6"}, more(port6)...)...)
+		if in != nil {
+			in.port6 = port6
+		}
+		return in, err
+	})
 }
 
 // requireIPv6 is requireInterop, and skips without an IPv6 loopback.
@@ -95,18 +103,10 @@ func TestClientRoleIPv6(t *testing.T) {
 		t.Run(im.name, func(t *testing.T) {
 			t.Parallel()
 			bin := im.binary(t)
-			in := onceFor(t, "ipv6-client:"+im.name, func() (*instance, error) {
-				port6, err := freePort6()
-				if err != nil {
-					return nil, err
-				}
-				in, _, err := startWith(bin, "--chroot", "n", "--main", "inet_protocols = ipv4, ipv6",
+			in := ipv6Instance(t, "ipv6-client:"+im.name, bin, func(port6 int) []string {
+				return []string{
 					"--master-line", fmt.Sprintf("[::1]:%d inet n - n - - smtpd -o syslog_name=postfix/sink6 -o content_filter=discard:sink6", port6),
-					"--transport-maps", fmt.Sprintf("inline:{ sink.test=sinkrelay:[ipv6:::1]:%d }", port6))
-				if in != nil {
-					in.port6 = port6
-				}
-				return in, err
+					"--transport-maps", fmt.Sprintf("inline:{ sink.test=sinkrelay:[ipv6:::1]:%d }", port6)}
 			})
 			port6 := in.port6
 			cr := &crInstance{instance: in, submitPort: in.submitPort}

@@ -1,15 +1,10 @@
 package interop
 
 import (
-	"context"
-	"fmt"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
-	"strings"
 	"testing"
-	"time"
 )
 
 // resumeCase is one way for a session to resume in another tlsproxy
@@ -49,30 +44,16 @@ func resumeInstance(t *testing.T, im impl, rc resumeCase) *instance {
 
 // opensslResume runs one STARTTLS session with openssl s_client, saving
 // (sess_out) or reusing (sess_in) the TLS session in file, and returns
-// "New" or "Reused" and the client port.
+// "New" or "Reused" and the client port. EHLO then QUIT over TLS: reading
+// the EHLO reply also makes openssl take the TLS 1.3 ticket.
 func opensslResume(t *testing.T, in *instance, version, flag, file string) (string, int) {
 	t.Helper()
-	ports, err := freePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "openssl", "s_client", "-starttls", "smtp", "-connect", in.addr(),
-		"-bind", fmt.Sprintf("127.0.0.1:%d", ports[0]), "-crlf", "-nocommands", "-ign_eof",
-		"-"+version, flag, file)
-	// EHLO then QUIT over TLS; the server's 221 and close end openssl.
-	// Reading the EHLO reply also makes openssl take the TLS 1.3 ticket.
-	cmd.Stdin = strings.NewReader("EHLO resume.test\nQUIT\n")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("openssl s_client %s %s: %v\n%s", version, flag, err, out)
-	}
-	m := regexp.MustCompile(`(?m)^(New|Reused), `).FindStringSubmatch(string(out))
+	out, port := sClient(t, in, "EHLO resume.test\nQUIT\n", "-crlf", "-nocommands", "-"+version, flag, file)
+	m := regexp.MustCompile(`(?m)^(New|Reused), `).FindStringSubmatch(out)
 	if m == nil {
 		t.Fatalf("openssl printed no New/Reused line:\n%s", out)
 	}
-	return m[1], ports[0]
+	return m[1], port
 }
 
 // TestResumptionAcrossProcesses: a session saved from one tlsproxy

@@ -2,11 +2,13 @@ package interop
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -130,4 +132,27 @@ func offersSTARTTLS(ehlo []string) bool {
 		}
 	}
 	return false
+}
+
+// sClient runs one STARTTLS session through in's postscreen with openssl
+// s_client from a port of its own, with stdin as its input and the given
+// options (-ign_eof is always set, so that openssl waits for the server's
+// end); it returns openssl's output and the port.
+func sClient(t *testing.T, in *instance, stdin string, args ...string) (string, int) {
+	t.Helper()
+	ports, err := freePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	all := append([]string{"s_client", "-starttls", "smtp", "-connect", in.addr(),
+		"-bind", fmt.Sprintf("127.0.0.1:%d", ports[0]), "-ign_eof"}, args...)
+	cmd := exec.CommandContext(ctx, "openssl", all...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl %s: %v\n%s", strings.Join(all, " "), err, out)
+	}
+	return string(out), ports[0]
 }

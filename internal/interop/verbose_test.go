@@ -1,14 +1,11 @@
 package interop
 
 import (
-	"context"
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestServerRoleVerboseLog compares the server role's log at
@@ -40,7 +37,7 @@ func TestServerRoleVerboseLog(t *testing.T) {
 			{"-tls1_3", "-cert", in.cert, "-key", key, "-sess_in", sess},
 		} {
 			before := in.logSize(t)
-			port := sClientQuit(t, in, args)
+			_, port := sClient(t, in, "QUIT\r\n", append([]string{"-quiet"}, args...)...)
 			in.waitLog(t, before, regexp.MustCompile(fmt.Sprintf(`(?m)postfix/tlsproxy\[\d+\]: DISCONNECT \[127\.0\.0\.1\]:%d$`, port)))
 		}
 		logs[im.name] = normalizeVerbose(tlsproxyLines(in.waitLog(t, offset, regexp.MustCompile(`(?s)(DISCONNECT.*){4}`))))
@@ -56,26 +53,6 @@ func TestServerRoleVerboseLog(t *testing.T) {
 			t.Errorf("our log has no %q", want)
 		}
 	}
-}
-
-// sClientQuit runs one STARTTLS session with openssl s_client and the
-// given options from a port of its own, says QUIT, and returns the port.
-func sClientQuit(t *testing.T, in *instance, args []string) int {
-	t.Helper()
-	ports, err := freePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	all := append([]string{"s_client", "-starttls", "smtp", "-connect", in.addr(),
-		"-bind", fmt.Sprintf("127.0.0.1:%d", ports[0]), "-ign_eof", "-quiet"}, args...)
-	cmd := exec.CommandContext(ctx, "openssl", all...)
-	cmd.Stdin = strings.NewReader("QUIT\r\n")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("openssl %s: %v\n%s", strings.Join(all, " "), err, out)
-	}
-	return ports[0]
 }
 
 func normalizeVerbose(s string) string {

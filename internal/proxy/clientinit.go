@@ -28,7 +28,8 @@ var clientFileNames = []string{"chain_files", "cert_file", "key_file", "dcert_fi
 // files; beyond it a context is made for each request and dropped.
 const maxRequestClients = 64
 
-// maxInitSeen bounds the distinct init props lists remembered.
+// maxInitSeen bounds the distinct init props lists remembered; beyond
+// it a list counts as new each time.
 const maxInitSeen = 1024
 
 // clientFor returns the TLS client for a client-role request, or nil
@@ -65,24 +66,27 @@ func (s *Server) clientFor(p *props) *tlsclient.Client {
 			c = v.(*tlsclient.Client)
 		}
 	}
-	warned := false
-	if len(diffs) > 0 && namesFiles {
-		if _, seen := s.initWarned.LoadOrStore(initKey.String(), true); !seen {
-			warned = true
-			s.Log.Warnf("request from tlsproxy client with unexpected settings")
-			s.Log.Warnf("%s", strings.Join(diffs, "; "))
-			s.Log.Warnf("to avoid this warning, 1) identify the tlsproxy client that is making this request, " +
-				"2) configure a custom tlsproxy service with settings that match that tlsproxy client, " +
-				"and 3) configure that tlsproxy client with a tlsproxy_service_name setting that resolves " +
-				"to that custom tlsproxy service")
+	// Postfix makes a TLS context for each new list of init props: it
+	// warns first when the list names files, and says so at the verbose
+	// level; after a failure it does both again next time.
+	newList := false
+	if len(diffs) > 0 {
+		if _, seen := s.initSeen.Load(initKey.String()); !seen {
+			newList = true
+			if s.initSeenCount.Add(1) <= maxInitSeen {
+				s.initSeen.Store(initKey.String(), true)
+			}
 		}
 	}
-	// Postfix makes a TLS context for each new list of init props, and
-	// says so at the verbose level.
-	if _, seen := s.initSeen.Load(initKey.String()); !seen && len(diffs) > 0 {
-		if s.initSeenCount.Add(1) <= maxInitSeen {
-			s.initSeen.Store(initKey.String(), true)
-		}
+	if newList && namesFiles {
+		s.Log.Warnf("request from tlsproxy client with unexpected settings")
+		s.Log.Warnf("%s", strings.Join(diffs, "; "))
+		s.Log.Warnf("to avoid this warning, 1) identify the tlsproxy client that is making this request, " +
+			"2) configure a custom tlsproxy service with settings that match that tlsproxy client, " +
+			"and 3) configure that tlsproxy client with a tlsproxy_service_name setting that resolves " +
+			"to that custom tlsproxy service")
+	}
+	if newList {
 		if mask, _ := tlspolicy.ParseLogLevel(p.init["log_level"]); mask&tlspolicy.LogVerbose != 0 {
 			s.Log.Infof("initializing the client-side TLS engine")
 		}
@@ -93,9 +97,7 @@ func (s *Server) clientFor(p *props) *tlsclient.Client {
 	c, err := s.NewClient(files)
 	if err != nil {
 		logClientInitError(s.Log, err)
-		if warned {
-			s.initWarned.Delete(initKey.String()) // Postfix warns again next time
-		}
+		s.initSeen.Delete(initKey.String())
 		return nil
 	}
 	if s.requestClientCount.Add(1) <= maxRequestClients {

@@ -70,7 +70,6 @@ type Server struct {
 	NewClient          func(files map[string]string) (*tlsclient.Client, error)
 	requestClients     sync.Map // file settings → *tlsclient.Client
 	requestClientCount atomic.Int32
-	initWarned         sync.Map // init props lists warned about
 	initSeen           sync.Map // init props lists other than ours seen
 	initSeenCount      atomic.Int32
 	// Tickets, when set, issues and opens TLS session tickets with keys

@@ -14,6 +14,8 @@ import (
 	"net"
 	"slices"
 	"strings"
+
+	"tlsproxy/internal/tlspolicy"
 )
 
 // refName is one reference identifier; sub means "any subdomain of name".
@@ -184,15 +186,6 @@ func isLDH(ch rune) bool {
 
 var oidCN = asn1.ObjectIdentifier{2, 5, 4, 3}
 
-// shortNames are OpenSSL's short names for common attribute types.
-var shortNames = map[string]string{
-	"2.5.4.3": "CN", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST", "2.5.4.9": "street",
-	"2.5.4.10": "O", "2.5.4.11": "OU", "2.5.4.5": "serialNumber", "2.5.4.12": "title",
-	"2.5.4.4": "SN", "2.5.4.42": "GN", "2.5.4.46": "dnQualifier",
-	"1.2.840.113549.1.9.1": "emailAddress", "0.9.2342.19200300.100.1.25": "DC",
-	"0.9.2342.19200300.100.1.1": "UID",
-}
-
 // oneline renders a distinguished name the way Postfix logs it (OpenSSL's
 // X509_NAME_oneline, then non-printable characters as '?', at most 255
 // characters): "/C=DE/O=Example/CN=Example CA".
@@ -203,11 +196,7 @@ func oneline(c *x509.Certificate, issuer bool) string {
 	}
 	var b strings.Builder
 	for _, n := range names {
-		key, ok := shortNames[n.Type.String()]
-		if !ok {
-			key = n.Type.String()
-		}
-		fmt.Fprintf(&b, "/%s=%v", key, n.Value)
+		fmt.Fprintf(&b, "/%s=%v", tlspolicy.ShortName(n.Type), n.Value)
 	}
 	out := []byte(b.String())
 	for i, ch := range out {

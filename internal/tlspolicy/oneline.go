@@ -3,6 +3,7 @@ package tlspolicy
 import (
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"fmt"
 	"strings"
 	"time"
@@ -17,11 +18,7 @@ func OneLine(n pkix.Name) string {
 	var b strings.Builder
 	for _, atv := range n.Names {
 		b.WriteByte('/')
-		if sn, ok := shortNames[atv.Type.String()]; ok {
-			b.WriteString(sn)
-		} else {
-			b.WriteString(atv.Type.String())
-		}
+		b.WriteString(ShortName(atv.Type))
 		b.WriteByte('=')
 		v := fmt.Sprint(atv.Value)
 		for i := 0; i < len(v); i++ {
@@ -33,6 +30,15 @@ func OneLine(n pkix.Name) string {
 		}
 	}
 	return b.String()
+}
+
+// ShortName is OpenSSL's short name of a name attribute type ("CN",
+// "O", ...), or its dotted OID.
+func ShortName(oid asn1.ObjectIdentifier) string {
+	if sn, ok := shortNames[oid.String()]; ok {
+		return sn
+	}
+	return oid.String()
 }
 
 // shortNames are OpenSSL's short names of the usual name attributes.
