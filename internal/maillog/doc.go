@@ -6,12 +6,14 @@
 // msg_fatal, msg_panic) with its output channels:
 //
 //   - syslog (Postfix util/msg_syslog.c): one datagram per record to
-//     /dev/log, "<PRI>Mmm dd hh:mm:ss ident[pid]: [severity: ]text", with
+//     /dev/log, "<PRI>Mmm dd hh:mm:ss ident[pid]: [severity: ]text" (day padded with a
+//     space, "Dec  2", as the C library's syslog(3) writes it), with
 //     the facility from syslog_facility and LOG_INFO, LOG_WARNING,
 //     LOG_ERR or LOG_CRIT as the level;
 //   - postlogd (Postfix global/maillog_client.c, 3.4+, used when
 //     maillog_file is set): one datagram per record to the postlog socket,
-//     "Mmm dd hh:mm:ss host ident[pid]: [severity: ]text" without a
+//     "Mmm dd hh:mm:ss host ident[pid]: [severity: ]text" (day padded with a
+//     zero, "Dec 02", as every Postfix daemon writes it there) without a
 //     priority and without a newline, where host is the first label of
 //     myhostname;
 //   - stderr for -V (Postfix util/msg_vstream.c): "ident: [severity: ]text".

@@ -40,9 +40,14 @@ var level = [...]int{
 	sevPanic:   2,
 }
 
-// stampLayout is the BSD syslog time stamp; "_2" pads the day with a
-// space ("Nov  4").
-const stampLayout = "Jan _2 15:04:05"
+// The two time stamps Postfix daemons write. Through syslog(3) the C
+// library formats the stamp, with the day padded by a space ("Nov  4");
+// Postfix's own postlogd client (util/msg_logger.c, strftime "%b %d")
+// pads it with a zero ("Nov 04"). Both use the C locale's month names.
+const (
+	syslogStampLayout  = "Jan _2 15:04:05"
+	postlogStampLayout = "Jan 02 15:04:05"
+)
 
 // cleanText makes text safe for a one-line record: every byte that is
 // not printable ASCII and not part of a valid UTF-8 sequence for a
@@ -91,7 +96,7 @@ func syslogRecord(facility int, sev severity, t time.Time, ident string, pid int
 	b = append(b, '<')
 	b = strconv.AppendInt(b, int64(facility*8+level[sev]), 10)
 	b = append(b, '>')
-	b = t.AppendFormat(b, stampLayout)
+	b = t.AppendFormat(b, syslogStampLayout)
 	b = append(b, ' ')
 	return appendTagged(b, sev, ident, pid, text)
 }
@@ -99,7 +104,7 @@ func syslogRecord(facility int, sev severity, t time.Time, ident string, pid int
 // postlogRecord renders one datagram for postlogd(8).
 func postlogRecord(host string, sev severity, t time.Time, ident string, pid int, text string) []byte {
 	b := make([]byte, 0, 40+len(host)+len(ident)+len(text))
-	b = t.AppendFormat(b, stampLayout)
+	b = t.AppendFormat(b, postlogStampLayout)
 	b = append(b, ' ')
 	b = append(b, host...)
 	b = append(b, ' ')

@@ -37,6 +37,7 @@ func TestGoldenRecords(t *testing.T) {
 		fmt.Fprintf(&out, "%s syslog  %q\n", tc.name, syslogRecord(2, tc.sev, testTime, "postfix/tlsproxy", 27685, text))
 		fmt.Fprintf(&out, "%s local3  %q\n", tc.name, syslogRecord(19, tc.sev, testTimeDay4, "postfix/tlsproxy", 27685, text))
 		fmt.Fprintf(&out, "%s postlog %q\n", tc.name, postlogRecord("harness", tc.sev, testTime, "postfix/tlsproxy", 27685, text))
+		fmt.Fprintf(&out, "%s postlog4 %q\n", tc.name, postlogRecord("harness", tc.sev, testTimeDay4, "postfix/tlsproxy", 27685, text))
 		fmt.Fprintf(&out, "%s stderr  %q\n", tc.name, stderrRecord(tc.sev, "postfix/tlsproxy", text))
 	}
 	golden := filepath.Join("testdata", "records.golden")
@@ -62,6 +63,10 @@ func TestSpecVectors(t *testing.T) {
 	}{
 		{"postlog", string(postlogRecord(firstLabel("harness.localdomain"), sevInfo, testTime, "postfix/tlsproxy", 27685, "CONNECT from [127.0.0.1]:53394")),
 			"Nov 24 20:28:30 harness postfix/tlsproxy[27685]: CONNECT from [127.0.0.1]:53394"},
+		// Postfix's postlogd client pads the day with a zero (strftime
+		// "%b %d"), syslog(3) with a space.
+		{"postlog day 4", string(postlogRecord("harness", sevWarning, testTimeDay4, "postfix/tlsproxy", 7, "x")),
+			"Nov 04 07:05:09 harness postfix/tlsproxy[7]: warning: x"},
 		{"syslog info", string(syslogRecord(2, sevInfo, testTime, "postfix/tlsproxy", 10688, "CONNECT from [192.0.2.10]:51234")),
 			"<22>Nov 24 20:28:30 postfix/tlsproxy[10688]: CONNECT from [192.0.2.10]:51234"},
 		{"syslog warning", string(syslogRecord(2, sevWarning, testTimeDay4, "postfix/tlsproxy", 7, "x")),
