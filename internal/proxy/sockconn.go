@@ -28,6 +28,15 @@ type Conn interface {
 // Close and the RawConn for parking are the underlying Conn's. Errors
 // are *net.OpError, as crypto/tls and the relay expect of a net.Conn: a
 // read timeout is a net.Error with Timeout, which parking relies on.
+//
+// Parking also relies on crypto/tls keeping a connection usable after
+// that timeout: tls.Conn remembers a read error for good, so that every
+// later Read fails with it, unless the error itself is a net.Error whose
+// Temporary() is true. It checks with a type assertion, not errors.As, so
+// the *net.OpError around os.ErrDeadlineExceeded must be what Read
+// returns, never wrapped in anything else: a wrapped timeout would end
+// the TLS direction at the first park delay
+// (TestTLSReadAfterTimeout).
 type streamConn struct {
 	Conn
 	rc            syscall.RawConn

@@ -1,8 +1,12 @@
 package proxy
 
 import (
+	"crypto/tls"
+	"errors"
+	"net"
 	"os"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -65,4 +69,54 @@ func TestPassedNonSocket(t *testing.T) {
 	defer plain.Close()
 	waitLine(t, fx, "DISCONNECT "+ep)
 	wantLines(t, fx.rec, []string{"CONNECT from " + ep, "warning: tlsp_get_fd_event: receive remote SMTP peer file descriptor: passed descriptor is not a usable socket", "DISCONNECT " + ep}, nil)
+}
+
+// TestTLSReadAfterTimeout: a TLS read that times out on the remote socket
+// (the park delay) leaves the connection usable, which holds only while
+// streamConn returns its timeout as a bare net.Error whose Temporary() is
+// true (see streamConn).
+func TestTLSReadAfterTimeout(t *testing.T) {
+	fx := newFixture(t, nil)
+	rc, rf := remoteConn(t)
+	sc, err := newSockConn(rf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, _ := fx.srv.TLS.SessionConfig()
+	server := tls.Server(sc, cfg)
+	client := fx.tlsClient(rc)
+	hs := make(chan error, 1)
+	go func() { hs <- client.Handshake() }()
+	if err := server.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-hs; err != nil {
+		t.Fatal(err)
+	}
+
+	// What crypto/tls looks at: the error as returned, no unwrapping.
+	if err := sc.SetReadDeadline(time.Now().Add(-time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	_, rerr := sc.Read(make([]byte, 1))
+	ne, ok := rerr.(net.Error)
+	if !ok || !ne.Timeout() || !ne.Temporary() { //nolint:staticcheck // Temporary is what crypto/tls checks
+		t.Fatalf("streamConn read timeout = %#v, want a net.Error, Timeout and Temporary", rerr)
+	}
+
+	// Through crypto/tls: the timeout, then data on the same connection.
+	buf := make([]byte, 16)
+	if _, err := server.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("read with a past deadline: %v, want a timeout", err)
+	}
+	if err := sc.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	n, err := server.Read(buf)
+	if err != nil || string(buf[:n]) != "hello" {
+		t.Fatalf("read after the timeout: %q, %v; want \"hello\"", buf[:n], err)
+	}
 }
