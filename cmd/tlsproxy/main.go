@@ -211,7 +211,7 @@ func run(args []string, environ []string, stderr io.Writer) int {
 	}
 	srv := &proxy.Server{TLS: srvTLS, Client: cli.client, ClientInit: cli.init, NewClient: cli.newClient, Log: log,
 		Generations: gens, Service: service, Tickets: tickets, TicketScope: policyScope(p.server)}
-	d.Handle = func(ctx context.Context, c *os.File, done func()) { srv.Start(ctx, c, done) }
+	d.Handle = func(_ context.Context, c *os.File, done func()) { srv.Start(c, done) }
 
 	// SIGTERM (postfix stop, or a service removed from master.cf) ends
 	// the process at once, as the default action does for Postfix.

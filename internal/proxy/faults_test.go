@@ -408,7 +408,7 @@ func faultPanicInRelay() faultCase {
 	var armed sync.Once
 	boom := make(chan struct{})
 	setup := func(s *Server) {
-		s.Pat = func() {
+		s.onProgress = func() {
 			select {
 			case <-boom:
 				armed.Do(func() { panic("injected fault") })

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bytes"
-	"context"
 	"flag"
 	"fmt"
 	"io"
@@ -166,7 +165,7 @@ func FuzzRequest(f *testing.F) {
 		ours, theirs := unixPair(t)
 		defer theirs.Close()
 		done := make(chan struct{})
-		go func() { defer close(done); srv.Serve(context.Background(), ours) }()
+		go func() { defer close(done); srv.Serve(ours) }()
 		_ = theirs.SetDeadline(time.Now().Add(10 * time.Second))
 		go func() { // the session may stop reading early; do not wait for the write
 			_, _ = theirs.Write(data)

@@ -6,6 +6,7 @@ import (
 	"syscall"
 	"time"
 
+	"tlsproxy/internal/attr"
 	"tlsproxy/internal/pfversion"
 	"tlsproxy/internal/sockio"
 )
@@ -137,4 +138,42 @@ func (ss *session) secondLook() bool {
 // reader's buffer, or waiting in the socket (within wait).
 func (ss *session) moreQueued(wait time.Duration) bool {
 	return ss.rd.Buffered() > 0 || ss.peek(wait)
+}
+
+// requestGeneration tells the generations apart by the first list's
+// names: G1 (2.8) remote_endpoint, flags, timeout; G2 (2.9 – 3.3) the
+// same plus server_id; G3 and later remote_endpoint, flags, timeout
+// (handshake), timeout (session), serverid. After an announcement only
+// the last shape is valid (G4, or G5 once a second list shows up), and
+// its error text is the one Postfix 3.x gives for any other.
+func requestGeneration(l attr.List, announced bool) (pfversion.Generation, error) {
+	modern := l.Expect("plaintext", "remote_endpoint", "flags", "timeout", "timeout", "serverid")
+	switch {
+	case modern == nil && announced:
+		return pfversion.G4, nil
+	case modern == nil:
+		return pfversion.G3, nil
+	case announced:
+		return 0, modern
+	case l.Expect("plaintext", "remote_endpoint", "flags", "timeout", "server_id") == nil:
+		return pfversion.G2, nil
+	case l.Expect("plaintext", "remote_endpoint", "flags", "timeout") == nil:
+		return pfversion.G1, nil
+	}
+	return 0, modern
+}
+
+// secondListFollows reports whether a server-role request comes with a
+// second list, which makes it G5: only after an announcement and for a
+// request that is not a probe, when bytes follow the first list; a
+// process that expects G5 clients waits g5Wait for a split write.
+func (ss *session) secondListFollows() bool {
+	if !ss.announced || ss.probe {
+		return false
+	}
+	var wait time.Duration
+	if ss.srv.Generations.expectGen() == pfversion.G5 {
+		wait = g5Wait
+	}
+	return ss.moreQueued(wait)
 }

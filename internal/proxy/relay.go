@@ -1,5 +1,38 @@
 package proxy
 
+// Relay ownership: who may do what, and when.
+//
+// A relaying session has two directions (pumps): plaintext -> TLS and
+// TLS -> plaintext. Each is in one of these states, and at any moment
+// exactly one party owns it:
+//
+//   - running: a goroutine runs pump.run (started by relay, or by a
+//     resume). It alone reads the direction's source and writes its
+//     sink, and alone may call its Waiter's Wait and Close.
+//   - parked: run saw no input for ParkAfter, called Waiter.Wait and
+//     returned; no goroutine and no buffer. The direction belongs to
+//     whoever takes the resume function back: the Poller when input (or
+//     a hang-up) arrives, or stop through Waiter.Cancel.
+//   - resumed: the Poller ran the resume function (pump.run) in a new
+//     goroutine: running again, with the same rules.
+//   - cancelled: stop's Cancel got the resume function first; stop runs
+//     it in a new goroutine, which sees the stop flag and finishes. A
+//     pump whose Wait raced with stop (the flag was up before the wait
+//     was registered) cancels its own wait and finishes likewise.
+//   - finished: run returned for good: it has closed its Waiter (before
+//     any socket is closed), reported how the direction ended (ended),
+//     and counted itself out (finished). The second direction to finish
+//     logs a time limit, if one ended the session, and calls
+//     session.free, which logs the end and closes both sockets. Nothing
+//     else closes them once the relay has begun.
+//
+// Anyone may call stop (a direction that ends, the inactivity timer, a
+// recovered panic); it runs once. The stop rule: the stopped flag goes up
+// BEFORE the past deadlines that wake blocked reads and writes, and every
+// copier checks the flag AFTER setting a deadline of its own, so that a
+// deadline it sets cannot undo stop's unseen. Data a stopped direction
+// still reads is dropped, never relayed.
+
 import (
 	"errors"
 	"io"
@@ -68,8 +101,8 @@ type relayState struct {
 //
 // relay returns at once: each direction runs in its own goroutine while
 // it has traffic and parks (no goroutine at all) while it waits; the
-// direction that finishes last ends the session (see session.end).
-func (ss *session) relay() {
+// direction that finishes last ends the session (session.free).
+func (ss *session) relay() bool {
 	ss.rd = nil // the request reader and its buffer are done with
 	// The limits of the hand-over end here: from now on only the
 	// inactivity timer and the per-write deadlines apply.
@@ -96,12 +129,13 @@ func (ss *session) relay() {
 	for _, p := range rs.pumps {
 		go p.run()
 	}
+	return true
 }
 
 func (rs *relayState) touch() {
 	rs.last.Store(int64(time.Since(rs.start)))
-	if rs.ss.srv.Pat != nil {
-		rs.ss.srv.Pat()
+	if f := rs.ss.srv.onProgress; f != nil {
+		f()
 	}
 }
 
@@ -170,7 +204,7 @@ func (rs *relayState) finished() {
 	if format, ok := rs.timeout.Load().(string); ok {
 		rs.ss.srv.Log.Warnf(format, rs.ss.endpoint)
 	}
-	rs.ss.end()
+	rs.ss.free()
 }
 
 // pump is one direction of the relay. At any time at most one goroutine

@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -148,7 +147,7 @@ func serveUnix(t testing.TB, srv *Server) (path string, stop func()) {
 				return
 			}
 			wg.Add(1)
-			go func() { defer wg.Done(); srv.Serve(context.Background(), c) }()
+			go func() { defer wg.Done(); srv.Serve(c) }()
 		}
 	}()
 	var once sync.Once

@@ -101,7 +101,7 @@ func (fx *fixture) start(t *testing.T) pair {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		fx.srv.Serve(context.Background(), ours)
+		fx.srv.Serve(ours)
 	}()
 	t.Cleanup(func() {
 		theirs.Close()
@@ -477,7 +477,7 @@ func TestSessionsLeakNothing(t *testing.T) {
 		func() {
 			ours, theirs := unixPair(t)
 			done := make(chan struct{})
-			go func() { defer close(done); fx.srv.Serve(context.Background(), ours) }()
+			go func() { defer close(done); fx.srv.Serve(ours) }()
 			rc, rf := remotePair(t)
 			handOver(t, pair{plain: theirs, done: done}, FlagRoleServer, rf, "[127.0.0.1]:9")
 			tc := fx.tlsClient(rc)
@@ -537,7 +537,7 @@ func TestSessionPanicIsContained(t *testing.T) {
 	fx := newFixture(t, nil)
 	var armed sync.Once
 	boom := make(chan struct{})
-	fx.srv.Pat = func() {
+	fx.srv.onProgress = func() {
 		select {
 		case <-boom:
 			armed.Do(func() { panic("injected fault") })
