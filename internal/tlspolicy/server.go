@@ -73,6 +73,7 @@ type Server struct {
 	certs       []tls.Certificate // in preference order
 	verifyPool  *x509.CertPool    // CAfile + CApath, for the TRUSTED bit
 	verifyDepth int
+	sni         *sniState // tls_server_sni_maps (sni.go); nil: none
 }
 
 // Key exchange groups: the tls_eecdh_auto_curves default that Go supports.
@@ -311,14 +312,21 @@ func (s *Server) pickCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, 
 // handshake chose one, e.g. on TLS 1.3 resumption). The clone shares the
 // session ticket key with Config.
 func (s *Server) SessionConfig() (*tls.Config, func() *tls.Certificate) {
+	return s.SessionConfigFor("")
+}
+
+// SessionConfigFor is SessionConfig for the peer endpoint named in log
+// lines (the request's remote endpoint; "" = the socket's peer address).
+func (s *Server) SessionConfigFor(endpoint string) (*tls.Config, func() *tls.Certificate) {
 	cfg := s.Config.Clone()
 	var (
 		mu     sync.Mutex
 		served *tls.Certificate
 	)
 	if s.Enabled {
+		pick := s.sniPicker(cfg, endpoint) // the default chains without SNI maps
 		cfg.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-			c, err := s.pickCertificate(hello)
+			c, err := pick(hello)
 			mu.Lock()
 			served = c
 			mu.Unlock()
