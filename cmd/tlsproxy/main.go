@@ -164,6 +164,10 @@ func run(args []string, environ []string, stderr io.Writer) int {
 		return fatal("%v", err)
 	}
 
+	tablesChanged, err := sniSetup(cfg, srvTLS, log)
+	if err != nil {
+		return fatal("%v", err)
+	}
 	tickets, err := tlsmgrSetup(cfg, srvTLS, func(w string) { log.Warnf("%s", w) }, func(s string) { log.Infof("%s", s) })
 	if err != nil {
 		return fatal("%v", err)
@@ -208,6 +212,7 @@ func run(args []string, environ []string, stderr io.Writer) int {
 		TrimAfter:  trimAfter,
 		Watchdog:   p.watchdog,
 		OnWatchdog: func() { _ = log.Close(); exitFunc(1) },
+		Changed:    tablesChanged,
 	}
 	srv := &proxy.Server{TLS: srvTLS, Client: cli.client, ClientInit: cli.init, NewClient: cli.newClient, Log: log,
 		Generations: gens, Service: service, Tickets: tickets, TicketScope: policyScope(p.server)}

@@ -58,7 +58,12 @@ type Daemon struct {
 	// needs no goroutine while it waits), and calls done exactly once
 	// when it has.
 	Handle func(ctx context.Context, c *os.File, done func())
-	Log    Logger
+	// Changed, when set, names a lookup table that has changed on disk
+	// ("" if none). It is asked at most once a second, when a connection
+	// arrives; a name makes the process log Postfix's line and drain
+	// (finish its sessions, then exit), as postscreen(8) does.
+	Changed func() string
+	Log     Logger
 
 	// TrimAfter: once no connection has arrived for this long after
 	// some did, the process collects garbage and returns free memory to
@@ -154,6 +159,8 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 		retire   = newTimer(d.Retire)
 		quiet    = newTimer(d.TrimAfter)
 		tick     <-chan time.Time
+		// when Changed was last asked
+		lastChanged time.Time
 	)
 	defer idle.Stop()
 	defer retire.Stop()
@@ -203,6 +210,13 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 		}
 		select {
 		case c := <-accepted:
+			if !draining && d.Changed != nil && time.Since(lastChanged) >= time.Second {
+				lastChanged = time.Now()
+				if name := d.Changed(); name != "" {
+					d.Log.Infof("table %s has changed - finishing in the background", name)
+					drain()
+				}
+			}
 			idle.Stop()
 			quiet.Reset()
 			clients++
