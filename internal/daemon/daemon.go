@@ -30,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"tlsproxy/internal/logs"
 	"tlsproxy/internal/sockio"
 )
 
@@ -37,13 +38,6 @@ import (
 type Notifier interface {
 	Taken() error
 	Available() error
-}
-
-// Logger is the part of the process logger the daemon uses.
-type Logger interface {
-	Infof(format string, a ...any)
-	Warnf(format string, a ...any)
-	Fatalf(format string, a ...any)
 }
 
 // Daemon is one tlsproxy process's accept loop and lifetime rules.
@@ -63,7 +57,7 @@ type Daemon struct {
 	// arrives; a name makes the process log Postfix's line and drain
 	// (finish its sessions, then exit), as postscreen(8) does.
 	Changed func() string
-	Log     Logger
+	Log     logs.Logger
 
 	// TrimAfter: once no connection has arrived for this long after
 	// some did, the process collects garbage and returns free memory to

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"tlsproxy/internal/logs"
 	"tlsproxy/internal/tlsclient"
 	"tlsproxy/internal/tlspolicy"
 )
@@ -109,7 +110,7 @@ func (s *Server) clientFor(p *props) *tlsclient.Client {
 // logClientInitError logs why a client TLS context could not be made:
 // Postfix's info line for CA data, Go's reason where Postfix logs
 // OpenSSL's error queue.
-func logClientInitError(log Logger, err error) {
+func logClientInitError(log logs.Logger, err error) {
 	var ca *tlspolicy.CAError
 	if errors.As(err, &ca) {
 		log.Infof("%s", ca.Error())

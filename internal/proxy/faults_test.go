@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"tlsproxy/internal/logs"
 	"tlsproxy/internal/maillog"
 	"tlsproxy/internal/pfclient"
 	"tlsproxy/internal/pftest"
@@ -369,7 +370,7 @@ func faultNoDescriptor(t *testing.T, fx *fixture, path string) {
 
 // panicLog panics when a record containing trigger is logged.
 type panicLog struct {
-	Logger
+	logs.Logger
 	trigger string
 }
 

@@ -127,7 +127,8 @@ type fuzzLog struct {
 	internal string
 }
 
-func (l *fuzzLog) Infof(string, ...any) {}
+func (l *fuzzLog) Infof(string, ...any)  {}
+func (l *fuzzLog) Fatalf(string, ...any) {}
 func (l *fuzzLog) Warnf(format string, a ...any) {
 	if s := fmt.Sprintf(format, a...); strings.Contains(s, "internal error") {
 		l.mu.Lock()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"tlsproxy/internal/attr"
+	"tlsproxy/internal/logs"
 	"tlsproxy/internal/park"
 	"tlsproxy/internal/pfversion"
 	"tlsproxy/internal/tlsclient"
@@ -36,12 +37,6 @@ const (
 
 // announcement is the 3.6+ "server speaks first" list.
 var announcement = attr.AppendList(nil, attr.List{attr.Str("protocol", "tlsproxy_protocol")})
-
-// Logger is what a session needs from the process logger (maillog.Logger).
-type Logger interface {
-	Infof(format string, a ...any)
-	Warnf(format string, a ...any)
-}
 
 // Server holds what every session of a process shares. Its fields are set
 // before the first session and not changed afterwards.
@@ -72,7 +67,7 @@ type Server struct {
 	Tickets     *tlsmgr.Tickets
 	TicketScope string
 	// Log receives Postfix-style log lines.
-	Log Logger
+	Log logs.Logger
 	// InitTimeout bounds the wait for the request, for the fd and for
 	// the close after status 0 (Postfix: 100 s); zero means that.
 	InitTimeout time.Duration

@@ -29,8 +29,9 @@ type recLog struct {
 	lines []string
 }
 
-func (l *recLog) Infof(format string, a ...any) { l.add(fmt.Sprintf(format, a...)) }
-func (l *recLog) Warnf(format string, a ...any) { l.add("warning: " + fmt.Sprintf(format, a...)) }
+func (l *recLog) Infof(format string, a ...any)  { l.add(fmt.Sprintf(format, a...)) }
+func (l *recLog) Warnf(format string, a ...any)  { l.add("warning: " + fmt.Sprintf(format, a...)) }
+func (l *recLog) Fatalf(format string, a ...any) { l.add("fatal: " + fmt.Sprintf(format, a...)) }
 func (l *recLog) add(s string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 
+	"tlsproxy/internal/logs"
 	"tlsproxy/internal/tlspolicy"
 )
 
@@ -58,17 +59,11 @@ type Start struct {
 	VerifyDepth      int
 }
 
-// Logger receives the session's log lines (maillog.Logger fits).
-type Logger interface {
-	Infof(format string, a ...any)
-	Warnf(format string, a ...any)
-}
-
 // Session is one prepared client handshake.
 type Session struct {
 	c     *Client
 	st    Start
-	log   Logger
+	log   logs.Logger
 	mask  tlspolicy.LogMask
 	level int    // effective level (dane may fall back to encrypt)
 	sni   string // name sent, "" for none
@@ -101,7 +96,7 @@ var ErrSetup = errors.New("cannot start TLS session")
 
 // NewSession prepares a session as Postfix's tls_client_start does before
 // SSL_connect, logging its warnings and verbose lines through log.
-func (c *Client) NewSession(st Start, log Logger) (*Session, error) {
+func (c *Client) NewSession(st Start, log logs.Logger) (*Session, error) {
 	s := &Session{c: c, st: st, log: log, level: st.Level}
 	mask, err := tlspolicy.ParseLogLevel(st.LogLevel)
 	var le *tlspolicy.LogLevelError

@@ -1,0 +1,22 @@
+package logs
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestLines(t *testing.T) {
+	var got []string
+	var l Logger = Lines(func(s string) { got = append(got, s) })
+	l.Infof("a %d", 1)
+	l.Warnf("b %s", "x")
+	l.Fatalf("c")
+	OrDiscard(nil).Warnf("dropped")
+	Discard.Infof("dropped")
+	if want := []string{"a 1", "b x", "c"}; !slices.Equal(got, want) {
+		t.Errorf("lines %q, want %q", got, want)
+	}
+	if OrDiscard(l) == nil {
+		t.Error("OrDiscard(l) is nil")
+	}
+}
