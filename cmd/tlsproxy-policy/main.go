@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"tlsproxy/internal/conf"
+	"tlsproxy/internal/logs"
 	"tlsproxy/internal/tlsconf"
 	"tlsproxy/internal/tlspolicy"
 )
@@ -74,7 +75,7 @@ func run(args []string, mailConfig string, stdout, stderr io.Writer, now time.Ti
 		fmt.Fprintf(stderr, "tlsproxy-policy: fatal: %v\n", err)
 		return 1
 	}
-	srv, err := tlspolicy.NewServer(settings, warn)
+	srv, err := tlspolicy.NewServer(settings, logs.Lines(warn))
 	if err != nil {
 		fmt.Fprintf(stderr, "tlsproxy-policy: fatal: %v\n", err)
 		return 1

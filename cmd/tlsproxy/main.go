@@ -157,9 +157,7 @@ func run(args []string, environ []string, stderr io.Writer) int {
 	if mask, _ := tlspolicy.ParseLogLevel(p.server.LogLevel); mask&tlspolicy.LogVerbose != 0 {
 		log.Infof("initializing the server-side TLS engine")
 	}
-	srvSet := p.server
-	srvSet.Info = func(s string) { log.Infof("%s", s) }
-	srvTLS, err := tlspolicy.NewServer(srvSet, func(w string) { log.Warnf("%s", w) })
+	srvTLS, err := tlspolicy.NewServer(p.server, log)
 	if err != nil {
 		return fatal("%v", err)
 	}

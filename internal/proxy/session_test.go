@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"tlsproxy/internal/attr"
+	"tlsproxy/internal/logs"
 	"tlsproxy/internal/maillog"
 	"tlsproxy/internal/pftest"
 	"tlsproxy/internal/tlspolicy"
@@ -57,7 +58,7 @@ func newFixture(t testing.TB, mod func(*tlspolicy.ServerSettings)) *fixture {
 	if mod != nil {
 		mod(&set)
 	}
-	ts, err := tlspolicy.NewServer(set, func(string) {})
+	ts, err := tlspolicy.NewServer(set, logs.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

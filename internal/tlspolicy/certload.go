@@ -20,6 +20,7 @@ import (
 	"strings"
 
 	"tlsproxy/internal/libcrypto"
+	"tlsproxy/internal/logs"
 )
 
 const dsaUnsupported = "DSA certificates are not supported by this implementation (Go crypto/tls)"
@@ -133,8 +134,8 @@ func parseCerts(blocks []*pem.Block) ([]*x509.Certificate, error) {
 // loadLegacy loads one legacy slot (slot = "RSA" or "ECDSA"): the chain
 // from certFile (leaf first) and the first private key in keyFile, which
 // may be the same file. Problems are logged; ok=false disables TLS.
-func loadLegacy(slot, certFile, keyFile string, warn func(string)) (tls.Certificate, bool) {
-	libProblem := func(err error) { warn("TLS library problem: " + err.Error()) }
+func loadLegacy(slot, certFile, keyFile string, log logs.Logger) (tls.Certificate, bool) {
+	libProblem := func(err error) { log.Warnf("TLS library problem: %v", err) }
 	certData, err := os.ReadFile(certFile)
 	var certBlocks []*pem.Block
 	if err == nil {
@@ -152,7 +153,7 @@ func loadLegacy(slot, certFile, keyFile string, warn func(string)) (tls.Certific
 		chain, err = parseCerts(certBlocks)
 	}
 	if err != nil {
-		warn(fmt.Sprintf("cannot get %s certificate from file \"%s\": disabling TLS support", slot, certFile))
+		log.Warnf("cannot get %s certificate from file \"%s\": disabling TLS support", slot, certFile)
 		libProblem(err)
 		return tls.Certificate{}, false
 	}
@@ -168,12 +169,12 @@ func loadLegacy(slot, certFile, keyFile string, warn func(string)) (tls.Certific
 		}
 	}
 	if err != nil {
-		warn(fmt.Sprintf("cannot get %s private key from file \"%s\": disabling TLS support", slot, keyFile))
+		log.Warnf("cannot get %s private key from file \"%s\": disabling TLS support", slot, keyFile)
 		libProblem(err)
 		return tls.Certificate{}, false
 	}
 	if !keyMatches(key, chain[0]) {
-		warn(fmt.Sprintf("%s private key in %s does not match public key in %s: disabling TLS support", slot, keyFile, certFile))
+		log.Warnf("%s private key in %s does not match public key in %s: disabling TLS support", slot, keyFile, certFile)
 		return tls.Certificate{}, false
 	}
 	return newCertificate(key, chain), true
@@ -183,16 +184,16 @@ func loadLegacy(slot, certFile, keyFile string, warn func(string)) (tls.Certific
 // form one sequence key1, cert1, [chain1], key2, cert2, ... (a single key
 // may also appear after its chain). At most one key per algorithm family
 // is used; DSA keys are skipped. ok=false disables TLS.
-func loadChainFiles(list string, warn func(string)) ([]tls.Certificate, bool) {
+func loadChainFiles(list string, log logs.Logger) ([]tls.Certificate, bool) {
 	files := strings.FieldsFunc(list, func(r rune) bool {
 		return r == ',' || r == ' ' || r == '\t' || r == '\r' || r == '\n'
 	})
 	where := strings.Join(files, ", ")
 	fail := func(msg string) ([]tls.Certificate, bool) {
 		if msg != "" {
-			warn(msg)
+			log.Warnf("%s", msg)
 		}
-		warn(fmt.Sprintf("error loading private keys and certificates from: %s: disabling TLS support", where))
+		log.Warnf("error loading private keys and certificates from: %s: disabling TLS support", where)
 		return nil, false
 	}
 	var objs []*pem.Block
@@ -248,7 +249,7 @@ func loadChainFiles(list string, warn func(string)) ([]tls.Certificate, bool) {
 			return fail(fmt.Sprintf("error loading certificate chain from %s: TLS library problem: %v", where, err))
 		}
 		if chain[0].PublicKeyAlgorithm == x509.DSA {
-			warn(fmt.Sprintf("%s: ignoring key at index %d in %s", dsaUnsupported, n, where))
+			log.Warnf("%s: ignoring key at index %d in %s", dsaUnsupported, n, where)
 			continue
 		}
 		key, err := parseKey(keyBlock)
@@ -260,7 +261,7 @@ func loadChainFiles(list string, warn func(string)) ([]tls.Certificate, bool) {
 		}
 		kind := keyKind(key.Public())
 		if first, dup := seen[kind]; dup {
-			warn(fmt.Sprintf("ignoring 2nd key at index %d in %s after 1st at %d", n, where, first))
+			log.Warnf("ignoring 2nd key at index %d in %s after 1st at %d", n, where, first)
 			continue
 		}
 		seen[kind] = n

@@ -13,6 +13,8 @@ import (
 	"crypto/tls"
 	"fmt"
 	"strings"
+
+	"tlsproxy/internal/logs"
 )
 
 // Postfix 3.7 defaults of tls_<grade>_cipherlist.
@@ -62,7 +64,7 @@ func CipherList(grade string, exclusions []string, lists [5]string) (string, err
 
 // cipherPolicy sets the grade, exclusions and cipher string of srv and
 // evaluates it. ok=false (after a warning) disables TLS.
-func (srv *Server) cipherPolicy(s ServerSettings, enforce bool, warn func(string)) (suites []uint16, ok bool) {
+func (srv *Server) cipherPolicy(s ServerSettings, enforce bool, log logs.Logger) (suites []uint16, ok bool) {
 	gradeParam := "tlsproxy_tls_ciphers"
 	srv.CipherGrade = s.Ciphers
 	srv.CipherExclusions = splitCipherList(s.ExcludeCiphers)
@@ -77,49 +79,49 @@ func (srv *Server) cipherPolicy(s ServerSettings, enforce bool, warn func(string
 	lists := [5]string{s.HighCipherlist, s.MediumCipherlist, s.LowCipherlist, s.ExportCipherlist, s.NullCipherlist}
 	list, err := CipherList(srv.CipherGrade, srv.CipherExclusions, lists)
 	if err != nil {
-		warn(fmt.Sprintf("%s = %s: %v: disabling TLS support", gradeParam, srv.CipherGrade, err))
+		log.Warnf("%s = %s: %v: disabling TLS support", gradeParam, srv.CipherGrade, err)
 		return nil, false
 	}
 	srv.CipherList = list
 	switch strings.ToLower(srv.CipherGrade) {
 	case "export", "low":
 		srv.ignore(fmt.Sprintf("%s = %s: export and low-grade cipher suites are not supported by this"+
-			" implementation (Go crypto/tls); the stronger suites Go offers are used instead", gradeParam, srv.CipherGrade), warn)
+			" implementation (Go crypto/tls); the stronger suites Go offers are used instead", gradeParam, srv.CipherGrade), log)
 	case "null":
 		srv.ignore(fmt.Sprintf("%s = %s: NULL (unencrypted) cipher suites are not supported by this"+
-			" implementation (Go crypto/tls)", gradeParam, srv.CipherGrade), warn)
+			" implementation (Go crypto/tls)", gradeParam, srv.CipherGrade), log)
 	}
 	suites, err = EvalCipherString(list)
 	if err != nil {
-		warn(fmt.Sprintf("error setting cipher grade: \"%s\": %v: disabling TLS support", srv.CipherGrade, err))
+		log.Warnf("error setting cipher grade: \"%s\": %v: disabling TLS support", srv.CipherGrade, err)
 		return nil, false
 	}
 	return suites, true
 }
 
-// ignore records a setting this implementation cannot honour; warn is nil
+// ignore records a setting this implementation cannot honour; log is nil
 // for harmless ones, which are only reported.
-func (srv *Server) ignore(line string, warn func(string)) {
+func (srv *Server) ignore(line string, log logs.Logger) {
 	srv.Ignored = append(srv.Ignored, line)
-	if warn != nil {
-		warn(line)
+	if log != nil {
+		log.Warnf("%s", line)
 	}
 }
 
 // noteIgnored records the settings without effect that do not depend on
 // certificate files.
-func (srv *Server) noteIgnored(s ServerSettings, warn func(string)) {
+func (srv *Server) noteIgnored(s ServerSettings, log logs.Logger) {
 	for _, p := range []struct{ name, value string }{
 		{"tlsproxy_tls_dh1024_param_file", s.DH1024ParamFile},
 		{"tlsproxy_tls_dh512_param_file", s.DH512ParamFile},
 	} {
 		if p.value != "" {
-			srv.ignore(fmt.Sprintf("%s = %s is ignored: finite-field DHE is not supported by this implementation (Go crypto/tls)", p.name, p.value), warn)
+			srv.ignore(fmt.Sprintf("%s = %s is ignored: finite-field DHE is not supported by this implementation (Go crypto/tls)", p.name, p.value), log)
 		}
 	}
 	if s.PreemptCipherlist {
 		srv.ignore("tls_preempt_cipherlist = yes is not supported by this implementation"+
-			" (Go crypto/tls picks the cipher suite by its own preference order)", warn)
+			" (Go crypto/tls picks the cipher suite by its own preference order)", log)
 	}
 	if s.EECDHGrade != "" {
 		srv.ignore(fmt.Sprintf("tlsproxy_tls_eecdh_grade = %s has no effect (as in Postfix 3.6 and later):"+

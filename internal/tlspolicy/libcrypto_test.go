@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"tlsproxy/internal/libcrypto"
+	"tlsproxy/internal/logs"
 	"tlsproxy/internal/pftest"
 )
 
@@ -34,7 +35,7 @@ func TestLibcryptoKey(t *testing.T) {
 	ec521 := filepath.Join(f.dir, "ec521.pem")
 	legacy := func(slot, cert, key string) func(t *testing.T) []tls.Certificate {
 		return func(t *testing.T) []tls.Certificate {
-			c, ok := loadLegacy(slot, cert, key, func(w string) { t.Errorf("warning: %s", w) })
+			c, ok := loadLegacy(slot, cert, key, logs.Lines(func(w string) { t.Errorf("warning: %s", w) }))
 			if !ok {
 				t.Fatal("loadLegacy failed")
 			}
@@ -43,7 +44,7 @@ func TestLibcryptoKey(t *testing.T) {
 	}
 	chain := func(files string) func(t *testing.T) []tls.Certificate {
 		return func(t *testing.T) []tls.Certificate {
-			c, ok := loadChainFiles(files, func(w string) { t.Errorf("warning: %s", w) })
+			c, ok := loadChainFiles(files, logs.Lines(func(w string) { t.Errorf("warning: %s", w) }))
 			if !ok {
 				t.Fatal("loadChainFiles failed")
 			}

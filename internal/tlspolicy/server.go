@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+
+	"tlsproxy/internal/logs"
 )
 
 // ServerSettings is the tlsproxy_tls_* configuration (config.md §2.1),
@@ -30,10 +32,6 @@ type ServerSettings struct {
 	LogLevel                        string
 	DH1024ParamFile, DH512ParamFile string
 	AlwaysIssueSessionIDs           bool
-
-	// Info receives the start-up lines Postfix logs as information, not
-	// as warnings (CA data that cannot be loaded); nil: warn.
-	Info func(string)
 
 	// Global TLS settings: tls_<grade>_cipherlist (empty = the Postfix
 	// 3.7 default) and tls_preempt_cipherlist.
@@ -80,13 +78,14 @@ type Server struct {
 var serverCurves = []tls.CurveID{tls.X25519, tls.CurveP256, tls.CurveP521, tls.CurveP384}
 
 // NewServer applies Postfix's server-role start-up rules (config.md §5) and
-// loads keys, certificates and CAs. Warnings go to warn. A non-nil error is
+// loads keys, certificates and CAs. Warnings, and the lines Postfix logs
+// as information (CA data that cannot be loaded), go to log. A non-nil error is
 // fatal (invalid security level). A Server with Enabled=false means every
 // server-role request gets status 0; problems that Postfix treats as a TLS
 // initialization failure (unreadable or mismatched keys and certificates,
 // bad CA data, bad protocol list, unknown digest) are logged and disable
 // TLS in the same way.
-func NewServer(s ServerSettings, warn func(string)) (*Server, error) {
+func NewServer(s ServerSettings, log logs.Logger) (*Server, error) {
 	use, enforce := s.UseTLS, s.EnforceTLS
 	if s.SecurityLevel != "" {
 		switch s.SecurityLevel {
@@ -97,7 +96,7 @@ func NewServer(s ServerSettings, warn func(string)) (*Server, error) {
 		case "encrypt":
 			use, enforce = true, true
 		case "fingerprint", "verify", "secure":
-			warn(fmt.Sprintf("tlsproxy_tls_security_level: unsupported TLS level \"%s\", using \"encrypt\"", s.SecurityLevel))
+			log.Warnf("tlsproxy_tls_security_level: unsupported TLS level \"%s\", using \"encrypt\"", s.SecurityLevel)
 			use, enforce = true, true
 		default:
 			return nil, fmt.Errorf("Invalid TLS level \"%s\"", s.SecurityLevel)
@@ -106,7 +105,7 @@ func NewServer(s ServerSettings, warn func(string)) (*Server, error) {
 	use = use || enforce
 	srv := &Server{Config: &tls.Config{}}
 	if !use {
-		warn("TLS server role is disabled with tlsproxy_tls_security_level or tlsproxy_use_tls")
+		log.Warnf("TLS server role is disabled with tlsproxy_tls_security_level or tlsproxy_use_tls")
 		return srv, nil
 	}
 	srv.Enforce = enforce
@@ -122,24 +121,24 @@ func NewServer(s ServerSettings, warn func(string)) (*Server, error) {
 	useChains := s.ChainFiles != ""
 	if useChains {
 		if haveCert {
-			warn("Both tlsproxy_tls_chain_files and one or more of the legacy " +
+			log.Warnf("Both tlsproxy_tls_chain_files and one or more of the legacy " +
 				" tlsproxy_tls_cert_file, tlsproxy_tls_eccert_file or tlsproxy_tls_dcert_file" +
 				" are non-empty; the legacy  parameters will be ignored")
 		}
 		haveCert = true
 	}
 	if !haveCert && srv.AskCert {
-		warn("Need a server cert to request client certs")
+		log.Warnf("Need a server cert to request client certs")
 	}
 	if !enforce && s.ReqCcert {
-		warn("Can't require client certs unless TLS is required")
+		log.Warnf("Can't require client certs unless TLS is required")
 	}
 	if !haveCert && !(noCertOK && !srv.AskCert) {
-		warn("No server certs available. TLS can't be enabled")
+		log.Warnf("No server certs available. TLS can't be enabled")
 		return srv, nil
 	}
 	if !haveCert {
-		warn("anonymous TLS (tlsproxy_tls_cert_file = none without other certificates) is not supported" +
+		log.Warnf("anonymous TLS (tlsproxy_tls_cert_file = none without other certificates) is not supported" +
 			" by this implementation (Go crypto/tls has no aNULL cipher suites): disabling TLS support")
 		return srv, nil
 	}
@@ -147,7 +146,7 @@ func NewServer(s ServerSettings, warn func(string)) (*Server, error) {
 	// Settings that do not depend on files.
 	mask, err := ParseLogLevel(s.LogLevel)
 	if le, ok := err.(*LogLevelError); ok {
-		warn(le.Warning("tlsproxy_tls_loglevel"))
+		log.Warnf("%s", le.Warning("tlsproxy_tls_loglevel"))
 	}
 	if srv.RequireCert {
 		mask |= LogUntrusted
@@ -155,7 +154,7 @@ func NewServer(s ServerSettings, warn func(string)) (*Server, error) {
 	srv.LogMask = mask
 	srv.Digest = strings.ToLower(s.FingerprintDigest)
 	if newDigest(srv.Digest) == nil {
-		warn(fmt.Sprintf("Digest algorithm \"%s\" not found: disabling TLS support", s.FingerprintDigest))
+		log.Warnf("Digest algorithm \"%s\" not found: disabling TLS support", s.FingerprintDigest)
 		return srv, nil
 	}
 	protocols := s.Protocols
@@ -165,9 +164,9 @@ func NewServer(s ServerSettings, warn func(string)) (*Server, error) {
 	versions, err := parseProtocolSet(protocols)
 	if err != nil {
 		if pe, ok := err.(*ProtocolError); ok && pe.Token != "" {
-			warn(fmt.Sprintf("Invalid TLS protocol list \"%s\": disabling TLS support", protocols))
+			log.Warnf("Invalid TLS protocol list \"%s\": disabling TLS support", protocols)
 		} else {
-			warn(err.Error() + ": disabling TLS support")
+			log.Warnf("%v: disabling TLS support", err)
 		}
 		return srv, nil
 	}
@@ -177,12 +176,12 @@ func NewServer(s ServerSettings, warn func(string)) (*Server, error) {
 		// TLSv1.1 (their handshake hashes count as too weak).
 		versions &^= 1<<(tls.VersionTLS10-tls.VersionTLS10) | 1<<(tls.VersionTLS11-tls.VersionTLS10)
 		if versions == 0 {
-			warn(fmt.Sprintf("TLS protocol list \"%s\" leaves no protocol version usable with"+
-				" tlsproxy_tls_req_ccert = yes (TLSv1.2 or later): disabling TLS support", protocols))
+			log.Warnf("TLS protocol list \"%s\" leaves no protocol version usable with"+
+				" tlsproxy_tls_req_ccert = yes (TLSv1.2 or later): disabling TLS support", protocols)
 			return srv, nil
 		}
 	}
-	suites, ok := srv.cipherPolicy(s, enforce, warn)
+	suites, ok := srv.cipherPolicy(s, enforce, log)
 	if !ok {
 		return srv, nil
 	}
@@ -190,20 +189,20 @@ func NewServer(s ServerSettings, warn func(string)) (*Server, error) {
 		// OpenSSL would offer TLS 1.3 (its suites are not subject to
 		// cipher lists) and fail every older handshake: so do we.
 		if !versions.has(tls.VersionTLS13) {
-			warn(fmt.Sprintf("cipher list \"%s\" selects no cipher suite this implementation (Go crypto/tls)"+
-				" supports, and TLSv1.3 is disabled: disabling TLS support", srv.CipherList))
+			log.Warnf("cipher list \"%s\" selects no cipher suite this implementation (Go crypto/tls)"+
+				" supports, and TLSv1.3 is disabled: disabling TLS support", srv.CipherList)
 			return srv, nil
 		}
-		warn(fmt.Sprintf("cipher list \"%s\" selects no TLSv1 to TLSv1.2 cipher suite this implementation"+
-			" (Go crypto/tls) supports: only TLSv1.3 is offered", srv.CipherList))
+		log.Warnf("cipher list \"%s\" selects no TLSv1 to TLSv1.2 cipher suite this implementation"+
+			" (Go crypto/tls) supports: only TLSv1.3 is offered", srv.CipherList)
 		versions &= 1 << (tls.VersionTLS13 - tls.VersionTLS10)
 	}
 	srv.versions, srv.suites = versions, suites
-	srv.noteIgnored(s, warn)
+	srv.noteIgnored(s, log)
 
 	// Keys, certificates, CAs.
 	if useChains {
-		certs, ok := loadChainFiles(s.ChainFiles, warn)
+		certs, ok := loadChainFiles(s.ChainFiles, log)
 		if !ok {
 			return srv, nil
 		}
@@ -216,35 +215,31 @@ func NewServer(s ServerSettings, warn func(string)) (*Server, error) {
 			if slot.cert == "" {
 				continue
 			}
-			c, ok := loadLegacy(slot.name, slot.cert, slot.key, warn)
+			c, ok := loadLegacy(slot.name, slot.cert, slot.key, log)
 			if !ok {
 				return srv, nil
 			}
 			srv.certs = append(srv.certs, c)
 		}
 		if s.DCertFile != "" {
-			srv.ignore(fmt.Sprintf("%s: ignoring tlsproxy_tls_dcert_file = %s", dsaUnsupported, s.DCertFile), warn)
+			srv.ignore(fmt.Sprintf("%s: ignoring tlsproxy_tls_dcert_file = %s", dsaUnsupported, s.DCertFile), log)
 		}
 		if len(srv.certs) == 0 {
-			warn("No server certs available. TLS can't be enabled")
+			log.Warnf("No server certs available. TLS can't be enabled")
 			return srv, nil
 		}
 	}
 	names, pool, err := loadCAs(s.CAfile, s.CApath)
 	if err != nil {
-		info := s.Info
-		if info == nil {
-			info = warn
-		}
-		info((&CAError{CAfile: s.CAfile, CApath: s.CApath}).Error())
-		warn("TLS library problem: " + err.Error())
+		log.Infof("%s", (&CAError{CAfile: s.CAfile, CApath: s.CApath}).Error())
+		log.Warnf("TLS library problem: %v", err)
 		return srv, nil
 	}
 	srv.verifyPool, srv.verifyDepth = pool, s.VerifyDepth
 
 	if !srv.anyOffered() {
-		warn(fmt.Sprintf("no cipher suite of \"%s\" can be used with the configured certificates"+
-			" and protocols: disabling TLS support", srv.CipherList))
+		log.Warnf("no cipher suite of \"%s\" can be used with the configured certificates"+
+			" and protocols: disabling TLS support", srv.CipherList)
 		return srv, nil
 	}
 
@@ -269,7 +264,7 @@ func NewServer(s ServerSettings, warn func(string)) (*Server, error) {
 	}
 	var ticketKey [32]byte
 	if _, err := rand.Read(ticketKey[:]); err != nil {
-		warn(fmt.Sprintf("cannot create session ticket key: %v: disabling TLS support", err))
+		log.Warnf("cannot create session ticket key: %v: disabling TLS support", err)
 		return srv, nil
 	}
 	cfg.SetSessionTicketKeys([][32]byte{ticketKey}) // shared by SessionConfig clones

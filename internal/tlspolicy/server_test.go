@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"tlsproxy/internal/logs"
 	"tlsproxy/internal/pftest"
 )
 
@@ -71,7 +72,7 @@ func (f *fixture) settings() ServerSettings {
 func newServer(t *testing.T, s ServerSettings) (*Server, []string, error) {
 	t.Helper()
 	var warnings []string
-	srv, err := NewServer(s, func(w string) { warnings = append(warnings, w) })
+	srv, err := NewServer(s, logs.Lines(func(w string) { warnings = append(warnings, w) }))
 	return srv, warnings, err
 }
 
@@ -376,7 +377,7 @@ func TestChainFiles(t *testing.T) {
 				names = append(names, name)
 			}
 			var warnings []string
-			certs, ok := loadChainFiles(strings.Join(names, ", "), func(w string) { warnings = append(warnings, w) })
+			certs, ok := loadChainFiles(strings.Join(names, ", "), logs.Lines(func(w string) { warnings = append(warnings, w) }))
 			where := strings.Join(names, ", ")
 			var want []string
 			for _, w := range tt.warn {
