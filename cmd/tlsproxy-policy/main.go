@@ -64,8 +64,8 @@ func run(args []string, mailConfig string, stdout, stderr io.Writer, now time.Ti
 		*dir = mailConfig
 	}
 	var warnings []string
-	warn := func(w string) { warnings = append(warnings, w) }
-	cfg, err := conf.Load(*dir, opts, warn)
+	log := logs.Lines(func(w string) { warnings = append(warnings, w) })
+	cfg, err := conf.Load(*dir, opts, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "tlsproxy-policy: fatal: %v\n", err)
 		return 1
@@ -75,7 +75,7 @@ func run(args []string, mailConfig string, stdout, stderr io.Writer, now time.Ti
 		fmt.Fprintf(stderr, "tlsproxy-policy: fatal: %v\n", err)
 		return 1
 	}
-	srv, err := tlspolicy.NewServer(settings, logs.Lines(warn))
+	srv, err := tlspolicy.NewServer(settings, log)
 	if err != nil {
 		fmt.Fprintf(stderr, "tlsproxy-policy: fatal: %v\n", err)
 		return 1

@@ -30,6 +30,7 @@ import (
 	"tlsproxy/internal/conf"
 	"tlsproxy/internal/daemon"
 	"tlsproxy/internal/jail"
+	"tlsproxy/internal/logs"
 	"tlsproxy/internal/maillog"
 	"tlsproxy/internal/master"
 	"tlsproxy/internal/proxy"
@@ -99,7 +100,7 @@ func run(args []string, environ []string, stderr io.Writer) int {
 		confDir = "/etc/postfix"
 	}
 	var warnings []string
-	cfg, err := conf.Load(confDir, opts.Overrides, func(w string) { warnings = append(warnings, w) })
+	cfg, err := conf.Load(confDir, opts.Overrides, logs.Lines(func(w string) { warnings = append(warnings, w) }))
 	if err != nil {
 		return early("%v", err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"tlsproxy/internal/attr"
 	"tlsproxy/internal/conf"
+	"tlsproxy/internal/logs"
 	"tlsproxy/internal/tlsmgr"
 	"tlsproxy/internal/tlspolicy"
 )
@@ -71,7 +72,7 @@ func TestSessionResumptionModes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Chdir(t.TempDir())
 			policyTLSMgr(t, tc.cachable, tc.timeout)
-			cfg, err := conf.Parse("main.cf", strings.NewReader(tc.mainCF), func(w string) { t.Errorf("conf: %s", w) })
+			cfg, err := conf.Parse("main.cf", strings.NewReader(tc.mainCF), logs.Lines(func(w string) { t.Errorf("conf: %s", w) }))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"tlsproxy/internal/logs"
 )
 
 // DefaultDir is the configuration directory used when neither -c nor
@@ -22,19 +24,16 @@ const DefaultDir = "/etc/postfix"
 type Config struct {
 	mu       sync.RWMutex
 	values   map[string]string // explicit settings, unexpanded
-	warn     func(string)      // never nil
+	log      logs.Logger       // never nil
 	hostname string            // gethostname() result for myhostname's default
 	progname string            // basename(argv[0]) for process_name's default
 }
 
-func newConfig(warn func(string)) *Config {
-	if warn == nil {
-		warn = func(string) {}
-	}
+func newConfig(log logs.Logger) *Config {
 	host, _ := os.Hostname()
 	return &Config{
 		values:   make(map[string]string),
-		warn:     warn,
+		log:      logs.OrDiscard(log),
 		hostname: host,
 		progname: filepath.Base(os.Args[0]),
 	}
@@ -42,9 +41,9 @@ func newConfig(warn func(string)) *Config {
 
 // Load reads dir/main.cf (dir "" means DefaultDir) and then applies master.cf
 // style "-o name=value" overrides, which are stored raw. config_directory is
-// set to dir first, as Postfix does. Non-fatal problems go to warn (may be
+// set to dir first, as Postfix does. Non-fatal problems go to log (may be
 // nil); fatal ones are returned with Postfix wording.
-func Load(dir string, overrides []string, warn func(string)) (*Config, error) {
+func Load(dir string, overrides []string, log logs.Logger) (*Config, error) {
 	if dir == "" {
 		dir = DefaultDir
 	}
@@ -54,7 +53,7 @@ func Load(dir string, overrides []string, warn func(string)) (*Config, error) {
 		return nil, err // *PathError reads "open /etc/postfix/main.cf: ..."
 	}
 	defer f.Close()
-	c := newConfig(warn)
+	c := newConfig(log)
 	c.values["config_directory"] = dir
 	if err := c.read(path, f); err != nil {
 		return nil, err
@@ -68,8 +67,8 @@ func Load(dir string, overrides []string, warn func(string)) (*Config, error) {
 }
 
 // Parse reads main.cf text from r; name is the file name used in messages.
-func Parse(name string, r io.Reader, warn func(string)) (*Config, error) {
-	c := newConfig(warn)
+func Parse(name string, r io.Reader, log logs.Logger) (*Config, error) {
+	c := newConfig(log)
 	if err := c.read(name, r); err != nil {
 		return nil, err
 	}
@@ -78,7 +77,7 @@ func Parse(name string, r io.Reader, warn func(string)) (*Config, error) {
 
 // read loads logical lines of r into c, warning about overridden entries.
 func (c *Config) read(path string, r io.Reader) error {
-	lr := &lineReader{r: bufio.NewReader(r), path: path, warn: c.warn}
+	lr := &lineReader{r: bufio.NewReader(r), path: path, log: c.log}
 	for {
 		line, lineno, err := lr.next()
 		if err != nil {
@@ -92,7 +91,7 @@ func (c *Config) read(path string, r io.Reader) error {
 			return fmt.Errorf("%s, line %d: %s: \"%s\"", path, lineno, msg, line)
 		}
 		if old, ok := c.values[name]; ok && old != value {
-			c.warn(fmt.Sprintf("%s, line %d: overriding earlier entry: %s=%s", path, lineno, name, old))
+			c.log.Warnf("%s, line %d: overriding earlier entry: %s=%s", path, lineno, name, old)
 		}
 		c.values[name] = value
 	}
@@ -151,7 +150,7 @@ func (c *Config) Names() []string {
 
 // Dump returns "name = value" lines with expanded values, like
 // "postconf -x name...". Without arguments it lists the explicitly set names.
-// Expansion problems are reported through the warn function.
+// Expansion problems are reported as warnings to the Config's logger.
 func (c *Config) Dump(names ...string) []string {
 	if len(names) == 0 {
 		names = c.Names()
@@ -200,7 +199,7 @@ func splitNameValue(s string) (name, value, msg string) {
 type lineReader struct {
 	r      *bufio.Reader
 	path   string
-	warn   func(string)
+	log    logs.Logger
 	lineno int
 }
 
@@ -241,7 +240,7 @@ func (lr *lineReader) next() (string, int, error) {
 		if len(shown) > 30 {
 			shown, more = shown[:30], "..."
 		}
-		lr.warn(fmt.Sprintf("%s: logical line must not start with whitespace: \"%s%s\"", lr.path, shown, more))
+		lr.log.Warnf("%s: logical line must not start with whitespace: \"%s%s\"", lr.path, shown, more)
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"tlsproxy/internal/logs"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")
@@ -67,7 +69,7 @@ func TestParse(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			var rec recorder
-			c, err := Parse("/etc/postfix/main.cf", strings.NewReader(tc.input), rec.warn)
+			c, err := Parse("/etc/postfix/main.cf", strings.NewReader(tc.input), logs.Lines(rec.warn))
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err = %v, want containing %q", err, tc.wantErr)
@@ -173,7 +175,7 @@ func debianNames(c *Config) []string {
 
 func TestDebianGolden(t *testing.T) {
 	var rec recorder
-	c, err := Load("testdata/debian", []string{"tlsproxy_tls_CAfile=$smtp_tls_CApath/ca.pem"}, rec.warn)
+	c, err := Load("testdata/debian", []string{"tlsproxy_tls_CAfile=$smtp_tls_CApath/ca.pem"}, logs.Lines(rec.warn))
 	if err != nil {
 		t.Fatal(err)
 	}

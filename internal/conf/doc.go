@@ -23,6 +23,6 @@
 //     strtol integers, times with a one-letter unit) and return errors worded
 //     like Postfix's fatal messages.
 //
-// Warnings (non-fatal) are passed to a caller-supplied function without the
-// "warning: " prefix, so the logging layer can add it.
+// Warnings (non-fatal) go to a caller-supplied logs.Logger (Warnf), which
+// adds the "warning: " prefix.
 package conf

@@ -59,7 +59,7 @@ func (c *Config) Eval(s string) (string, error) {
 
 func (e *expander) flush() {
 	for _, w := range e.warnings {
-		e.c.warn(w)
+		e.c.log.Warnf("%s", w)
 	}
 }
 

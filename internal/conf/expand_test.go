@@ -4,16 +4,18 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"tlsproxy/internal/logs"
 )
 
 // newTestConfig builds a Config from name=value pairs with a fixed host name.
 func newTestConfig(t *testing.T, rec *recorder, kv ...string) *Config {
 	t.Helper()
-	var warn func(string)
+	var log logs.Logger
 	if rec != nil {
-		warn = rec.warn
+		log = logs.Lines(rec.warn)
 	}
-	c, err := Parse("main.cf", strings.NewReader(""), warn)
+	c, err := Parse("main.cf", strings.NewReader(""), log)
 	if err != nil {
 		t.Fatal(err)
 	}

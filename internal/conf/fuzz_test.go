@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"tlsproxy/internal/logs"
 )
 
 func FuzzParse(f *testing.F) {
@@ -19,7 +21,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, input string) {
-		c, err := Parse("main.cf", strings.NewReader(input), func(string) {})
+		c, err := Parse("main.cf", strings.NewReader(input), logs.Discard)
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "main.cf, line ") {
 				t.Fatalf("unexpected error form: %v", err)
@@ -53,7 +55,7 @@ func FuzzExpand(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, pattern, value string) {
 		var warned int
-		c, _ := Parse("main.cf", strings.NewReader(""), func(string) { warned++ })
+		c, _ := Parse("main.cf", strings.NewReader(""), logs.Lines(func(string) { warned++ }))
 		c.hostname = "mx.example.com"
 		c.Set("a", value)
 		c.Set("n", value)

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tlsproxy/internal/logs"
 )
 
 func TestStr(t *testing.T) {
@@ -283,10 +285,10 @@ func TestDefinedAndRaw(t *testing.T) {
 func TestWarnMayReenter(t *testing.T) {
 	var c *Config
 	var got []string
-	c, err := Parse("main.cf", strings.NewReader("a = ${b\n"), func(s string) {
+	c, err := Parse("main.cf", strings.NewReader("a = ${b\n"), logs.Lines(func(s string) {
 		c.Set("seen", s)
 		got = append(got, s)
-	})
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"tlsproxy/internal/conf"
+	"tlsproxy/internal/logs"
 	"tlsproxy/internal/tlspolicy"
 )
 
@@ -16,7 +17,7 @@ func load(t *testing.T, mainCf string, overrides []string) (tlspolicy.ServerSett
 	if err := os.WriteFile(filepath.Join(dir, "main.cf"), []byte(mainCf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := conf.Load(dir, overrides, func(w string) { t.Logf("conf warning: %s", w) })
+	cfg, err := conf.Load(dir, overrides, logs.Lines(func(w string) { t.Logf("conf warning: %s", w) }))
 	if err != nil {
 		t.Fatal(err)
 	}
