@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"tlsproxy/internal/conf"
+	"tlsproxy/internal/logs"
 	"tlsproxy/internal/tlsclient"
 	"tlsproxy/internal/tlsconf"
 	"tlsproxy/internal/tlsmgr"
@@ -37,7 +38,7 @@ type clientSetup struct {
 // A failure to load the files is logged as Postfix does ("TLS client
 // initialization failed"); requests then get a context made after the
 // jail, as in Postfix (internal/proxy, clientinit.go).
-func clientRole(cfg *conf.Config, warn, info func(string)) (clientSetup, error) {
+func clientRole(cfg *conf.Config, log logs.Logger) (clientSetup, error) {
 	r := tlsconf.NewReader(cfg)
 	level := r.Str("tlsproxy_client_security_level")
 	use := r.Bool("tlsproxy_client_use_tls")
@@ -82,7 +83,7 @@ func clientRole(cfg *conf.Config, warn, info func(string)) (clientSetup, error) 
 		return clientSetup{}, nil
 	}
 	setup := clientSetup{init: init}
-	cache, ok, err := clientSessionCache(cfg, warn)
+	cache, ok, err := clientSessionCache(cfg, log)
 	if err != nil || !ok {
 		return setup, err
 	}
@@ -105,20 +106,20 @@ func clientRole(cfg *conf.Config, warn, info func(string)) (clientSetup, error) 
 				return list
 			},
 			SessionCache: cache,
-		}, warn)
+		}, log)
 	}
 	if mask, _ := tlspolicy.ParseLogLevel(init["log_level"]); mask&tlspolicy.LogVerbose != 0 {
-		info("initializing the client-side TLS engine")
+		log.Infof("initializing the client-side TLS engine")
 	}
 	if setup.client, err = setup.newClient(init); err != nil {
 		var ca *tlspolicy.CAError
 		if errors.As(err, &ca) {
-			info(ca.Error())
-			warn("TLS library problem: " + ca.Err.Error())
+			log.Infof("%v", ca)
+			log.Warnf("TLS library problem: %v", ca.Err)
 		} else {
-			warn(err.Error())
+			log.Warnf("%v", err)
 		}
-		warn("TLS client initialization failed")
+		log.Warnf("TLS client initialization failed")
 	}
 	return setup, nil
 }
@@ -132,9 +133,8 @@ func clientRole(cfg *conf.Config, warn, info func(string)) (clientSetup, error) 
 // sessions of requests with that cache_type go into tlsmgr's cache, so
 // that every tlsproxy process resumes them; the others, and all of them
 // when cache is nil, stay in each process's own cache.
-func clientSessionCache(cfg *conf.Config, warn func(string)) (cache tlsclient.SessionCache, ok bool, err error) {
-	warnf := func(format string, a ...any) { warn(fmt.Sprintf(format, a...)) }
-	c, err := tlsmgrStart(cfg, warnf)
+func clientSessionCache(cfg *conf.Config, log logs.Logger) (cache tlsclient.SessionCache, ok bool, err error) {
+	c, err := tlsmgrStart(cfg, log)
 	if err != nil || c == nil {
 		return nil, false, err
 	}
@@ -144,7 +144,7 @@ func clientSessionCache(cfg *conf.Config, warn func(string)) (cache tlsclient.Se
 		if err != nil || !cachable || timeout <= 0 {
 			continue
 		}
-		caches[ct] = tlsmgr.NewClientCache(c, tlsmgr.ClientCacheOptions{CacheType: ct, Lifetime: timeout, Warnf: warnf})
+		caches[ct] = tlsmgr.NewClientCache(c, tlsmgr.ClientCacheOptions{CacheType: ct, Lifetime: timeout, Log: log})
 	}
 	if len(caches) == 0 {
 		_ = c.Close()

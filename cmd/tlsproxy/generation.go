@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"tlsproxy/internal/conf"
+	"tlsproxy/internal/logs"
 	"tlsproxy/internal/pfversion"
 	"tlsproxy/internal/proxy"
 )
@@ -20,7 +21,7 @@ import (
 // Postfix release, trusted for every connection, or "auto": the release
 // of the installed Postfix (installedVersion), with each connection still
 // checked for a client that speaks first.
-func generations(cfg *conf.Config, warn func(string)) (*proxy.Generations, error) {
+func generations(cfg *conf.Config, log logs.Logger) (*proxy.Generations, error) {
 	pin, err := cfg.Str("tlsproxy_postfix_version")
 	if err != nil {
 		return nil, err
@@ -44,8 +45,8 @@ func generations(cfg *conf.Config, warn func(string)) (*proxy.Generations, error
 	if err == nil {
 		return &proxy.Generations{Expect: v}, nil
 	}
-	warn(fmt.Sprintf("cannot tell the installed Postfix version (%v): expecting Postfix 3.6 or later clients;"+
-		" set tlsproxy_postfix_version to pin it", err))
+	log.Warnf("cannot tell the installed Postfix version (%v): expecting Postfix 3.6 or later clients;"+
+		" set tlsproxy_postfix_version to pin it", err)
 	return &proxy.Generations{}, nil
 }
 

@@ -167,15 +167,15 @@ func run(args []string, environ []string, stderr io.Writer) int {
 	if err != nil {
 		return fatal("%v", err)
 	}
-	tickets, err := tlsmgrSetup(cfg, srvTLS, func(w string) { log.Warnf("%s", w) }, func(s string) { log.Infof("%s", s) })
+	tickets, err := tlsmgrSetup(cfg, srvTLS, log)
 	if err != nil {
 		return fatal("%v", err)
 	}
-	cli, err := clientRole(cfg, func(w string) { log.Warnf("%s", w) }, func(s string) { log.Infof("%s", s) })
+	cli, err := clientRole(cfg, log)
 	if err != nil {
 		return fatal("%v", err)
 	}
-	gens, err := generations(cfg, func(w string) { log.Warnf("%s", w) })
+	gens, err := generations(cfg, log)
 	if err != nil {
 		return fatal("%v", err)
 	}

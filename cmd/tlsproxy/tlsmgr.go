@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"tlsproxy/internal/conf"
+	"tlsproxy/internal/logs"
 	"tlsproxy/internal/tlsmgr"
 	"tlsproxy/internal/tlspolicy"
 )
@@ -31,10 +32,10 @@ import (
 // The timeout of the policy reply (smtpd_tls_session_cache_timeout) is the
 // session lifetime in both modes. The client is reconnected later through
 // the relative path private/<tlsmgr_service_name>, which works inside the
-// chroot (queue_directory) as well. info, if given, receives the cache's
+// chroot (queue_directory) as well. log receives warnings, and the cache's
 // hits, misses and saves when the TLS log level includes "cache" (2 or
 // more).
-func tlsmgrSetup(cfg *conf.Config, srv *tlspolicy.Server, warn, info func(string)) (*tlsmgr.Tickets, error) {
+func tlsmgrSetup(cfg *conf.Config, srv *tlspolicy.Server, log logs.Logger) (*tlsmgr.Tickets, error) {
 	if srv == nil || !srv.Enabled {
 		return nil, nil
 	}
@@ -42,8 +43,7 @@ func tlsmgrSetup(cfg *conf.Config, srv *tlspolicy.Server, warn, info func(string
 	if err != nil {
 		return nil, err
 	}
-	warnf := func(format string, a ...any) { warn(fmt.Sprintf(format, a...)) }
-	c, err := tlsmgrStart(cfg, warnf)
+	c, err := tlsmgrStart(cfg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -57,13 +57,13 @@ func tlsmgrSetup(cfg *conf.Config, srv *tlspolicy.Server, warn, info func(string
 	}
 	if ticketCipher != "" && !tlsmgr.TicketCipherValid(ticketCipher) {
 		// As Postfix: then as if the parameter were empty.
-		warnf("tls_session_ticket_cipher: invalid value: %s; session tickets disabled", ticketCipher)
+		log.Warnf("tls_session_ticket_cipher: invalid value: %s; session tickets disabled", ticketCipher)
 		ticketCipher = ""
 	}
 	requireCert := srv.RequireCert
 	opts := tlsmgr.TicketOptions{
 		Lifetime: lifetime,
-		Warnf:    warnf,
+		Log:      log,
 		// A resumed session must not skip a client-certificate
 		// requirement.
 		Accept: func(_ string, _ tls.ConnectionState, info tlsmgr.SessionInfo) bool {
@@ -77,16 +77,14 @@ func tlsmgrSetup(cfg *conf.Config, srv *tlspolicy.Server, warn, info func(string
 	default:
 		opts.Lifetime = 0 // neither tickets nor a cache
 	}
-	if info != nil && srv.LogMask&tlspolicy.LogCache != 0 {
-		opts.Logf = func(format string, a ...any) { info(fmt.Sprintf(format, a...)) }
-	}
+	opts.LogCache = srv.LogMask&tlspolicy.LogCache != 0
 	return tlsmgr.NewTickets(c, opts), nil
 }
 
 // tlsmgrStart connects to tlsmgr and asks for tls_daemon_random_bytes of
 // seed, as each TLS role does when Postfix initializes it. On failure it
 // logs Postfix's warning and returns a nil client: the role is then off.
-func tlsmgrStart(cfg *conf.Config, warnf func(string, ...any)) (*tlsmgr.Client, error) {
+func tlsmgrStart(cfg *conf.Config, log logs.Logger) (*tlsmgr.Client, error) {
 	name, err := cfg.Str("tlsmgr_service_name")
 	if err != nil {
 		return nil, err
@@ -95,12 +93,12 @@ func tlsmgrStart(cfg *conf.Config, warnf func(string, ...any)) (*tlsmgr.Client, 
 	if err != nil {
 		return nil, err
 	}
-	c, err := tlsmgr.Dial(tlsmgr.ServicePath(name), tlsmgr.Options{Warnf: warnf})
+	c, err := tlsmgr.Dial(tlsmgr.ServicePath(name), tlsmgr.Options{Log: log})
 	if err == nil {
 		_, err = c.Seed(nbytes)
 	}
 	if err != nil {
-		warnf("no entropy for TLS key generation: disabling TLS support")
+		log.Warnf("no entropy for TLS key generation: disabling TLS support")
 		if c != nil {
 			_ = c.Close()
 		}

@@ -78,7 +78,7 @@ func TestSessionResumptionModes(t *testing.T) {
 			}
 			var warnings []string
 			warn := func(w string) { warnings = append(warnings, w) }
-			tk, err := tlsmgrSetup(cfg, &tlspolicy.Server{Enabled: true}, warn, nil)
+			tk, err := tlsmgrSetup(cfg, &tlspolicy.Server{Enabled: true}, logs.Lines(warn))
 			if got := strings.Join(warnings, "\n"); got != tc.warning {
 				t.Errorf("warnings %q, want %q", got, tc.warning)
 			}
@@ -89,7 +89,7 @@ func TestSessionResumptionModes(t *testing.T) {
 			if tk.Mode() != tc.server {
 				t.Errorf("server role: %v, want %v", tk.Mode(), tc.server)
 			}
-			cache, ok, err := clientSessionCache(cfg, warn)
+			cache, ok, err := clientSessionCache(cfg, logs.Lines(warn))
 			if err != nil || !ok {
 				t.Fatalf("clientSessionCache: %v %v", ok, err)
 			}
@@ -128,7 +128,7 @@ func TestClientRoleWithoutTLSMgr(t *testing.T) {
 		t.Fatal(err)
 	}
 	var warnings []string
-	c, err := clientRole(cfg, func(w string) { warnings = append(warnings, w) }, func(string) {})
+	c, err := clientRole(cfg, logs.Lines(func(w string) { warnings = append(warnings, w) }))
 	if err != nil || c.client != nil || c.newClient != nil {
 		t.Fatalf("clientRole = %+v, %v; want a client role that cannot serve", c, err)
 	}

@@ -41,7 +41,7 @@ func (e *expander) warnf(format string, args ...any) {
 }
 
 // Expand returns s with all macros expanded. Problems are reported through
-// the warn function and yield a partial result.
+// the Config's logger and yield a partial result.
 func (c *Config) Expand(s string) string {
 	v, _ := c.Eval(s)
 	return v

@@ -46,3 +46,22 @@ func (f Lines) Warnf(format string, a ...any) { f(fmt.Sprintf(format, a...)) }
 
 // Fatalf formats the line and hands it on.
 func (f Lines) Fatalf(format string, a ...any) { f(fmt.Sprintf(format, a...)) }
+
+// Prefixed returns a Logger that writes every line to l after prefix and
+// ": " (a session's peer, for instance).
+func Prefixed(l Logger, prefix string) Logger { return prefixed{l, prefix} }
+
+type prefixed struct {
+	l      Logger
+	prefix string
+}
+
+func (p prefixed) Infof(format string, a ...any) {
+	p.l.Infof("%s: %s", p.prefix, fmt.Sprintf(format, a...))
+}
+func (p prefixed) Warnf(format string, a ...any) {
+	p.l.Warnf("%s: %s", p.prefix, fmt.Sprintf(format, a...))
+}
+func (p prefixed) Fatalf(format string, a ...any) {
+	p.l.Fatalf("%s: %s", p.prefix, fmt.Sprintf(format, a...))
+}

@@ -13,7 +13,11 @@ func TestLines(t *testing.T) {
 	l.Fatalf("c")
 	OrDiscard(nil).Warnf("dropped")
 	Discard.Infof("dropped")
-	if want := []string{"a 1", "b x", "c"}; !slices.Equal(got, want) {
+	p := Prefixed(l, "peer")
+	p.Infof("d")
+	p.Warnf("e %d%%", 5)
+	p.Fatalf("f")
+	if want := []string{"a 1", "b x", "c", "peer: d", "peer: e 5%", "peer: f"}; !slices.Equal(got, want) {
 		t.Errorf("lines %q, want %q", got, want)
 	}
 	if OrDiscard(l) == nil {

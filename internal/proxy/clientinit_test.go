@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"tlsproxy/internal/logs"
 	"tlsproxy/internal/pfclient"
 	"tlsproxy/internal/pftest"
 	"tlsproxy/internal/pfversion"
@@ -95,7 +96,7 @@ func TestClientInitProps(t *testing.T) {
 			fx, scfg := clientFixture(t)
 			fx.srv.Client, fx.srv.ClientInit = nil, tc.init
 			if tc.preJail != "-" {
-				c, err := tlsclient.New(tlsclient.Settings{CAfile: tc.preJail}, func(string) {})
+				c, err := tlsclient.New(tlsclient.Settings{CAfile: tc.preJail}, logs.Discard)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -104,7 +105,7 @@ func TestClientInitProps(t *testing.T) {
 			var built atomic.Int32
 			fx.srv.NewClient = func(files map[string]string) (*tlsclient.Client, error) {
 				built.Add(1)
-				return tlsclient.New(tlsclient.Settings{CAfile: files["CAfile"], CApath: files["CApath"]}, func(string) {})
+				return tlsclient.New(tlsclient.Settings{CAfile: files["CAfile"], CApath: files["CApath"]}, logs.Discard)
 			}
 			path := fx.listen(t)
 			for i, rq := range tc.requests {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"tlsproxy/internal/logs"
 	"tlsproxy/internal/pfclient"
 	"tlsproxy/internal/pfversion"
 	"tlsproxy/internal/tlsclient"
@@ -17,7 +18,7 @@ import (
 func clientFixture(t *testing.T) (*fixture, *tls.Config) {
 	t.Helper()
 	fx := newFixture(t, nil)
-	cl, err := tlsclient.New(tlsclient.Settings{WildcardMultipleLabels: true}, func(string) {})
+	cl, err := tlsclient.New(tlsclient.Settings{WildcardMultipleLabels: true}, logs.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"tlsproxy/internal/logs"
 	"tlsproxy/internal/tlspolicy"
 )
 
@@ -62,11 +63,11 @@ type Client struct {
 	roots []*x509.Certificate // CAfile + CApath
 }
 
-// New loads the client certificates and the CA store. Warnings go to warn.
+// New loads the client certificates and the CA store. Warnings go to log.
 // An error means the client role cannot be initialized (Postfix: "TLS
 // client initialization failed"; every client-role request then gets
 // status 0).
-func New(s Settings, warn func(string)) (*Client, error) {
+func New(s Settings, log logs.Logger) (*Client, error) {
 	c := &Client{set: s}
 	var err error
 	if c.roots, err = loadRoots(s.CAfile, s.CApath); err != nil {
@@ -74,7 +75,7 @@ func New(s Settings, warn func(string)) (*Client, error) {
 	}
 	if s.ChainFiles != "" {
 		if s.CertFile != "" || s.ECCertFile != "" || s.DCertFile != "" {
-			warn("Both tlsproxy_client_chain_files and one or more of the legacy " +
+			log.Warnf("Both tlsproxy_client_chain_files and one or more of the legacy " +
 				" tlsproxy_client_cert_file, tlsproxy_client_eccert_file or tlsproxy_client_dcert_file" +
 				" are non-empty; the legacy  parameters will be ignored")
 		}
@@ -98,7 +99,7 @@ func New(s Settings, warn func(string)) (*Client, error) {
 		c.certs = append(c.certs, cert)
 	}
 	if s.DCertFile != "" {
-		warn(fmt.Sprintf("DSA certificates are not supported by this implementation: ignoring %s", s.DCertFile))
+		log.Warnf("DSA certificates are not supported by this implementation: ignoring %s", s.DCertFile)
 	}
 	return c, nil
 }

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"tlsproxy/internal/logs"
 	"tlsproxy/internal/pftest"
 	"tlsproxy/internal/tlspolicy"
 )
@@ -407,7 +408,7 @@ func TestHandshakes(t *testing.T) {
 			if tc.set != nil {
 				tc.set(f, &set)
 			}
-			cl, err := New(set, func(s string) { t.Errorf("unexpected warning: %s", s) })
+			cl, err := New(set, logs.Lines(func(s string) { t.Errorf("unexpected warning: %s", s) }))
 			if err != nil {
 				t.Fatal(err)
 			}

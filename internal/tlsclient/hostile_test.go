@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"tlsproxy/internal/logs"
 	"tlsproxy/internal/tlspolicy"
 )
 
@@ -21,7 +22,7 @@ import (
 func TestDANELevelsWithoutRecordsNeverMatch(t *testing.T) {
 	f := newFixture(t)
 	for _, level := range []int{LevelFingerprint, LevelDane, LevelDaneOnly, LevelHalfDane} {
-		cl, err := New(Settings{CAfile: f.caFile, WildcardMultipleLabels: true}, func(string) {})
+		cl, err := New(Settings{CAfile: f.caFile, WildcardMultipleLabels: true}, logs.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 
+	"tlsproxy/internal/logs"
 	"tlsproxy/internal/tlspolicy"
 )
 
@@ -33,10 +34,10 @@ func (r refName) String() string {
 }
 
 // expandPatterns turns match patterns into reference names. Invalid
-// patterns are reported through warn (Postfix wording, prefixed by the
+// patterns are reported through log (Postfix wording, prefixed by the
 // caller). The count includes empty names, which OpenSSL accepts without
 // checking anything.
-func expandPatterns(patterns []string, nexthop, host string, warn func(string)) (refs []refName, count int) {
+func expandPatterns(patterns []string, nexthop, host string, log logs.Logger) (refs []refName, count int) {
 	for _, p := range patterns {
 		var r refName
 		switch {
@@ -47,7 +48,7 @@ func expandPatterns(patterns []string, nexthop, host string, warn func(string)) 
 		case strings.EqualFold(p, "hostname"):
 			r = refName{name: host}
 		case p == ".":
-			warn(`ignoring invalid match name: "."`)
+			log.Warnf(`ignoring invalid match name: "."`)
 			continue
 		case strings.HasPrefix(p, "."):
 			r = refName{name: p[1:], sub: true}

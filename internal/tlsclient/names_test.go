@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"tlsproxy/internal/logs"
 )
 
 func TestNameMatches(t *testing.T) {
@@ -59,7 +61,7 @@ func TestExpandPatterns(t *testing.T) {
 	}
 	for _, tc := range tests {
 		var warned string
-		refs, count := expandPatterns(tc.patterns, "example.com", "mx.example.com", func(s string) { warned = s })
+		refs, count := expandPatterns(tc.patterns, "example.com", "mx.example.com", logs.Lines(func(s string) { warned = s }))
 		var got []string
 		for _, r := range refs {
 			got = append(got, r.String())

@@ -213,9 +213,7 @@ func (s *Session) authEnable() error {
 	}
 	if s.nameCheck {
 		var count int
-		s.refs, count = expandPatterns(st.MatchNames, st.NextHop, st.Host, func(msg string) {
-			s.log.Warnf("%s: %s", strings.ToLower(st.NamAddr), msg)
-		})
+		s.refs, count = expandPatterns(st.MatchNames, st.NextHop, st.Host, logs.Prefixed(s.log, strings.ToLower(st.NamAddr)))
 		if count == 0 || len(s.refs) == 0 {
 			// No name to check against: a match must never be reported
 			// without a name check.

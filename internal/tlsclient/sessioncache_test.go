@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"tlsproxy/internal/logs"
 )
 
 // sharedStore stands in for tlsmgr's smtp cache: one map that several
@@ -69,7 +71,7 @@ func TestSharedSessionCache(t *testing.T) {
 	srvCfg := &tls.Config{Certificates: []tls.Certificate{cert}}
 	store := &sharedStore{entries: map[string]*tls.ClientSessionState{}}
 	newClient := func(store SessionCache) *Client {
-		c, err := New(Settings{CAfile: f.caFile, SessionCache: store}, func(s string) { t.Errorf("warning: %s", s) })
+		c, err := New(Settings{CAfile: f.caFile, SessionCache: store}, logs.Lines(func(s string) { t.Errorf("warning: %s", s) }))
 		if err != nil {
 			t.Fatal(err)
 		}

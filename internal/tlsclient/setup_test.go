@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"tlsproxy/internal/logs"
 	"tlsproxy/internal/pftest"
 )
 
@@ -35,7 +36,7 @@ func TestNewSessionSetup(t *testing.T) {
 			`warning: unknown smtp_tls_loglevel value "bogus" in "bogus"`},
 		{"upper-case grade", func(st *Start) { st.CipherGrade = "HIGH" }, false, ""},
 	}
-	cl, err := New(Settings{}, func(s string) { t.Errorf("warning: %s", s) })
+	cl, err := New(Settings{}, logs.Lines(func(s string) { t.Errorf("warning: %s", s) }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +66,7 @@ func TestConfig(t *testing.T) {
 	cl, err := New(Settings{CipherSuites: func(grade string, excl []string) ([]uint16, error) {
 		gotGrade, gotExcl = grade, excl
 		return []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384}, nil
-	}}, func(string) {})
+	}}, logs.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +132,7 @@ func TestNew(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			warns := 0
-			c, err := New(tc.set, func(string) { warns++ })
+			c, err := New(tc.set, logs.Lines(func(string) { warns++ }))
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v", err)
 			}

@@ -67,16 +67,20 @@ func TestStatefulResumption(t *testing.T) {
 				f.set(func(f *fakeTLSMgr) { f.cachable = true; f.keys = nil })
 				clk := &fakeClock{now: time.Now()}
 				var logB warnings
-				server := func(scope string, logf func(string, ...any)) *tls.Config {
+				server := func(scope string, log *warnings) *tls.Config {
 					cfg := &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequestClientCert,
 						MinVersion: version, MaxVersion: version}
-					NewTickets(nil, TicketOptions{
-						Lifetime: time.Hour, Now: clk.Now, Logf: logf,
+					opts := TicketOptions{
+						Lifetime: time.Hour, Now: clk.Now,
 						Cache: mustClient(t, f.path, fastOpts(nil)),
 						Accept: func(_ string, _ tls.ConnectionState, info SessionInfo) bool {
 							return !c.requireCert || info.ClientCert
 						},
-					}).Install(cfg, scope, nil)
+					}
+					if log != nil {
+						opts.Log, opts.LogCache = log, true
+					}
+					NewTickets(nil, opts).Install(cfg, scope, nil)
 					return cfg
 				}
 				client := &tls.Config{InsecureSkipVerify: true, ServerName: "localhost",
@@ -94,7 +98,7 @@ func TestStatefulResumption(t *testing.T) {
 				if c.between != nil {
 					c.between(t, f, clk)
 				}
-				if got := handshake(t, server(c.scopeB, logB.warnf), client); got != c.resume {
+				if got := handshake(t, server(c.scopeB, &logB), client); got != c.resume {
 					t.Errorf("resumed = %v, want %v", got, c.resume)
 				}
 				f.ensureRunning()
@@ -116,7 +120,7 @@ func TestStatefulNoTLSMgr(t *testing.T) {
 	f.stop()
 	var w warnings
 	clk := &fakeClock{now: epoch}
-	tk := NewTickets(nil, TicketOptions{Lifetime: time.Hour, Now: clk.Now, Warnf: w.warnf,
+	tk := NewTickets(nil, TicketOptions{Lifetime: time.Hour, Now: clk.Now, Log: &w,
 		Cache: mustClient(t, f.path, fastOpts(nil))})
 	id, err := tk.Wrap("s|p", tls.ConnectionState{}, testState(t, 1))
 	if err != nil || len(id) != identitySize {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"tlsproxy/internal/attr"
+	"tlsproxy/internal/logs"
 )
 
 // Defaults of Options, Postfix's values where Postfix has one.
@@ -44,10 +45,9 @@ type Options struct {
 	RetryDelay time.Duration // pause before the one retry
 	Announce   AnnounceMode
 
-	// Warnf, if set, receives Postfix's warnings ("connect to ...",
-	// "problem talking to server ..."), without the "warning: " prefix.
-	// (*maillog.Logger).Warnf fits.
-	Warnf func(format string, a ...any)
+	// Log, if set, receives Postfix's warnings ("connect to ...",
+	// "problem talking to server ...").
+	Log logs.Logger
 	// Now, if set, replaces time.Now for the idle and TTL checks (tests).
 	Now func() time.Time
 }
@@ -345,7 +345,7 @@ func (c *Client) acquire(deadline time.Time) error {
 func (c *Client) release() { <-c.sem }
 
 func (c *Client) warnf(format string, a ...any) {
-	if c.opts.Warnf != nil {
-		c.opts.Warnf(format, a...)
+	if c.opts.Log != nil {
+		c.opts.Log.Warnf(format, a...)
 	}
 }

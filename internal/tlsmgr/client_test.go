@@ -23,7 +23,7 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 func fastOpts(w *warnings) Options {
 	o := Options{Timeout: 2 * time.Second, RetryDelay: 10 * time.Millisecond}
 	if w != nil {
-		o.Warnf = w.warnf
+		o.Log = w
 	}
 	return o
 }

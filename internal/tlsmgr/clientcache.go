@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"time"
+
+	"tlsproxy/internal/logs"
 )
 
 // ClientCacheOptions configure a ClientCache.
@@ -17,8 +19,8 @@ type ClientCacheOptions struct {
 	// Backoff: after a failed request, tlsmgr is not asked again for this
 	// long (default DefaultBackoff). "Not found" does not count.
 	Backoff time.Duration
-	// Warnf, if set, receives warnings about failed cache requests.
-	Warnf func(format string, a ...any)
+	// Log, if set, receives warnings about failed cache requests.
+	Log logs.Logger
 	// Now, if set, replaces time.Now (tests).
 	Now func() time.Time
 }
@@ -153,7 +155,7 @@ func (c *ClientCache) delete(now time.Time, id string) {
 
 func (c *ClientCache) failed(now time.Time, request string, err error) {
 	c.tlsmgrDown.failed(now, c.opts.Backoff)
-	if c.opts.Warnf != nil {
-		c.opts.Warnf("%s session cache %s: %v", c.opts.CacheType, request, err)
+	if c.opts.Log != nil {
+		c.opts.Log.Warnf("%s session cache %s: %v", c.opts.CacheType, request, err)
 	}
 }

@@ -356,11 +356,15 @@ func (f *fakeTLSMgr) waitClosed(t *testing.T) {
 	}
 }
 
-// warnings collects Warnf (or Logf) output.
+// warnings collects log lines, of every severity (a logs.Logger).
 type warnings struct {
 	mu   sync.Mutex
 	msgs []string
 }
+
+func (w *warnings) Infof(format string, a ...any)  { w.warnf(format, a...) }
+func (w *warnings) Warnf(format string, a ...any)  { w.warnf(format, a...) }
+func (w *warnings) Fatalf(format string, a ...any) { w.warnf(format, a...) }
 
 func (w *warnings) warnf(format string, a ...any) {
 	w.mu.Lock()

@@ -71,7 +71,7 @@ func freePorts(t *testing.T, n int) []int {
 func TestRealTLSMgr(t *testing.T) {
 	path := realTLSMgr(t)
 	var w warnings
-	o := Options{Announce: AnnounceRequired, Warnf: w.warnf} // what 3.7 does
+	o := Options{Announce: AnnounceRequired, Log: &w} // what 3.7 does
 	c, err := Dial(path, o)
 	if err != nil {
 		t.Fatal(err)

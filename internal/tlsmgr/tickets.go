@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	"tlsproxy/internal/logs"
 )
 
 // KeySource hands out ticket keys; *Client is one.
@@ -44,12 +46,12 @@ type TicketOptions struct {
 	// random identity and the session lives in tlsmgr's smtpd cache (see
 	// stateful.go). No ticket keys are fetched in this mode.
 	Cache Store
-	// Warnf, if set, receives warnings about failed key fetches and cache
+	// Log, if set, receives warnings about failed key fetches and cache
 	// requests.
-	Warnf func(format string, a ...any)
-	// Logf, if set, receives what the session cache does (saved, found,
-	// not found, expired), for verbose logging.
-	Logf func(format string, a ...any)
+	Log logs.Logger
+	// LogCache sends what the session cache does (saved, found, not
+	// found, expired) to Log as information, for verbose logging.
+	LogCache bool
 	// Now, if set, replaces time.Now (tests).
 	Now func() time.Time
 }
@@ -338,13 +340,13 @@ func (t *Tickets) fetch(name []byte, now time.Time) (*ticketKey, error) {
 }
 
 func (t *Tickets) warnf(format string, a ...any) {
-	if t.opts.Warnf != nil {
-		t.opts.Warnf(format, a...)
+	if t.opts.Log != nil {
+		t.opts.Log.Warnf(format, a...)
 	}
 }
 
 func (t *Tickets) logf(format string, a ...any) {
-	if t.opts.Logf != nil {
-		t.opts.Logf(format, a...)
+	if t.opts.LogCache && t.opts.Log != nil {
+		t.opts.Log.Infof(format, a...)
 	}
 }

@@ -182,7 +182,7 @@ func TestTicketsTLSMgrDown(t *testing.T) {
 	clk := &fakeClock{now: epoch}
 	var w warnings
 	src := &countingSource{KeySource: mustClient(t, f.path, fastOpts(nil))}
-	tk := NewTickets(src, TicketOptions{Lifetime: time.Hour, Now: clk.Now, Warnf: w.warnf})
+	tk := NewTickets(src, TicketOptions{Lifetime: time.Hour, Now: clk.Now, Log: &w})
 	dud, err := tk.Wrap("s", tls.ConnectionState{}, testState(t, 1))
 	if err != nil || len(dud) < KeyNameSize+nonceSize {
 		t.Fatalf("Wrap = %x, %v", dud, err)
