@@ -214,7 +214,7 @@ func run(args []string, environ []string, stderr io.Writer) int {
 		Changed:    tablesChanged,
 	}
 	srv := &proxy.Server{TLS: srvTLS, Client: cli.client, ClientInit: cli.init, NewClient: cli.newClient, Log: log,
-		Generations: gens, Service: service, Tickets: tickets, TicketScope: policyScope(p.server)}
+		Generations: gens, Service: service, Tickets: tickets, TicketScope: p.server.Scope()}
 	d.Handle = func(_ context.Context, c *os.File, done func()) { srv.Start(c, done) }
 
 	// SIGTERM (postfix stop, or a service removed from master.cf) ends

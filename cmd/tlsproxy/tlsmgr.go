@@ -1,10 +1,7 @@
 package main
 
 import (
-	"crypto/sha256"
 	"crypto/tls"
-	"encoding/hex"
-	"fmt"
 
 	"tlsproxy/internal/conf"
 	"tlsproxy/internal/logs"
@@ -105,12 +102,4 @@ func tlsmgrStart(cfg *conf.Config, log logs.Logger) (*tlsmgr.Client, error) {
 		return nil, nil
 	}
 	return c, nil
-}
-
-// policyScope names the server TLS policy in force, so that tickets issued
-// under one configuration never resume under another (a reload with
-// different settings starts a new scope).
-func policyScope(settings any) string {
-	sum := sha256.Sum256(fmt.Appendf(nil, "%+v", settings))
-	return hex.EncodeToString(sum[:8])
 }
