@@ -22,12 +22,11 @@ func sniSetup(cfg *conf.Config, srv *tlspolicy.Server, log *maillog.Logger) (fun
 	m, err := maps.Open("tls_server_sni_maps", spec, maps.Env{
 		CommandDir: cmdDir,
 		ConfigDir:  confDir,
-		Warn:       func(s string) { log.Warnf("%s", s) },
-		Error:      func(s string) { log.Errorf("%s", s) },
+		Log:        log,
 	})
 	if err != nil {
 		return nil, err
 	}
-	srv.SetSNI(m, func(s string) { log.Infof("%s", s) }, func(s string) { log.Warnf("%s", s) })
+	srv.SetSNI(m, log)
 	return m.Changed, nil
 }

@@ -54,6 +54,7 @@ type nopLog struct {
 func (l *nopLog) add(s string)              { l.mu.Lock(); l.lines = append(l.lines, s); l.mu.Unlock() }
 func (l *nopLog) Infof(f string, a ...any)  { l.add(fmt.Sprintf(f, a...)) }
 func (l *nopLog) Warnf(f string, a ...any)  { l.add("warning: " + fmt.Sprintf(f, a...)) }
+func (l *nopLog) Errorf(f string, a ...any) { l.add("error: " + fmt.Sprintf(f, a...)) }
 func (l *nopLog) Fatalf(f string, a ...any) { l.add("fatal: " + fmt.Sprintf(f, a...)) }
 
 // setup returns a daemon on a fresh UNIX listener; each accepted

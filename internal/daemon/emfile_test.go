@@ -46,6 +46,7 @@ func (l *stderrLog) out(prefix, f string, a []any) {
 }
 func (l *stderrLog) Infof(f string, a ...any)  { l.out("", f, a) }
 func (l *stderrLog) Warnf(f string, a ...any)  { l.out("warning: ", f, a) }
+func (l *stderrLog) Errorf(f string, a ...any) { l.out("error: ", f, a) }
 func (l *stderrLog) Fatalf(f string, a ...any) { l.out("fatal: ", f, a) }
 
 func openFDs() int {

@@ -1,6 +1,6 @@
 // Package logs names what the program needs from the process logger:
-// Postfix-style information lines, warnings and fatal errors (the logger
-// adds the "warning: " and "fatal: " prefixes). maillog.Logger is the one a running process uses;
+// Postfix-style information lines, warnings, errors and fatal errors (the
+// logger adds the "warning: ", "error: " and "fatal: " prefixes). maillog.Logger is the one a running process uses;
 // Discard and Lines serve start-up code and tests.
 //
 // It is a leaf package: the lowest layers (conf, tlspolicy) may import it.
@@ -12,6 +12,7 @@ import "fmt"
 type Logger interface {
 	Infof(format string, a ...any)
 	Warnf(format string, a ...any)
+	Errorf(format string, a ...any)
 	// Fatalf logs a fatal error; the caller then ends the process.
 	Fatalf(format string, a ...any)
 }
@@ -23,6 +24,7 @@ type discard struct{}
 
 func (discard) Infof(string, ...any)  {}
 func (discard) Warnf(string, ...any)  {}
+func (discard) Errorf(string, ...any) {}
 func (discard) Fatalf(string, ...any) {}
 
 // OrDiscard returns l, or Discard when l is nil.
@@ -44,6 +46,9 @@ func (f Lines) Infof(format string, a ...any) { f(fmt.Sprintf(format, a...)) }
 // Warnf formats the line and hands it on.
 func (f Lines) Warnf(format string, a ...any) { f(fmt.Sprintf(format, a...)) }
 
+// Errorf formats the line and hands it on.
+func (f Lines) Errorf(format string, a ...any) { f(fmt.Sprintf(format, a...)) }
+
 // Fatalf formats the line and hands it on.
 func (f Lines) Fatalf(format string, a ...any) { f(fmt.Sprintf(format, a...)) }
 
@@ -61,6 +66,9 @@ func (p prefixed) Infof(format string, a ...any) {
 }
 func (p prefixed) Warnf(format string, a ...any) {
 	p.l.Warnf("%s: %s", p.prefix, fmt.Sprintf(format, a...))
+}
+func (p prefixed) Errorf(format string, a ...any) {
+	p.l.Errorf("%s: %s", p.prefix, fmt.Sprintf(format, a...))
 }
 func (p prefixed) Fatalf(format string, a ...any) {
 	p.l.Fatalf("%s: %s", p.prefix, fmt.Sprintf(format, a...))

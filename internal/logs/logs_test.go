@@ -11,13 +11,15 @@ func TestLines(t *testing.T) {
 	l.Infof("a %d", 1)
 	l.Warnf("b %s", "x")
 	l.Fatalf("c")
+	l.Errorf("c2")
 	OrDiscard(nil).Warnf("dropped")
 	Discard.Infof("dropped")
 	p := Prefixed(l, "peer")
 	p.Infof("d")
 	p.Warnf("e %d%%", 5)
 	p.Fatalf("f")
-	if want := []string{"a 1", "b x", "c", "peer: d", "peer: e 5%", "peer: f"}; !slices.Equal(got, want) {
+	p.Errorf("g")
+	if want := []string{"a 1", "b x", "c", "c2", "peer: d", "peer: e 5%", "peer: f", "peer: g"}; !slices.Equal(got, want) {
 		t.Errorf("lines %q, want %q", got, want)
 	}
 	if OrDiscard(l) == nil {

@@ -3,6 +3,8 @@ package maps
 import (
 	"strings"
 	"testing"
+
+	"tlsproxy/internal/logs"
 )
 
 // loadSelf stands in for reading files: the value is its own contents.
@@ -17,7 +19,7 @@ func FuzzTexthash(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		tab, reason := parseTexthash(data, "t", func(string) {}, loadSelf)
+		tab, reason := parseTexthash(data, "t", logs.Discard, loadSelf)
 		if (tab == nil) == (reason == "") {
 			t.Fatalf("table %v with reason %q", tab, reason)
 		}
@@ -57,7 +59,7 @@ func FuzzRegexp(f *testing.F) {
 		if pcre {
 			typ = "pcre"
 		}
-		tab := parseRegexp(typ, "r", []byte(data), func(string) {}, loadSelf)
+		tab := parseRegexp(typ, "r", []byte(data), logs.Discard, loadSelf)
 		for _, key := range []string{"www.example.com", "", strings.Repeat("a", 300)} {
 			tab.get(key)
 		}

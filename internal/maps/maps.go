@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"tlsproxy/internal/logs"
 )
 
 // Env is what opening tables needs from the process.
@@ -16,9 +18,9 @@ type Env struct {
 	// the configuration it must read (config_directory), for hash:,
 	// btree: and lmdb: tables.
 	CommandDir, ConfigDir string
-	// Warn and Error log a line at Postfix's "warning:" and "error:"
-	// severities. Start-up and lookup problems both go through them.
-	Warn, Error func(string)
+	// Log receives start-up and lookup problems, at Postfix's
+	// "warning:" and "error:" severities; nil: discard.
+	Log logs.Logger
 	// Timeout bounds one postmap run; 0 means a minute.
 	Timeout time.Duration
 }
@@ -57,12 +59,7 @@ type Maps struct {
 // list files. title names the parameter in log lines. A malformed item
 // (no "type:name" form) is an error, fatal for the caller, as in Postfix.
 func Open(title, spec string, env Env) (*Maps, error) {
-	if env.Warn == nil {
-		env.Warn = func(string) {}
-	}
-	if env.Error == nil {
-		env.Error = env.Warn
-	}
+	env.Log = logs.OrDiscard(env.Log)
 	m := &Maps{title: title, env: env}
 	items, err := splitList(spec)
 	if err != nil {
@@ -88,8 +85,8 @@ func Open(title, spec string, env Env) (*Maps, error) {
 		case "hash", "btree", "lmdb":
 			e.t, e.watch = openPostmap(typ, name, env)
 		default:
-			env.Warn(fmt.Sprintf("%s: table type \"%s\" of %s is not supported by this implementation:"+
-				" the names it would match get the default chain", title, typ, item))
+			env.Log.Warnf("%s: table type \"%s\" of %s is not supported by this implementation:"+
+				" the names it would match get the default chain", title, typ, item)
 			m.Unsupported = append(m.Unsupported, item)
 			continue
 		}
@@ -116,21 +113,21 @@ func (m *Maps) Find(key string) (value string, found bool, err error) {
 		}
 		v, b64, ok, err := e.t.get(k)
 		if err != nil {
-			m.env.Warn(fmt.Sprintf("%s:%s lookup error for \"%s\"", e.typ, e.name, key))
+			m.env.Log.Warnf("%s:%s lookup error for \"%s\"", e.typ, e.name, key)
 			return "", false, ErrLookup
 		}
 		if !ok {
 			continue
 		}
 		if v == "" {
-			m.env.Warn(fmt.Sprintf("%s lookup of %s returns an empty string result", m.title, key))
-			m.env.Warn(fmt.Sprintf("%s should return NO RESULT in case of NOT FOUND", m.title))
+			m.env.Log.Warnf("%s lookup of %s returns an empty string result", m.title, key)
+			m.env.Log.Warnf("%s should return NO RESULT in case of NOT FOUND", m.title)
 			return "", false, ErrLookup
 		}
 		if b64 {
 			d, err := base64.StdEncoding.DecodeString(v)
 			if err != nil {
-				m.env.Warn(fmt.Sprintf("table %s:%s: key %s: malformed BASE64 value: %.30s", e.typ, e.name, key, v))
+				m.env.Log.Warnf("table %s:%s: key %s: malformed BASE64 value: %.30s", e.typ, e.name, key, v)
 				return "", false, ErrLookup
 			}
 			v = string(d)
@@ -182,16 +179,16 @@ func (w *watched) changed() bool {
 // and fails.
 type surrogate struct {
 	typ, name, reason string
-	warn              func(string)
+	log               logs.Logger
 }
 
 func newSurrogate(typ, name, reason string, env Env) *surrogate {
-	env.Error(reason)
-	return &surrogate{typ: typ, name: name, reason: reason, warn: env.Warn}
+	env.Log.Errorf("%s", reason)
+	return &surrogate{typ: typ, name: name, reason: reason, log: env.Log}
 }
 
 func (s *surrogate) get(string) (string, bool, bool, error) {
-	s.warn(fmt.Sprintf("%s:%s is unavailable. %s", s.typ, s.name, s.reason))
+	s.log.Warnf("%s:%s is unavailable. %s", s.typ, s.name, s.reason)
 	return "", false, false, ErrLookup
 }
 

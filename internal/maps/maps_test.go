@@ -2,6 +2,7 @@ package maps
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,14 +24,18 @@ func fixture(t *testing.T) (dir, a, b string) {
 	return dir, a, b
 }
 
-type logs struct{ lines []string }
+// logRec records log lines with their severity prefixes.
+type logRec struct{ lines []string }
 
-func (l *logs) env() Env {
-	return Env{
-		Warn:  func(s string) { l.lines = append(l.lines, "warning: "+s) },
-		Error: func(s string) { l.lines = append(l.lines, "error: "+s) },
-	}
+func (l *logRec) add(prefix, format string, a []any) {
+	l.lines = append(l.lines, prefix+fmt.Sprintf(format, a...))
 }
+func (l *logRec) Infof(format string, a ...any)  { l.add("", format, a) }
+func (l *logRec) Warnf(format string, a ...any)  { l.add("warning: ", format, a) }
+func (l *logRec) Errorf(format string, a ...any) { l.add("error: ", format, a) }
+func (l *logRec) Fatalf(format string, a ...any) { l.add("fatal: ", format, a) }
+
+func (l *logRec) env() Env { return Env{Log: l} }
 
 func TestTextTables(t *testing.T) {
 	dir, a, b := fixture(t)
@@ -65,7 +70,7 @@ func TestTextTables(t *testing.T) {
 			"warning: " + th + ", line 7: expected format: key whitespace value -- ignoring this line",
 			"warning: " + th + ", line 8: open " + dir + "/nope: No such file or directory: skipping this entry"}},
 	} {
-		var l logs
+		var l logRec
 		m, err := Open("tls_server_sni_maps", tc.spec, l.env())
 		if err != nil {
 			t.Fatalf("%s: %v", tc.spec, err)
@@ -101,7 +106,7 @@ func TestSurrogate(t *testing.T) {
 			"warning: cdb:" + dir + "/none is unavailable. open database " + dir + "/none.cdb: No such file or directory",
 			"warning: cdb:" + dir + "/none lookup error for \"x.example\""}},
 	} {
-		var l logs
+		var l logRec
 		m, err := Open("tls_server_sni_maps", tc.spec, l.env())
 		if err != nil {
 			t.Fatal(err)
@@ -139,7 +144,7 @@ func TestPostmapTables(t *testing.T) {
 				}
 				t.Fatalf("postmap: %v: %s", err, out)
 			}
-			var l logs
+			var l logRec
 			env := l.env()
 			env.ConfigDir = cf
 			m, err := Open("tls_server_sni_maps", typ+":"+name, env)

@@ -5,6 +5,8 @@ import (
 	"os"
 	"regexp"
 	"strings"
+
+	"tlsproxy/internal/logs"
 )
 
 // reRule is one rule of a regexp: or pcre: table: a match rule (pattern,
@@ -56,14 +58,14 @@ func openRegexp(typ, path string, env Env) table {
 	if err != nil {
 		return newSurrogate(typ, path, fmt.Sprintf("open %s: %s", path, errnoText(err)), env)
 	}
-	return parseRegexp(typ, path, data, env.Warn, readFiles)
+	return parseRegexp(typ, path, data, env.Log, readFiles)
 }
 
 // parseRegexp parses the rules of a regexp: or pcre: table; load turns a
 // value into the files' contents (an error skips the rule).
-func parseRegexp(typ, path string, data []byte, warn func(string), load func(string) (string, error)) *reTable {
-	p := reParser{typ: typ, path: path, warn: warn, load: load}
-	lines := logicalLines(data, path, warn)
+func parseRegexp(typ, path string, data []byte, log logs.Logger, load func(string) (string, error)) *reTable {
+	p := reParser{typ: typ, path: path, log: log, load: load}
+	lines := logicalLines(data, path, log)
 	var (
 		stack [][]reRule // enclosing blocks' rules
 		ifs   []reRule   // the IF rule of each open block
@@ -127,12 +129,12 @@ func hasWord(s, word string) bool {
 type reParser struct {
 	typ, path string
 	line      int
-	warn      func(string)
+	log       logs.Logger
 	load      func(string) (string, error)
 }
 
 func (p *reParser) warnf(format string, a ...any) {
-	p.warn(fmt.Sprintf("%s map %s, line %d: ", p.typ, p.path, p.line) + fmt.Sprintf(format, a...))
+	p.log.Warnf("%s map %s, line %d: %s", p.typ, p.path, p.line, fmt.Sprintf(format, a...))
 }
 
 // pattern is one /regexp/flags as written.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"os"
 	"strings"
+
+	"tlsproxy/internal/logs"
 )
 
 // logicalLine is one logical line of a Postfix text file and the number
@@ -18,7 +20,7 @@ type logicalLine struct {
 // dropped; a line that starts with white space continues the previous
 // one (joined without the newline). Text that continues nothing is warned
 // about and dropped. path names the file in warnings.
-func logicalLines(data []byte, path string, warn func(string)) []logicalLine {
+func logicalLines(data []byte, path string, log logs.Logger) []logicalLine {
 	var (
 		out  []logicalLine
 		cur  []byte
@@ -33,7 +35,7 @@ func logicalLines(data []byte, path string, warn func(string)) []logicalLine {
 			if len(cur) > 30 {
 				more = "..."
 			}
-			warn(fmt.Sprintf("%s: logical line must not start with whitespace: \"%.30s%s\"", path, cur, more))
+			log.Warnf("%s: logical line must not start with whitespace: \"%.30s%s\"", path, cur, more)
 		} else {
 			out = append(out, logicalLine{text: string(cur), line: from})
 		}
@@ -84,7 +86,7 @@ func openTexthash(path string, env Env) table {
 	if err != nil {
 		return newSurrogate("texthash", path, fmt.Sprintf("open database %s: %s", path, errnoText(err)), env)
 	}
-	t, reason := parseTexthash(data, path, env.Warn, readFiles)
+	t, reason := parseTexthash(data, path, env.Log, readFiles)
 	if reason != "" {
 		return newSurrogate("texthash", path, reason, env)
 	}
@@ -95,9 +97,9 @@ func openTexthash(path string, env Env) table {
 // table's value (reads its files); its error skips the entry. A
 // duplicate key makes the whole table unusable (reason != ""), as Postfix
 // does without a duplicate-handling flag.
-func parseTexthash(data []byte, path string, warn func(string), load func(string) (string, error)) (*fixed, string) {
+func parseTexthash(data []byte, path string, log logs.Logger, load func(string) (string, error)) (*fixed, string) {
 	t := &fixed{m: map[string]string{}}
-	for _, ll := range logicalLines(data, path, warn) {
+	for _, ll := range logicalLines(data, path, log) {
 		s := ll.text
 		inQuotes := false
 		i := 0
@@ -118,7 +120,7 @@ func parseTexthash(data []byte, path string, warn func(string), load func(string
 			}
 		}
 		if inQuotes {
-			warn(fmt.Sprintf("%s, line %d: unbalanced '\"' in '%s' -- ignoring this line", path, ll.line, s))
+			log.Warnf("%s, line %d: unbalanced '\"' in '%s' -- ignoring this line", path, ll.line, s)
 			continue
 		}
 		if i > len(s) {
@@ -130,15 +132,15 @@ func parseTexthash(data []byte, path string, warn func(string), load func(string
 			value = ""
 		}
 		if key == "" || value == "" {
-			warn(fmt.Sprintf("%s, line %d: expected format: key whitespace value -- ignoring this line", path, ll.line))
+			log.Warnf("%s, line %d: expected format: key whitespace value -- ignoring this line", path, ll.line)
 			continue
 		}
 		if strings.HasSuffix(key, ":") {
-			warn(fmt.Sprintf("%s, line %d: record is in \"key: value\" format; is this an alias file?", path, ll.line))
+			log.Warnf("%s, line %d: record is in \"key: value\" format; is this an alias file?", path, ll.line)
 		}
 		v, err := load(value)
 		if err != nil {
-			warn(fmt.Sprintf("%s, line %d: %v: skipping this entry", path, ll.line, err))
+			log.Warnf("%s, line %d: %v: skipping this entry", path, ll.line, err)
 			continue
 		}
 		key = lowerASCII(key)

@@ -128,6 +128,7 @@ type fuzzLog struct {
 }
 
 func (l *fuzzLog) Infof(string, ...any)  {}
+func (l *fuzzLog) Errorf(string, ...any) {}
 func (l *fuzzLog) Fatalf(string, ...any) {}
 func (l *fuzzLog) Warnf(format string, a ...any) {
 	if s := fmt.Sprintf(format, a...); strings.Contains(s, "internal error") {

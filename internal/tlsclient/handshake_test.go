@@ -32,6 +32,7 @@ type recLog struct {
 
 func (l *recLog) Infof(format string, a ...any)  { l.add(fmt.Sprintf(format, a...)) }
 func (l *recLog) Warnf(format string, a ...any)  { l.add("warning: " + fmt.Sprintf(format, a...)) }
+func (l *recLog) Errorf(format string, a ...any) { l.add("error: " + fmt.Sprintf(format, a...)) }
 func (l *recLog) Fatalf(format string, a ...any) { l.add("fatal: " + fmt.Sprintf(format, a...)) }
 func (l *recLog) add(s string) {
 	l.mu.Lock()

@@ -364,6 +364,7 @@ type warnings struct {
 
 func (w *warnings) Infof(format string, a ...any)  { w.warnf(format, a...) }
 func (w *warnings) Warnf(format string, a ...any)  { w.warnf(format, a...) }
+func (w *warnings) Errorf(format string, a ...any) { w.warnf(format, a...) }
 func (w *warnings) Fatalf(format string, a ...any) { w.warnf(format, a...) }
 
 func (w *warnings) warnf(format string, a ...any) {

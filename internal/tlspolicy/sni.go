@@ -19,6 +19,8 @@ import (
 	"net"
 	"strings"
 	"sync"
+
+	"tlsproxy/internal/logs"
 )
 
 // SNILookup is the opened tls_server_sni_maps (*maps.Maps).
@@ -31,8 +33,8 @@ type SNILookup interface {
 
 // sniState is the server's SNI configuration.
 type sniState struct {
-	lookup     SNILookup
-	info, warn func(string)
+	lookup SNILookup
+	log    logs.Logger
 
 	mu    sync.Mutex
 	cache map[string]*sniChains // by origin + "\x00" + PEM data
@@ -54,14 +56,14 @@ const maxSNICache = 1024
 var errSNIAbort = errors.New("TLS SNI lookup or certificate chain problem")
 
 // SetSNI makes the server choose its certificate chain by the client's
-// SNI through lookup. info and warn log Postfix's per-session lines.
-// Call it before serving; nil lookup turns SNI maps off.
-func (s *Server) SetSNI(lookup SNILookup, info, warn func(string)) {
+// SNI through lookup. log receives Postfix's per-session lines. Call it
+// before serving; nil lookup turns SNI maps off.
+func (s *Server) SetSNI(lookup SNILookup, log logs.Logger) {
 	if lookup == nil {
 		s.sni = nil
 		return
 	}
-	s.sni = &sniState{lookup: lookup, info: info, warn: warn, cache: map[string]*sniChains{}}
+	s.sni = &sniState{lookup: lookup, log: logs.OrDiscard(log), cache: map[string]*sniChains{}}
 }
 
 // sniPicker returns the certificate choice for one session: the SNI
@@ -120,7 +122,7 @@ func (st *sniState) choose(sni, peer string) ([]tls.Certificate, error) {
 		return nil, nil
 	}
 	if !ValidHostname(sni) {
-		st.warn(fmt.Sprintf("TLS SNI from %s is invalid: %s", peer, sni))
+		st.log.Warnf("TLS SNI from %s is invalid: %s", peer, sni)
 		return nil, nil
 	}
 	var (
@@ -139,16 +141,16 @@ func (st *sniState) choose(sni, peer string) ([]tls.Certificate, error) {
 		cp = cp[i+1:] // ".parent.domain", as Postfix tries it
 	}
 	if err != nil {
-		st.warn(fmt.Sprintf("%s: %s map lookup problem", st.lookup.Title(), sni))
+		st.log.Warnf("%s: %s map lookup problem", st.lookup.Title(), sni)
 		return nil, errSNIAbort
 	}
 	if !found {
-		st.info(fmt.Sprintf("TLS SNI %s from %s not matched, using default chain", sni, peer))
+		st.log.Infof("TLS SNI %s from %s not matched, using default chain", sni, peer)
 		return nil, nil
 	}
 	ch := st.load(sni, pem)
 	for _, p := range ch.problems {
-		st.warn(p)
+		st.log.Warnf("%s", p)
 	}
 	if ch.certs == nil {
 		return nil, errSNIAbort

@@ -3,6 +3,7 @@ package tlspolicy
 import (
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -44,7 +45,7 @@ func TestSNIChoice(t *testing.T) {
 	}
 	srv := mustServer(t, fx.settings())
 	var logs []string
-	srv.SetSNI(table, func(s string) { logs = append(logs, "info: "+s) }, func(s string) { logs = append(logs, "warning: "+s) })
+	srv.SetSNI(table, sniLog{&logs})
 
 	rsaOnly := []tls.SignatureScheme{tls.PSSWithSHA256, tls.PKCS1WithSHA256}
 	ecOnly := []tls.SignatureScheme{tls.ECDSAWithP256AndSHA256}
@@ -158,3 +159,13 @@ func TestValidHostname(t *testing.T) {
 	}
 }
 
+// sniLog records log lines with their severity prefixes.
+type sniLog struct{ lines *[]string }
+
+func (l sniLog) add(prefix, format string, a []any) {
+	*l.lines = append(*l.lines, prefix+fmt.Sprintf(format, a...))
+}
+func (l sniLog) Infof(format string, a ...any)  { l.add("info: ", format, a) }
+func (l sniLog) Warnf(format string, a ...any)  { l.add("warning: ", format, a) }
+func (l sniLog) Errorf(format string, a ...any) { l.add("error: ", format, a) }
+func (l sniLog) Fatalf(format string, a ...any) { l.add("fatal: ", format, a) }
