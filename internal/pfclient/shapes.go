@@ -14,7 +14,7 @@ import (
 // "init" (TLS_*_INIT_PROPS) and "start" (TLS_*_START_PROPS), concatenated
 // without framing. Each is built here from a per-version list of names
 // and a table of default values; the counts per version are those of
-// tlsproxy-protocol.md §8.2.
+// docs/protocol.md, "Structure revisions".
 //
 // Defaults are postconf -d values of the release (with security level
 // "may" for smtp), except where a capture in the spec shows otherwise.

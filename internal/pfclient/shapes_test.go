@@ -46,7 +46,7 @@ func countParts(t *testing.T, l attr.List, initLen int) (params, init, start int
 	return params, init, start
 }
 
-// shapeTable is tlsproxy-protocol.md §8.2 (plus §4.5 for 3.4 – 3.7): the
+// shapeTable is the table of docs/protocol.md, "Structure revisions": the
 // client-role counts, the context length and the server-role second list.
 var shapeTable = []struct {
 	version                   string

@@ -14,8 +14,8 @@ import (
 	"tlsproxy/internal/pfversion"
 )
 
-// Checks of the emulators against every byte dump and byte count of
-// tlsproxy-protocol.md. The dumps are kept verbatim in testdata/spec.
+// Checks of the emulators against byte dumps and byte counts of real
+// Postfix clients, captured with strace and kept in testdata/spec.
 // Where a capture used harness-specific paths, same-length stand-ins are
 // used (/tmp/pf312 for the harness instance directory).
 
@@ -125,7 +125,7 @@ func TestSpecServerRoleFirstLists(t *testing.T) {
 		{"3.3.22", "[192.0.2.10]:51234", string(g2), 72},
 		{"3.4.0", "[192.0.2.10]:51234", g4, 83},
 		{"3.5.20", "[192.0.2.10]:51234", g4, 83},
-		{"3.7.11", "[192.0.2.10]:51234", g4, 83},   // attr-protocol.md §8
+		{"3.7.11", "[192.0.2.10]:51234", g4, 83},   // postscreen 3.7.11
 		{"3.7.11", "[127.0.0.1]:38510", cap61, 82}, // §6.1 capture
 		{"3.11.6", "[127.0.0.1]:38510", cap61, 82}, // §8.6: byte-for-byte the 3.7 request
 		{"3.12-20260416", "[192.0.2.10]:51234", g4, 83},

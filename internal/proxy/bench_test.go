@@ -14,7 +14,7 @@ import (
 // session: the time from connect() to the status reply, with the client
 // release pinned (no detection) and on "auto" (a look for early bytes),
 // one client at a time and 16 at once. It reports p50 and p99 in
-// microseconds; the bound is auto p99 − pinned p99 ≤ 1 ms.
+// microseconds; the bound we hold it to is auto p99 − pinned p99 ≤ 1 ms.
 //
 //	go test -run '^$' -bench SetupG4 ./internal/proxy
 func BenchmarkSetupG4(b *testing.B) {

@@ -22,7 +22,7 @@ import (
 	"tlsproxy/internal/pfversion"
 )
 
-// Faults (issue 8, part 2): the remote or the plaintext side misbehaves
+// Faults: the remote or the plaintext side misbehaves
 // at each step of a session. Each case runs against its own server; after
 // it, goroutines and descriptors must be back where they were and the
 // server must still serve a good session.

@@ -17,7 +17,7 @@ import (
 	"tlsproxy/internal/pfversion"
 )
 
-// Fuzz targets for what a Postfix client sends (issue 8, part 3): the
+// Fuzz targets for what a Postfix client sends: the
 // second request list (parseClientProps, parseServerProps) and the whole
 // request conversation as a session reads it. Their seed corpora live in
 // testdata/fuzz/<Target>/; -corpus rewrites them from the seeds below.

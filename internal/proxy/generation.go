@@ -12,7 +12,7 @@ import (
 )
 
 // How a session decides which generation its client speaks
-// (tlsproxy-protocol.md §1.3, §8.9):
+// (docs/protocol.md, "Telling the generations apart"):
 //
 //  1. Announce or not. Postfix 3.6+ clients (G4, G5) wait for the
 //     "protocol" announcement before they write; older ones (G1 – G3)

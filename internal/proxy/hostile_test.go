@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// Hostile TLS input (issue 8, part 3): each must end the session cleanly,
+// Hostile TLS input: each must end the session cleanly,
 // with the usual CONNECT / "TLS handshake failed" / DISCONNECT records and
 // at most one warning, nothing on the plaintext side, and nothing but a
 // TLS alert back to the remote.

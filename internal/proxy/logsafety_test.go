@@ -16,7 +16,7 @@ import (
 	"tlsproxy/internal/tlspolicy"
 )
 
-// Log safety (issue 8, part 6): certificate names and SNI values are the
+// Log safety: certificate names and SNI values are the
 // remote's bytes; whatever they hold, every log record stays one line of
 // printable text (maillog turns each non-printable byte into '?').
 

@@ -13,7 +13,7 @@ import (
 // This file reads the second request list: the TLS properties that smtp(8)
 // sends for the client role (3.4+), and that postscreen sends for the
 // server role from the 3.12 snapshot 20260423 on (G5). Each Postfix minor
-// release changed these lists (tlsproxy-protocol.md §4, §8.2), and Postfix
+// release changed these lists (docs/protocol.md, "Structure revisions"), and Postfix
 // reads them with exact-count scans, so its tlsproxy only serves its own
 // release. We read them by name instead: a part that some releases send
 // and others do not is optional here, and the parts that are present tell
@@ -410,7 +410,7 @@ func (p *props) clientStart() tlsclient.Start {
 }
 
 // contextLen is the length of context reply the sender of these client
-// properties reads (tlsproxy-protocol.md §8.9): trace → 26 (3.12),
+// properties reads: trace → 26 (3.12),
 // forced_failure_type → 25 (3.10, 3.11), enable_rpk → 24 (3.9), else 22
 // (3.6 – 3.8) or, without the announcement, 21 (3.4/3.5).
 func (p *props) contextLen(announced bool) int {

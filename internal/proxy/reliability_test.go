@@ -22,7 +22,7 @@ import (
 	"tlsproxy/internal/pfversion"
 )
 
-// Byte-exact relay under load (issue 8, part 1): many sessions of mixed
+// Byte-exact relay under load: many sessions of mixed
 // Postfix releases at once, random stream sizes and write sizes in both
 // directions, every stream's SHA-256 compared end to end, and each
 // session ended by one of the half-closes whose rules Postfix fixes:

@@ -14,7 +14,7 @@
 //
 // # Report, never enforce
 //
-// Like Postfix's tlsproxy (tlsproxy-protocol.md §3.3, tls-policy.md §4.2),
+// Like Postfix's tlsproxy (docs/protocol.md, "The client role"),
 // a session is never ended because verification failed: the handshake is
 // completed with Go's own verification disabled, the outcome is reported in
 // the TLS context (peer_status, level), and smtp(8) decides; for every level

@@ -12,7 +12,7 @@ import (
 	"tlsproxy/internal/tlspolicy"
 )
 
-// TLS_LEV_* security levels (tlsproxy-protocol.md §4.8).
+// TLS_LEV_* security levels (docs/protocol.md, "TLS levels").
 const (
 	LevelNone        = 0
 	LevelMay         = 1

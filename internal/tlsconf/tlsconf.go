@@ -5,8 +5,9 @@
 //
 // It mirrors the parameter tables of Postfix's tlsproxy(8) 3.7: every
 // tlsproxy_tls_* server parameter, which defaults to its smtpd_tls_*
-// namesake through the conf defaults table (config.md §2.1), and the global
-// tls_* parameters that the TLS library initialization reads (config.md §3).
+// namesake through the conf defaults table, and the global tls_*
+// parameters that the TLS library initialization reads
+// (docs/configuration.md).
 // Values are read in the order Postfix reads them, so the first bad value
 // is the one Postfix would report.
 package tlsconf

@@ -45,7 +45,7 @@
 //   - TicketKey also accepts the 56-byte key of a Postfix 2.11 tlsmgr
 //     (16-byte cipher and HMAC keys); a 3.x client would refuse it.
 //
-// # What happens when tlsmgr is down (Postfix 3.7 tlsproxy, tlsmgr.md §4)
+// # What happens when tlsmgr is down (Postfix 3.7 tlsproxy)
 //
 //	moment / request            Postfix tlsproxy                      this package
 //	start-up seed               role disabled: "no entropy for TLS    Seed returns an error; the
@@ -102,7 +102,7 @@
 // with the ticket crypto/tls received. The "go1" marker stands where
 // Postfix has an OpenSSL version number or a hex digest, so Postfix's own
 // smtpd and smtp never look our entries up and never try to decode them
-// as OpenSSL sessions (tlsmgr.md §5); the values are our own small format
+// as OpenSSL sessions (docs/tlsmgr.md); the values are our own small format
 // (cache.go). A missing entry, a tlsmgr failure (then tlsmgr is left alone
 // for Backoff) or an entry for another scope is a full handshake, never a
 // failed one.

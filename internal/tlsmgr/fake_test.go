@@ -13,7 +13,7 @@ import (
 	"tlsproxy/internal/attr"
 )
 
-// fakeTLSMgr is a stand-in tlsmgr(8) speaking attr0 per tlsmgr.md: it
+// fakeTLSMgr is a stand-in tlsmgr(8) speaking attr0 (docs/tlsmgr.md): it
 // announces itself (unless told not to), answers seed, policy, tktkey,
 // lookup, update and delete, and can hang, drop connections or go away.
 type fakeTLSMgr struct {
@@ -208,7 +208,7 @@ func (f *fakeTLSMgr) write(c net.Conn, idx int, b []byte) bool {
 	return err == nil
 }
 
-// answer computes the reply the way tlsmgr.md §2 describes; f.mu is held.
+// answer computes the reply the way tlsmgr(8) does; f.mu is held.
 func (f *fakeTLSMgr) answer(req attr.List) attr.List {
 	fail := attr.List{attr.Int("status", StatusFail)}
 	v, _ := req.Get("request")

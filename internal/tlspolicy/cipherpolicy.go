@@ -1,8 +1,9 @@
 package tlspolicy
 
-// The server's cipher policy (tls-policy.md §1): a grade picks one of the
-// tls_<grade>_cipherlist strings, each exclusion appends ":!name", and the
-// OpenSSL string is evaluated over Go's suites (cipherstring.go). Also here:
+// The server's cipher policy (docs/configuration.md, "Cipher grades"): a
+// grade picks one of the tls_<grade>_cipherlist strings, each exclusion
+// appends ":!name", and the OpenSSL string is evaluated over Go's suites
+// (cipherstring.go). Also here:
 // the settings Go cannot honour, and what the server ends up offering, for
 // the start-up warnings and the policy report.
 

@@ -13,8 +13,9 @@
 // keywords (tls_log_mask), and, after a handshake, the summary log line
 // (tls_log_summary), the untrusted-certificate line, the peer certificate
 // line and the 22-attribute TLS context reply (TLS_SESS_STATE,
-// tlsproxy-protocol.md §4.7). [Server.Versions], [Server.Offered] and
-// [Server.Certificates] describe the effective policy for reports.
+// docs/protocol.md, "The TLS context reply"). [Server.Versions],
+// [Server.Offered] and [Server.Certificates] describe the effective policy
+// for reports.
 //
 // # Deliberate differences from OpenSSL-based Postfix
 //

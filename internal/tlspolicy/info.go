@@ -24,7 +24,7 @@ import (
 	"time"
 )
 
-// peer_status bits (TLS_CERT_FLAG_*, tls-policy.md §6).
+// peer_status bits (TLS_CERT_FLAG_*, docs/protocol.md, "The TLS context reply").
 const (
 	PeerPresent = 1  // peer sent a certificate
 	PeerAltname = 2  // never set by Postfix 3.7

@@ -8,8 +8,8 @@ import (
 	"testing"
 )
 
-// Session data of the captured 3.7.11 sessions (logging.md §2, §3.1;
-// tlsproxy-protocol.md §6.2).
+// Session data of sessions captured from Debian 12's tlsproxy 3.7.11: their
+// log lines and TLS context replies.
 var (
 	capturedTLS13 = Info{
 		Protocol: "TLSv1.3", CipherName: "TLS_AES_256_GCM_SHA384", CipherUseBits: 256, CipherAlgBits: 256,
@@ -69,7 +69,7 @@ func TestSummary(t *testing.T) {
 }
 
 func TestContextCaptured(t *testing.T) {
-	// tlsproxy-protocol.md §6.2, in wire order.
+	// The captured 3.7.11 reply, in wire order.
 	want := []string{
 		"peer_CN", "client.example.test",
 		"issuer_CN", "client.example.test",

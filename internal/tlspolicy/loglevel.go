@@ -8,7 +8,7 @@ import (
 // LogMask selects TLS logging features, like Postfix's TLS_LOG_* bits.
 type LogMask uint32
 
-// Log features (logging.md §3).
+// Log features (docs/configuration.md, "TLS log levels").
 const (
 	LogSummary   LogMask = 1 << iota // one summary line per session
 	LogUntrusted                     // details of untrusted peer certificates

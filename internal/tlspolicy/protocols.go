@@ -1,10 +1,10 @@
 package tlspolicy
 
-// Postfix protocol lists (tls-policy.md §2): tokens separated by space,
-// comma or colon; "NAME" includes, "!NAME" excludes, ">=V" and "<=V" set
-// bounds (V a name, "None", or a hex number). Names are case-sensitive, as
-// OpenSSL spells them. When any name is included, every known protocol that
-// is not included is excluded.
+// Postfix protocol lists (docs/configuration.md, "Protocol lists"):
+// tokens separated by space, comma or colon; "NAME" includes, "!NAME"
+// excludes, ">=V" and "<=V" set bounds (V a name, "None", or a hex
+// number). Names are case-sensitive, as OpenSSL spells them. When any name
+// is included, every known protocol that is not included is excluded.
 
 import (
 	"crypto/tls"

@@ -11,7 +11,7 @@ import (
 	"tlsproxy/internal/logs"
 )
 
-// ServerSettings is the tlsproxy_tls_* configuration (config.md §2.1),
+// ServerSettings is the tlsproxy_tls_* configuration (docs/configuration.md),
 // already expanded from main.cf.
 type ServerSettings struct {
 	SecurityLevel                   string
@@ -77,7 +77,7 @@ type Server struct {
 // Key exchange groups: the tls_eecdh_auto_curves default that Go supports.
 var serverCurves = []tls.CurveID{tls.X25519, tls.CurveP256, tls.CurveP521, tls.CurveP384}
 
-// NewServer applies Postfix's server-role start-up rules (config.md §5) and
+// NewServer applies Postfix's server-role start-up rules (docs/configuration.md) and
 // loads keys, certificates and CAs. Warnings, and the lines Postfix logs
 // as information (CA data that cannot be loaded), go to log. A non-nil error is
 // fatal (invalid security level). A Server with Enabled=false means every
@@ -250,7 +250,7 @@ func NewServer(s ServerSettings, log logs.Logger) (*Server, error) {
 	cfg.GetCertificate = srv.pickCertificate
 	if srv.AskCert {
 		// Ask, never require, never verify during the handshake:
-		// tlsproxy only reports the result (tls-policy.md §5).
+		// tlsproxy only reports the result.
 		cfg.ClientAuth = tls.RequestClientCert
 		cfg.ClientCAs = names
 	}
