@@ -8,7 +8,7 @@
 #                 [--tlsproxy-args "ARGS"] [--main "name = value"]...
 #                 [--ports PS,SINK,SUBMIT]
 #                 [--sink-cert FILE --sink-key FILE] [--master-line "LINE"]...
-#                 [--transport-maps "VALUE"]
+#                 [--transport-maps "VALUE"] [--root TREE]
 #   pfinstance.sh stop DIR
 #
 # --sink-cert/--sink-key give the SINK smtpd its own certificate and key
@@ -16,6 +16,14 @@
 # LINE verbatim to master.cf (repeatable; e.g. more sinks or transports);
 # --transport-maps replaces main.cf's transport_maps value (default: mail
 # to sink.test goes to SINK), without a second, overriding entry.
+#
+# --root TREE runs another Debian release's Postfix (master, every daemon,
+# and its tlsproxy when PATH is TREE/usr/lib/postfix/sbin/tlsproxy) under
+# chroot(8) in TREE, e.g. the Debian 13 tree of scripts/debian13.sh. DIR
+# must then be inside TREE (e.g. TREE/tmp/X); PATH is copied into the
+# instance; paths given here stay host paths (TREE/...) and are written
+# into main.cf and master.cf without the TREE prefix. instance.env keeps
+# host paths and adds PF_ROOT. "stop" finds TREE by itself.
 #
 # Layout of DIR (its parent must be searchable by user postfix, e.g. /tmp/X):
 #   etc/      config_directory: main.cf, master.cf (rewritten on every start)
@@ -48,13 +56,24 @@ usage() {
 
 # ---------------------------------------------------------------- helpers
 
+# ROOT is the tree of --root ("" = this machine). run runs a command in
+# it; inner turns a host path under ROOT into the tree's path.
+ROOT=""
+run() { if [ -n "$ROOT" ]; then chroot "$ROOT" "$@"; else "$@"; fi; }
+inner() { if [ -n "$ROOT" ]; then echo "${1#"$ROOT"}"; else echo "$1"; fi; }
+
 require_postfix() {
     [ "$(id -u)" = 0 ] || die "must run as root (Postfix's master(8) runs as root)"
-    if [ ! -x /usr/sbin/postfix ] || [ ! -x /usr/lib/postfix/sbin/master ] ||
-        ! getent passwd postfix >/dev/null; then
+    if [ ! -x "$ROOT/usr/sbin/postfix" ] || [ ! -x "$ROOT/usr/lib/postfix/sbin/master" ] ||
+        ! run getent passwd postfix >/dev/null; then
+        [ -n "$ROOT" ] && die "Postfix is not installed in $ROOT: run scripts/debian13.sh"
         die "Postfix is not installed: run scripts/install-deps.sh"
     fi
     command -v openssl >/dev/null || die "openssl is not installed: run scripts/install-deps.sh"
+    if [ -n "$ROOT" ]; then  # what Postfix and libc want in the tree
+        mountpoint -q "$ROOT/proc" || mount -t proc proc "$ROOT/proc"
+        mountpoint -q "$ROOT/dev" || mount --bind /dev "$ROOT/dev"
+    fi
 }
 
 # port_listening PORT: is something listening on 127.0.0.1:PORT? Reading
@@ -114,16 +133,17 @@ cmd_stop() {
     local dir conf pid left i
     dir=$(cd "$1" && pwd -P)
     conf=$dir/etc
+    [ -f "$dir/tree" ] && ROOT=$(cat "$dir/tree")
     pid=$(master_pid "$dir/spool")
     if [ -n "$pid" ] && [ -f "$conf/main.cf" ]; then
-        postfix -c "$conf" stop >/dev/null 2>&1 || true
+        run postfix -c "$(inner "$conf")" stop >/dev/null 2>&1 || true
         for ((i = 0; i < 50; i++)); do
             kill -0 "$pid" 2>/dev/null || break
             sleep 0.1
         done
     fi
     # Whatever survived (a replacement ignoring SIGTERM, say): TERM, then KILL.
-    left=$(instance_pids "$conf")
+    left=$(instance_pids "$(inner "$conf")")
     if [ -n "$left" ]; then
         echo "$PROG: terminating leftover processes:" $left >&2
         kill -TERM $left 2>/dev/null || true
@@ -137,7 +157,7 @@ cmd_stop() {
             sleep 0.2
         fi
     fi
-    left=$(instance_pids "$conf")
+    left=$(instance_pids "$(inner "$conf")")
     [ -z "$left" ] || die "processes of $dir still running: $left"
     echo "$PROG: stopped $dir"
 }
@@ -162,9 +182,15 @@ cmd_start() {
         --sink-key) sinkkey=${2:?--sink-key needs a file}; shift 2 ;;
         --master-line) masterx+=("${2?}"); shift 2 ;;
         --transport-maps) transport=${2:?--transport-maps needs a value}; shift 2 ;;
+        --root) ROOT=${2:?--root needs a directory}; shift 2 ;;
         *) echo "$PROG: unknown option: $1" >&2; usage ;;
         esac
     done
+    if [ -n "$ROOT" ]; then
+        [ -d "$ROOT" ] || die "--root $ROOT: no such directory"
+        ROOT=$(cd "$ROOT" && pwd -P)
+        [ "$ROOT" != / ] || ROOT=""
+    fi
     require_postfix
     [ -n "$tlsproxy" ] || die "--tlsproxy PATH is required"
     [[ $chroot == [yn] ]] || die "--chroot must be y or n"
@@ -191,8 +217,12 @@ cmd_start() {
     dir=$(cd "$dirarg" && pwd -P)
     # main.cf values are split on whitespace and commas: keep paths plain.
     [[ $dir =~ ^/[A-Za-z0-9/._-]+$ ]] || die "instance path has unusual characters: $dir"
-    runuser -u postfix -- test -x "$(dirname "$dir")" 2>/dev/null ||
-        die "user postfix cannot reach $dir: use a directory under /tmp"
+    if [ -n "$ROOT" ]; then
+        [[ $dir == "$ROOT"/?* ]] || die "with --root $ROOT the instance must be inside it, not $dir"
+        echo "$ROOT" >"$dir/tree"  # for "stop"
+    fi
+    run runuser -u postfix -- test -x "$(inner "$(dirname "$dir")")" 2>/dev/null ||
+        die "user postfix cannot reach $dir: use a directory under /tmp (or $ROOT/tmp)"
 
     local conf=$dir/etc spool=$dir/spool data=$dir/data libexec=$dir/libexec
     local tls=$dir/tls log=$dir/log/maillog
@@ -202,14 +232,20 @@ cmd_start() {
 
     install -d -m 0755 -o root -g root "$dir" "$conf" "$spool" "$libexec" "$dir/log"
     install -d -m 0700 -o root -g root "$tls"
-    install -d -m 0700 -o postfix -g postfix "$data"
+    # the tree's user postfix may have other IDs than this machine's
+    run install -d -m 0700 -o postfix -g postfix "$(inner "$data")"
 
     local f
-    for f in /usr/lib/postfix/sbin/*; do
+    for f in "$ROOT"/usr/lib/postfix/sbin/*; do
         [ "${f##*/}" = tlsproxy ] && continue
         cp -pf --remove-destination "$f" "$libexec/"
     done
-    ln -sfn "$tlsproxy" "$libexec/tlsproxy"
+    if [ -n "$ROOT" ]; then  # a symlink to a host path would not resolve
+        cp -f --remove-destination "$tlsproxy" "$libexec/tlsproxy"
+        chmod 0755 "$libexec/tlsproxy"
+    else
+        ln -sfn "$tlsproxy" "$libexec/tlsproxy"
+    fi
 
     if [ ! -s "$tls/cert.pem" ] || [ ! -s "$tls/key.pem" ]; then
         openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 30 \
@@ -241,13 +277,17 @@ cmd_start() {
     if [ "$chroot" = y ]; then
         install -d -m 0755 "$spool/etc"
         for f in localtime services resolv.conf hosts nsswitch.conf host.conf; do
-            [ -f "/etc/$f" ] && cp -pf "/etc/$f" "$spool/etc/"
+            [ -f "$ROOT/etc/$f" ] && cp -pf "$ROOT/etc/$f" "$spool/etc/"
         done
+    fi
+    # In a tree, Postfix sees it as /: drop the prefix from every path.
+    if [ -n "$ROOT" ]; then
+        sed -i "s#$(printf '%s' "$ROOT" | sed 's/[].[*^$#\\]/\\&/g')/#/#g" "$conf/main.cf" "$conf/master.cf"
     fi
 
     # postfix -c puts MAIL_CONFIG=DIR/etc into the environment that master
     # and every daemon inherit: that is how "stop" finds leftovers.
-    if ! postfix -c "$conf" start >"$dir/start.out" 2>&1; then
+    if ! run postfix -c "$(inner "$conf")" start >"$dir/start.out" 2>&1; then
         cat "$dir/start.out" >&2
         tail -n 20 "$log" >&2 || true
         die "postfix start failed for $dir"
@@ -278,6 +318,7 @@ PF_SINK_PORT=$sink
 PF_SUBMIT_PORT=$submit
 PF_SINK_DOMAIN=sink.test
 PF_MASTER_PID=$(master_pid "$spool")
+PF_ROOT=$ROOT
 EOF
     echo "$PROG: started $dir (postscreen 127.0.0.1:$ps, sink :$sink, submit :$submit, tlsproxy $tlsproxy, chroot $chroot)"
 }
