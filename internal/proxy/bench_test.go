@@ -1,11 +1,17 @@
 package proxy
 
 import (
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
 	"sort"
 	"sync"
 	"testing"
 	"time"
 
+	"tlsproxy/internal/park"
 	"tlsproxy/internal/pfclient"
 	"tlsproxy/internal/pfversion"
 )
@@ -85,5 +91,94 @@ func BenchmarkSetupG4(b *testing.B) {
 				b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 			}
 		})
+	}
+}
+
+// BenchmarkIdleSessions measures what parking buys: n established
+// server-role sessions that have relayed one byte each way and then wait,
+// with parking on and off (ParkAfter < 0). It reports heap and goroutine
+// stack bytes and goroutines per session. Both ends of every session live
+// in this process (the test's TLS clients too), so the difference between
+// the two modes is the figure to read, not either one alone.
+//
+//	go test -run '^$' -bench IdleSessions -benchtime 1x ./internal/proxy
+func BenchmarkIdleSessions(b *testing.B) {
+	const n = 1000
+	for _, mode := range []struct {
+		name      string
+		parkAfter time.Duration
+	}{
+		{"park", time.Millisecond},
+		{"no-park", -1},
+	} {
+		b.Run(mode.name, func(b *testing.B) {
+			for range b.N {
+				idleSessions(b, n, mode.parkAfter)
+			}
+		})
+	}
+}
+
+func idleSessions(b *testing.B, n int, parkAfter time.Duration) {
+	fx := newFixture(b, nil)
+	fx.srv.ParkAfter = parkAfter
+	poller := &park.Poller{}
+	fx.srv.Poller = poller
+	path := fx.listen(b)
+	mem := func() (bytes uint64, goroutines int) {
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return ms.HeapInuse + ms.StackInuse, runtime.NumGoroutine()
+	}
+	// Warm up: the first session grows pools and the poller.
+	warm, warmTLS, _ := established(b, fx, path, "[127.0.0.1]:1", 30, 30)
+	ping(b, warm, warmTLS)
+	bytes0, g0 := mem()
+	type sess struct {
+		plain *net.UnixConn
+		tc    *tls.Conn
+	}
+	all := make([]sess, 0, n)
+	b.ResetTimer()
+	for i := range n {
+		plain, tc, _ := established(b, fx, path, fmt.Sprintf("[127.0.0.1]:%d", 1000+i), 300, 300)
+		ping(b, plain, tc)
+		all = append(all, sess{plain, tc})
+	}
+	b.StopTimer()
+	if parkAfter > 0 {
+		// Both directions of every session (and the warm-up's) park.
+		deadline := time.Now().Add(30 * time.Second)
+		for poller.Parked() < 2*(n+1) {
+			if time.Now().After(deadline) {
+				b.Fatalf("%d directions parked, want %d", poller.Parked(), 2*(n+1))
+			}
+			time.Sleep(10 * time.Millisecond) // a bounded wait for the parking, not synchronisation of the relay
+		}
+	}
+	bytes1, g1 := mem()
+	b.ReportMetric(float64(int64(bytes1)-int64(bytes0))/float64(n), "heap+stack-B/session")
+	b.ReportMetric(float64(g1-g0)/float64(n), "goroutines/session")
+	for _, s := range all {
+		s.tc.Close()
+		s.plain.Close()
+	}
+}
+
+// ping moves one byte each way through an established session.
+func ping(b *testing.B, plain *net.UnixConn, tc *tls.Conn) {
+	buf := make([]byte, 1)
+	if _, err := tc.Write([]byte("x")); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.ReadFull(plain, buf); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := plain.Write([]byte("y")); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.ReadFull(tc, buf); err != nil {
+		b.Fatal(err)
 	}
 }

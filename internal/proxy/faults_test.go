@@ -71,7 +71,7 @@ func TestFaults(t *testing.T) {
 
 // handOverTo connects to path as a 3.7 postscreen and hands over remote
 // with the given timeouts; it fails the test unless the status is 1.
-func handOverTo(t *testing.T, path, ep string, hs, idle int, remote *os.File) *net.UnixConn {
+func handOverTo(t testing.TB, path, ep string, hs, idle int, remote *os.File) *net.UnixConn {
 	t.Helper()
 	c, err := pftest.DialTLSProxy(path)
 	if err != nil {
@@ -98,7 +98,7 @@ func handOverTo(t *testing.T, path, ep string, hs, idle int, remote *os.File) *n
 
 // remoteConn is a loopback TCP pair: the remote client's end (closed at
 // the end of the test) and the server end to pass.
-func remoteConn(t *testing.T) (net.Conn, *os.File) {
+func remoteConn(t testing.TB) (net.Conn, *os.File) {
 	t.Helper()
 	rc, rf, err := pfclient.RemotePair()
 	if err != nil {
@@ -184,7 +184,7 @@ func faultResetMidHandshake(t *testing.T, fx *fixture, path string) {
 }
 
 // established runs the hand-over and the TLS handshake.
-func established(t *testing.T, fx *fixture, path, ep string, hs, idle int) (*net.UnixConn, *tls.Conn, net.Conn) {
+func established(t testing.TB, fx *fixture, path, ep string, hs, idle int) (*net.UnixConn, *tls.Conn, net.Conn) {
 	t.Helper()
 	rc, rf := remoteConn(t)
 	plain := handOverTo(t, path, ep, hs, idle, rf)
