@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # install-deps.sh — make sure this Debian machine has what the project's
 # interop tests and demo need: Debian's postfix package (master, postscreen,
-# smtp, tlsmgr, postlogd, tlsproxy), openssl, swaks, and the scanners and
+# smtp, tlsmgr, postlogd, tlsproxy) with its cdb, lmdb and pcre table
+# modules, openssl, swaks, and the scanners and
 # clients of the policy tests: sslscan and gnutls-cli (gnutls-bin); gcc and
 # libssl-dev for the libcrypto build (scripts/build-tags.sh).
 # Idempotent; needs root.
@@ -14,6 +15,10 @@ set -euo pipefail
 need=()
 command -v /usr/sbin/postfix >/dev/null 2>&1 || need+=(postfix)
 [ -x /usr/lib/postfix/sbin/tlsproxy ] || need+=(postfix)
+# cdb, lmdb and pcre tables (tls_server_sni_maps interop tests)
+for t in cdb lmdb pcre; do
+    [ -f /usr/lib/postfix/postfix-$t.so ] || need+=(postfix-$t)
+done
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v swaks >/dev/null 2>&1 || need+=(swaks libnet-ssleay-perl libio-socket-ssl-perl)
 command -v sslscan >/dev/null 2>&1 || need+=(sslscan)

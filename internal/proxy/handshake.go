@@ -74,7 +74,7 @@ func (ss *session) serverHandshake() []tlspolicy.NameValue {
 			log.Infof("%s: TLS cipher list \"%s\"", ss.endpoint, cl)
 		}
 	}
-	cfg, served := ss.srv.TLS.SessionConfig()
+	cfg, served := ss.srv.TLS.SessionConfigFor(ss.endpoint)
 	if verbose && ss.srv.TLS.AskCert {
 		// OpenSSL's verify callback lines, when the client's
 		// certificate arrives (not on resumption: no certificate is sent).

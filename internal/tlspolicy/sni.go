@@ -53,7 +53,7 @@ const maxSNICache = 1024
 
 // errSNIAbort ends a handshake whose SNI lookup or chain failed; Go sends
 // an internal_error alert, as Postfix's callback asks OpenSSL to.
-var errSNIAbort = errors.New("TLS SNI lookup or certificate chain problem")
+var errSNIAbort = errors.New("server name (SNI) callback failed")
 
 // SetSNI makes the server choose its certificate chain by the client's
 // SNI through lookup. log receives Postfix's per-session lines. Call it

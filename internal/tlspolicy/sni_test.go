@@ -58,6 +58,7 @@ func TestSNIChoice(t *testing.T) {
 	}{
 		{sni: "A.Example.NET", schemes: rsaOnly, served: "a.example.net", tried: []string{"A.Example.NET"}},
 		{sni: "a.example.net", schemes: ecOnly, served: "a-ec.example.net"},
+		{sni: "a.example.net", served: "a.example.net"}, // the client prefers RSA-PSS
 		{sni: "x.y.example.org", served: "wild.example.org", tried: []string{"x.y.example.org", ".y.example.org", ".example.org"}},
 		{sni: "example.org", served: "mx.example.test", tried: []string{"example.org", ".org"},
 			logs: []string{`^info: TLS SNI example.org from \[127\.0\.0\.1\]:\d+ not matched, using default chain$`}},
