@@ -81,6 +81,9 @@ func run(args []string, mailConfig string, stdout, stderr io.Writer, now time.Ti
 		return 1
 	}
 	report(stdout, settings, srv, warnings, now)
+	for _, l := range sniReport(cfg) { // sni.go
+		fmt.Fprintln(stdout, l)
+	}
 	return 0
 }
 
