@@ -88,3 +88,40 @@ func TestDependencies(t *testing.T) {
 		}
 	}
 }
+
+// testOnly are the packages that exist for tests and measurements; the
+// tools that use them are in tools.
+var (
+	testOnly = []string{"testing", "tlsproxy/internal/bench", "tlsproxy/internal/pfclient",
+		"tlsproxy/internal/pftest", "tlsproxy/internal/pftest/leak"}
+	tools = map[string]bool{
+		"tlsproxy/cmd/tlsproxy-bench": true, "tlsproxy/cmd/tlsproxy-soak": true,
+		"tlsproxy/internal/bench": true, "tlsproxy/internal/pfclient": true,
+		"tlsproxy/internal/pftest": true, "tlsproxy/internal/pftest/leak": true,
+		"tlsproxy/internal/interop": true,
+	}
+)
+
+// TestProductDependencies: what ships (the daemon, tlsproxy-policy and the
+// packages they are made of) never imports a test or measuring package,
+// nor the testing package.
+func TestProductDependencies(t *testing.T) {
+	checked := 0
+	for _, p := range listPackages(t) {
+		if p.Standard || tools[p.ImportPath] {
+			continue
+		}
+		checked++
+		for _, d := range p.Deps {
+			for _, bad := range testOnly {
+				if d == bad {
+					t.Errorf("%s depends on %s, which is for tests and measurements only", p.ImportPath, d)
+				}
+			}
+		}
+	}
+	if checked < 10 {
+		t.Errorf("only %d product packages checked", checked)
+	}
+}
+

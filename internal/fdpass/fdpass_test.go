@@ -13,6 +13,7 @@ import (
 
 	"tlsproxy/internal/fdpass"
 	"tlsproxy/internal/pftest"
+	"tlsproxy/internal/pftest/leak"
 )
 
 // pipe returns a pipe; the write end is what tests pass around. Once the
@@ -38,15 +39,6 @@ func expectEOF(t testing.TB, r *os.File) {
 	if n, err := r.Read(b[:]); err != io.EOF {
 		t.Fatalf("pipe read = %d, %v; want EOF (a copy of the write end leaked)", n, err)
 	}
-}
-
-func fdCount(t testing.TB) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
 }
 
 func rights(f *os.File, copies int) []byte {
@@ -123,7 +115,7 @@ func TestRecv(t *testing.T) {
 			a, b := pftest.UnixPair(t)
 			r, w := pipe(t)
 			b.SetReadDeadline(time.Now().Add(5 * time.Second))
-			before := fdCount(t)
+			before := leak.FDCount(t)
 			tc.setup(t, a, b, w)
 			got, err := fdpass.Recv(b)
 			if tc.wantErr != "" {
@@ -134,7 +126,7 @@ func TestRecv(t *testing.T) {
 				if !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("Recv error %q, want it to contain %q", err, tc.wantErr)
 				}
-				if n := fdCount(t); n > before {
+				if n := leak.FDCount(t); n > before {
 					t.Errorf("fd count %d after failed Recv, was %d", n, before)
 				}
 				w.Close()
@@ -144,7 +136,7 @@ func TestRecv(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Recv: %v", err)
 			}
-			if n := fdCount(t); n != before+1 {
+			if n := leak.FDCount(t); n != before+1 {
 				t.Errorf("fd count %d after Recv, want %d", n, before+1)
 			}
 			flags, err := unix.FcntlInt(got.Fd(), unix.F_GETFD, 0)

@@ -1,7 +1,8 @@
 package pftest
 
 // Small helpers shared by many packages' tests: a connected AF_UNIX
-// socket pair and golden-file comparison.
+// socket pair, a loopback TCP pair for the remote side, and golden-file
+// comparison.
 
 import (
 	"net"
@@ -9,8 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
+
+	"tlsproxy/internal/pfclient"
 )
 
 // UnixPair returns both ends of a fresh AF_UNIX stream socketpair; both
@@ -66,4 +70,20 @@ func Golden(t testing.TB, name, got string, update bool) {
 		}
 	}
 	t.Errorf("%s differs in length (run with -update to accept): got %d lines, want %d", path, len(gl), len(wl))
+}
+
+// RemotePair returns a connected loopback TCP pair standing for the
+// remote SMTP connection (pfclient.RemotePair): client, the far end that
+// talks TLS, with a 30 s deadline so that a stuck test fails instead of
+// hanging, and server, this side's socket as an *os.File to pass to
+// tlsproxy. Both are closed when the test ends.
+func RemotePair(t testing.TB) (client net.Conn, server *os.File) {
+	t.Helper()
+	client, server, err := pfclient.RemotePair()
+	if err != nil {
+		t.Fatalf("pftest: %v", err)
+	}
+	t.Cleanup(func() { client.Close(); server.Close() })
+	_ = client.SetDeadline(time.Now().Add(30 * time.Second))
+	return client, server
 }

@@ -16,7 +16,7 @@ func TestHandOverLimitEndsAtRelay(t *testing.T) {
 	fx := newFixture(t, nil)
 	fx.srv.InitTimeout = 300 * time.Millisecond
 	p := fx.start(t)
-	rc, rf := remotePair(t)
+	rc, rf := pftest.RemotePair(t)
 	if st := handOver(t, p, FlagRoleServer, rf, "[127.0.0.1]:9"); st != 1 {
 		t.Fatal(st)
 	}
@@ -70,7 +70,7 @@ func TestSecondListHasALimit(t *testing.T) {
 func TestHandshakeTimeoutIsLogged(t *testing.T) {
 	fx := newFixture(t, nil)
 	p := fx.start(t)
-	_, rf := remotePair(t)
+	_, rf := pftest.RemotePair(t)
 	if st := handOverTimeouts(t, p, FlagRoleServer, 1, 30, rf, "[127.0.0.1]:8"); st != 1 {
 		t.Fatalf("status %d", st)
 	}

@@ -64,7 +64,7 @@ func TestFaults(t *testing.T) {
 				t.Fatalf("good session after the fault: %v", err)
 			}
 			stop()
-			before.check(t, "after the fault")
+			before.Check(t, "after the fault")
 		})
 	}
 }
@@ -94,19 +94,6 @@ func handOverTo(t testing.TB, path, ep string, hs, idle int, remote *os.File) *n
 		remote.Close()
 	}
 	return c
-}
-
-// remoteConn is a loopback TCP pair: the remote client's end (closed at
-// the end of the test) and the server end to pass.
-func remoteConn(t testing.TB) (net.Conn, *os.File) {
-	t.Helper()
-	rc, rf, err := pfclient.RemotePair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rc.Close(); rf.Close() })
-	_ = rc.SetDeadline(time.Now().Add(30 * time.Second))
-	return rc, rf
 }
 
 // waitLine waits up to 10 s for a log record containing substr.
@@ -170,7 +157,7 @@ func clientHello(t testing.TB) []byte {
 }
 
 func faultResetMidHandshake(t *testing.T, fx *fixture, path string) {
-	rc, rf := remoteConn(t)
+	rc, rf := pftest.RemotePair(t)
 	ep := "[127.0.0.1]:6001"
 	handOverTo(t, path, ep, 30, 30, rf)
 	ch := clientHello(t)
@@ -186,7 +173,7 @@ func faultResetMidHandshake(t *testing.T, fx *fixture, path string) {
 // established runs the hand-over and the TLS handshake.
 func established(t testing.TB, fx *fixture, path, ep string, hs, idle int) (*net.UnixConn, *tls.Conn, net.Conn) {
 	t.Helper()
-	rc, rf := remoteConn(t)
+	rc, rf := pftest.RemotePair(t)
 	plain := handOverTo(t, path, ep, hs, idle, rf)
 	_ = plain.SetDeadline(time.Now().Add(30 * time.Second))
 	tc := fx.tlsClient(rc)
@@ -277,7 +264,7 @@ func sessionTime(t *testing.T, fx *fixture, ep string) time.Duration {
 }
 
 func faultSilentRemote(t *testing.T, fx *fixture, path string) {
-	_, rf := remoteConn(t)
+	_, rf := pftest.RemotePair(t)
 	ep := "[127.0.0.1]:6005"
 	handOverTo(t, path, ep, 1, 30, rf)
 	if el := sessionTime(t, fx, ep); el < 900*time.Millisecond {
@@ -288,7 +275,7 @@ func faultSilentRemote(t *testing.T, fx *fixture, path string) {
 }
 
 func faultSlowRemote(t *testing.T, fx *fixture, path string) {
-	rc, rf := remoteConn(t)
+	rc, rf := pftest.RemotePair(t)
 	ep := "[127.0.0.1]:6006"
 	handOverTo(t, path, ep, 1, 30, rf)
 	ch := clientHello(t) // a few hundred bytes: many seconds at this pace
@@ -472,7 +459,7 @@ func TestPostlogUnavailable(t *testing.T) {
 			log.Close() // bounded: flush wait plus one write deadline
 			t.Logf("20 sessions in %v, logger closed in %v", el, time.Since(start))
 			ln.Close()
-			before.check(t, "after the sessions")
+			before.Check(t, "after the sessions")
 		})
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"tlsproxy/internal/attr"
 	"tlsproxy/internal/pfclient"
+	"tlsproxy/internal/pftest"
 	"tlsproxy/internal/pfversion"
 )
 
@@ -164,7 +165,7 @@ func FuzzRequest(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte, which uint8) {
 		srv := servers[int(which)%len(servers)]
-		ours, theirs := unixPair(t)
+		ours, theirs := pftest.UnixPair(t)
 		defer theirs.Close()
 		done := make(chan struct{})
 		go func() { defer close(done); srv.Serve(ours) }()

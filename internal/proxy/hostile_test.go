@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tlsproxy/internal/pftest"
 )
 
 // Hostile TLS input: each must end the session cleanly,
@@ -41,7 +43,7 @@ func TestHostileHandshakes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fx := newFixture(t, nil)
 			p := fx.start(t)
-			rc, rf := remotePair(t)
+			rc, rf := pftest.RemotePair(t)
 			ep := fmt.Sprintf("[127.0.0.1]:%d", 8000+i)
 			handOver(t, p, FlagRoleServer, rf, ep)
 			_ = rc.SetDeadline(time.Now().Add(20 * time.Second))

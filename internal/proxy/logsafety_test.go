@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"tlsproxy/internal/pftest"
 	"tlsproxy/internal/tlspolicy"
 )
 
@@ -63,7 +64,7 @@ func TestLogSafety(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fx := newFixture(t, func(s *tlspolicy.ServerSettings) { s.AskCcert, s.LogLevel = true, "2" })
 			p := fx.start(t)
-			rc, rf := remotePair(t)
+			rc, rf := pftest.RemotePair(t)
 			ep := "[127.0.0.1]:" + string(rune('0'+i)) + "025"
 			handOver(t, p, FlagRoleServer|FlagSendContext, rf, ep)
 			cert := hostileCert(t, tt.cn, tt.issuer)

@@ -10,7 +10,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"tlsproxy/internal/pfclient"
+	"tlsproxy/internal/pftest/leak"
 	"tlsproxy/internal/pfversion"
 )
 
@@ -156,46 +156,14 @@ func serveUnix(t testing.TB, srv *Server) (path string, stop func()) {
 	return path, stop
 }
 
-// baseline is the process's goroutine and descriptor count at a point
-// the test wants to come back to.
-type baseline struct{ goroutines, fds int }
-
-func takeBaseline(t testing.TB) baseline {
+// takeBaseline is leak.Take once the relay's process-wide poller, whose
+// goroutine and descriptor live as long as the process, has started.
+func takeBaseline(t testing.TB) leak.Baseline {
 	t.Helper()
-	// The poller's goroutine and descriptor live as long as the process.
 	if err := defaultPoller.Start(); err != nil {
 		t.Fatal(err)
 	}
-	return baseline{runtime.NumGoroutine(), countFDs(t)}
-}
-
-func countFDs(t testing.TB) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skipf("cannot count descriptors: %v", err)
-	}
-	return len(ents) - 1 // the directory itself
-}
-
-// check waits (bounded: 10 s in 10 ms steps) until goroutines and open
-// descriptors are back to the baseline, and fails the test otherwise.
-func (b baseline) check(t testing.TB, what string) {
-	t.Helper()
-	var g, fds int
-	for range 1000 {
-		g, fds = runtime.NumGoroutine(), countFDs(t)
-		if g <= b.goroutines && fds <= b.fds {
-			return
-		}
-		time.Sleep(10 * time.Millisecond) // polling for exiting goroutines, bounded
-	}
-	var stacks []byte
-	if g > b.goroutines {
-		stacks = make([]byte, 1<<20)
-		stacks = stacks[:runtime.Stack(stacks, true)]
-	}
-	t.Errorf("%s: goroutines %d -> %d, descriptors %d -> %d\n%s", what, b.goroutines, g, b.fds, fds, stacks)
+	return leak.Take(t)
 }
 
 // loadVersions are the releases the load test mixes: each generation and
@@ -291,7 +259,7 @@ func relayUnderLoad(t *testing.T, parkAfter time.Duration) {
 		t.Errorf("park delay %v, but %d waits were parked", parkAfter, parked)
 	}
 	stop()
-	before.check(t, "after the load")
+	before.Check(t, "after the load")
 	for _, l := range fx.rec.Lines() {
 		if strings.Contains(l, "warning:") {
 			t.Errorf("unexpected log line %q", l)

@@ -12,13 +12,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"tlsproxy/internal/attr"
 	"tlsproxy/internal/logs"
@@ -78,27 +75,9 @@ type pair struct {
 	done  chan struct{}
 }
 
-func unixPair(t *testing.T) (*net.UnixConn, *net.UnixConn) {
-	t.Helper()
-	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conv := func(fd int) *net.UnixConn {
-		f := os.NewFile(uintptr(fd), "socketpair")
-		defer f.Close()
-		c, err := net.FileConn(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c.(*net.UnixConn)
-	}
-	return conv(fds[0]), conv(fds[1])
-}
-
 func (fx *fixture) start(t *testing.T) pair {
 	t.Helper()
-	ours, theirs := unixPair(t)
+	ours, theirs := pftest.UnixPair(t)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -113,32 +92,6 @@ func (fx *fixture) start(t *testing.T) pair {
 		}
 	})
 	return pair{plain: theirs, done: done}
-}
-
-// remotePair returns a connected loopback TCP pair: the remote SMTP
-// client's end and the server end that postscreen would pass on.
-func remotePair(t *testing.T) (client net.Conn, server *os.File) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	client, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sc.Close()
-	server, err = sc.(*net.TCPConn).File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close() })
-	return client, server
 }
 
 // handOver does postscreen's part up to the fd: announcement, request,
@@ -187,7 +140,7 @@ func (fx *fixture) tlsClient(c net.Conn) *tls.Conn {
 func TestSessionRelayAndPlaintextEOF(t *testing.T) {
 	fx := newFixture(t, nil)
 	p := fx.start(t)
-	rc, rf := remotePair(t)
+	rc, rf := pftest.RemotePair(t)
 	ep := "[" + rc.LocalAddr().(*net.TCPAddr).IP.String() + "]:" + fmt.Sprint(rc.LocalAddr().(*net.TCPAddr).Port)
 	if st := handOver(t, p, FlagRoleServer, rf, ep); st != 1 {
 		t.Fatalf("status %d, want 1", st)
@@ -228,7 +181,7 @@ func TestSessionRelayAndPlaintextEOF(t *testing.T) {
 func TestSessionRemoteEOFDeliversEverything(t *testing.T) {
 	fx := newFixture(t, nil)
 	p := fx.start(t)
-	rc, rf := remotePair(t)
+	rc, rf := pftest.RemotePair(t)
 	handOver(t, p, FlagRoleServer, rf, "[127.0.0.1]:2525")
 	tc := fx.tlsClient(rc)
 	if err := tc.Handshake(); err != nil {
@@ -253,7 +206,7 @@ func TestSessionRemoteEOFDeliversEverything(t *testing.T) {
 func TestSessionBothWaysIntegrity(t *testing.T) {
 	fx := newFixture(t, nil)
 	p := fx.start(t)
-	rc, rf := remotePair(t)
+	rc, rf := pftest.RemotePair(t)
 	handOver(t, p, FlagRoleServer, rf, "[127.0.0.1]:2525")
 	tc := fx.tlsClient(rc)
 	if err := tc.Handshake(); err != nil {
@@ -289,7 +242,7 @@ func readN(r io.Reader, n int) ([]byte, error) {
 func TestSessionPreHandshakeBytesNeverReachPlaintext(t *testing.T) {
 	fx := newFixture(t, nil)
 	p := fx.start(t)
-	rc, rf := remotePair(t)
+	rc, rf := pftest.RemotePair(t)
 	// A remote client that pipelines a command before its ClientHello
 	// (the STARTTLS injection pattern).
 	if _, err := rc.Write([]byte("EHLO injected\r\nMAIL FROM:<x@y>\r\n")); err != nil {
@@ -315,7 +268,7 @@ func TestSessionPreHandshakeBytesNeverReachPlaintext(t *testing.T) {
 func TestSessionSendContext(t *testing.T) {
 	fx := newFixture(t, nil)
 	p := fx.start(t)
-	rc, rf := remotePair(t)
+	rc, rf := pftest.RemotePair(t)
 	handOver(t, p, FlagRoleServer|FlagSendContext, rf, "[127.0.0.1]:2527")
 	tc := fx.tlsClient(rc)
 	if err := tc.Handshake(); err != nil {
@@ -375,7 +328,7 @@ func TestSessionStatusZero(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			fx := newFixture(t, tt.mod)
 			p := fx.start(t)
-			_, rf := remotePair(t)
+			_, rf := pftest.RemotePair(t)
 			if st := handOver(t, p, tt.flags, rf, "[192.0.2.1]:25"); st != 0 {
 				t.Fatalf("status %d, want 0", st)
 			}
@@ -452,7 +405,7 @@ func TestSessionIdleTimeout(t *testing.T) {
 	fx := newFixture(t, nil)
 	fx.srv.SessionSlack = time.Nanosecond // idle limit = 1 s (request timeout) + 1 ns
 	p := fx.start(t)
-	rc, rf := remotePair(t)
+	rc, rf := pftest.RemotePair(t)
 	if st := handOverTimeouts(t, p, FlagRoleServer, 5, 1, rf, "[127.0.0.1]:3"); st != 1 {
 		t.Fatalf("status %d", st)
 	}
@@ -472,14 +425,13 @@ func TestSessionIdleTimeout(t *testing.T) {
 // goroutines and descriptors come back to where they were.
 func TestSessionsLeakNothing(t *testing.T) {
 	fx := newFixture(t, nil)
-	fdsBefore := openFDs(t)
-	gBefore := runtime.NumGoroutine()
+	before := takeBaseline(t)
 	for i := 0; i < 5; i++ {
 		func() {
-			ours, theirs := unixPair(t)
+			ours, theirs := pftest.UnixPair(t)
 			done := make(chan struct{})
 			go func() { defer close(done); fx.srv.Serve(ours) }()
-			rc, rf := remotePair(t)
+			rc, rf := pftest.RemotePair(t)
 			handOver(t, pair{plain: theirs, done: done}, FlagRoleServer, rf, "[127.0.0.1]:9")
 			tc := fx.tlsClient(rc)
 			if i%2 == 0 {
@@ -490,25 +442,7 @@ func TestSessionsLeakNothing(t *testing.T) {
 			<-done
 		}()
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > gBefore && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond) // waiting for exiting goroutines to be reaped, bounded
-	}
-	if g := runtime.NumGoroutine(); g > gBefore {
-		buf := make([]byte, 1<<16)
-		t.Fatalf("goroutines %d -> %d\n%s", gBefore, g, buf[:runtime.Stack(buf, true)])
-	}
-	if after := openFDs(t); after > fdsBefore {
-		t.Fatalf("open fds %d -> %d", fdsBefore, after)
-	}
-}
-
-func openFDs(t *testing.T) int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skip("no /proc")
-	}
-	return len(ents)
+	before.Check(t, "after the sessions")
 }
 
 // wantLines checks that the recorded log has each of want as a prefix of
@@ -547,8 +481,8 @@ func TestSessionPanicIsContained(t *testing.T) {
 	}
 	good := fx.start(t)
 	bad := fx.start(t)
-	rcGood, rfGood := remotePair(t)
-	rcBad, rfBad := remotePair(t)
+	rcGood, rfGood := pftest.RemotePair(t)
+	rcBad, rfBad := pftest.RemotePair(t)
 	handOver(t, good, FlagRoleServer, rfGood, "[127.0.0.1]:1001")
 	handOver(t, bad, FlagRoleServer, rfBad, "[127.0.0.1]:1002")
 	tGood, tBad := fx.tlsClient(rcGood), fx.tlsClient(rcBad)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"tlsproxy/internal/pftest"
 )
 
 // TestRemoteSocketLeftAlone: the SMTP peer's socket keeps the options the
@@ -17,7 +19,7 @@ import (
 func TestRemoteSocketLeftAlone(t *testing.T) {
 	fx := newFixture(t, nil)
 	path := fx.listen(t)
-	rc, rf := remoteConn(t)
+	rc, rf := pftest.RemotePair(t)
 	fd := int(rf.Fd())
 	opts := []struct {
 		name       string
@@ -77,7 +79,7 @@ func TestPassedNonSocket(t *testing.T) {
 // true (see streamConn).
 func TestTLSReadAfterTimeout(t *testing.T) {
 	fx := newFixture(t, nil)
-	rc, rf := remoteConn(t)
+	rc, rf := pftest.RemotePair(t)
 	sc, err := newSockConn(rf)
 	if err != nil {
 		t.Fatal(err)
