@@ -25,6 +25,7 @@ command -v sslscan >/dev/null 2>&1 || need+=(sslscan)
 command -v gnutls-cli >/dev/null 2>&1 || need+=(gnutls-bin)
 command -v gcc >/dev/null 2>&1 || need+=(gcc libc6-dev)
 [ -f /usr/include/openssl/evp.h ] || need+=(libssl-dev)
+command -v pflogsumm >/dev/null 2>&1 || need+=(pflogsumm)   # log report comparison (internal/interop)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if [ "$(id -u)" != 0 ]; then

@@ -49,8 +49,8 @@ var serverRoleRules = []logRule{
 }
 
 // handshakeFailureRules hold when the client sends garbage instead of a
-// ClientHello. (Debian's tlsproxy also logs "warning: TLS library problem:
-// ..." from OpenSSL; that wording is library specific and not required.)
+// ClientHello. (Both also log "warning: TLS library problem: ..." in
+// OpenSSL's words; TestHandshakeFailureReasons compares those.)
 var handshakeFailureRules = []logRule{
 	ruleConnect,
 	{"handshake failed", `postfix/tlsproxy\[\d+\]: TLS handshake failed for service=smtpd peer=\[127\.0\.0\.1\]:{PORT}$`, true},

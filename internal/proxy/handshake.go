@@ -175,7 +175,7 @@ func (ss *session) handshakeProblem(err error) {
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		ss.srv.Log.Warnf("ciphertext read/write timeout for %s", ss.endpoint)
 	case !quietEnd(err):
-		ss.srv.Log.Warnf("TLS library problem: %v", err)
+		ss.logLibraryProblem(err)
 	}
 }
 

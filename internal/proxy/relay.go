@@ -190,7 +190,7 @@ func (rs *relayState) remoteEnded(err error) {
 		// The plaintext side stopped reading for the whole limit.
 		rs.timeout.CompareAndSwap(nil, "deadlock on plaintext stream for %s")
 	case err != nil && !rs.stopped.Load() && !closedConn(err):
-		rs.ss.srv.Log.Warnf("TLS library problem: %v", err)
+		rs.ss.logLibraryProblem(err)
 	}
 	rs.stop()
 }

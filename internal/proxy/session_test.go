@@ -259,7 +259,7 @@ func TestSessionPreHandshakeBytesNeverReachPlaintext(t *testing.T) {
 	waitDone(t, p)
 	wantLines(t, fx.rec, []string{
 		"CONNECT from [127.0.0.1]:2526",
-		"warning: TLS library problem: ",
+		"warning: TLS library problem: error:0A00010B:SSL routines::wrong version number:",
 		"TLS handshake failed for service=smtpd peer=[127.0.0.1]:2526",
 		"DISCONNECT [127.0.0.1]:2526",
 	}, nil)
