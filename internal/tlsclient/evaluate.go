@@ -56,18 +56,22 @@ func (s *Session) evaluate(cs tls.ConnectionState, now time.Time) Result {
 	s.mu.Unlock()
 	// ServerInfo describes "our certificate" and "the peer's": in the
 	// client role those are the client and server signatures.
-	info := tlspolicy.ServerInfo(cs, &tlspolicy.Server{Digest: strings.ToLower(s.st.MDAlg)}, sent)
+	info := tlspolicy.ServerInfoWith(cs, &tlspolicy.Server{Digest: strings.ToLower(s.st.MDAlg)}, sent, nil)
 	info.ClientSig, info.ServerSig = info.ServerSig, info.ClientSig
 	info.PeerStatus &= tlspolicy.PeerPresent
 	res := Result{Level: s.level, MustMatch: mustMatch(s.level)}
 
 	if len(cs.PeerCertificates) > 0 {
+		v := s.verify(cs.PeerCertificates, now)
 		if s.mask&tlspolicy.LogVerbose != 0 && !cs.DidResume && !s.dane && !s.mustFail {
-			for _, l := range s.verifyTrace(cs.PeerCertificates, now) {
+			for _, l := range verifyTrace(v, now) {
 				s.log.Infof("%s: %s", namaddr, l)
 			}
 		}
-		v := s.verify(cs.PeerCertificates, now)
+		if v.exhausted {
+			s.log.Warnf("%s: server certificate chain verification stopped after %d signature checks (the limit per session): certificate not trusted",
+				namaddr, s.sigChecks)
+		}
 		if s.mustFail {
 			// Nothing usable to match against (Postfix's must_fail):
 			// OpenSSL is set up so that verification fails with error 1

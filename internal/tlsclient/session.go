@@ -74,6 +74,7 @@ type Session struct {
 	ee, ta    []usableTLSA
 	dane      bool // TLSA records are in force (DANE, fingerprint or trust anchors)
 	mustFail  bool // verification can never succeed (Postfix must_fail)
+	sigChecks int  // signature checks of the last verification (tests)
 	noMatch   bool // a level that needs a TLSA match, without records
 
 	mu   sync.Mutex

@@ -59,6 +59,13 @@ type verdict struct {
 	first    *verifyError // nil: verified
 	peername string       // certificate name that matched a reference name
 	dane     *daneAuth
+
+	// For the verbose trace (PKIX only): the chain as built, the chain
+	// building error and whether the name check failed.
+	built     []*x509.Certificate
+	buildErr  *verifyError
+	nameErr   bool
+	exhausted bool // the signature-check budget ran out
 }
 
 // add records an error unless one at a lower or equal depth is known.
@@ -71,29 +78,31 @@ func (v *verdict) add(code, depth int, cert *x509.Certificate) {
 // verify checks the peer chain (leaf first) at time now.
 func (s *Session) verify(chain []*x509.Certificate, now time.Time) verdict {
 	var v verdict
-	// A hostile server can send hundreds of certificates in an order
-	// that makes chain building try each against each; like crypto/x509
-	// we bound the work. Chains longer than this fail the depth limit
-	// anyway (Postfix's verify depth is 9 by default).
+	// A hostile server can send many certificates that share one name
+	// (and one key identifier), in the order that makes a search try each
+	// against each; the chain builder bounds the signature checks.
 	if len(chain) > maxPeerChain {
 		chain = chain[:maxPeerChain]
 	}
+	b := tlspolicy.NewChainBuilder(s.st.VerifyDepth)
 	switch {
 	case s.dane:
-		s.verifyDANE(chain, now, &v)
+		s.verifyDANE(b, chain, now, &v)
 	default:
-		s.verifyPKIX(chain, now, &v)
+		s.verifyPKIX(b, chain, now, &v)
 	}
+	s.sigChecks, v.exhausted = b.Checks, b.Exhausted
 	return v
 }
 
 // maxPeerChain bounds how many of the peer's certificates are looked at.
-const maxPeerChain = 32
+const maxPeerChain = tlspolicy.MaxPeerChain
 
 // verifyPKIX follows OpenSSL's order: chain building (trusted first),
 // depth limit, purpose, host name, then validity dates from the top down.
-func (s *Session) verifyPKIX(chain []*x509.Certificate, now time.Time, v *verdict) {
-	built, trusted := s.buildChain(chain, v)
+func (s *Session) verifyPKIX(b *tlspolicy.ChainBuilder, chain []*x509.Certificate, now time.Time, v *verdict) {
+	built, trusted := s.buildChain(b, chain, v)
+	v.built, v.buildErr = built, v.first
 	if limit := s.st.VerifyDepth; trusted && limit >= 0 && len(built)-1 > limit {
 		v.add(errChainTooLong, limit+1, built[limit+1])
 	}
@@ -119,6 +128,7 @@ func (s *Session) checkName(leaf *x509.Certificate, v *verdict) {
 		v.peername = name
 		return
 	}
+	v.nameErr = true
 	v.add(code, 0, leaf)
 }
 
@@ -136,15 +146,17 @@ func checkTimes(built []*x509.Certificate, below int, now time.Time, v *verdict)
 
 // buildChain builds the chain from the leaf, preferring issuers from the
 // trust store (CAfile/CApath) over the ones the peer sent; trusted means
-// it ends in a self-signed certificate of the trust store.
-func (s *Session) buildChain(peer []*x509.Certificate, v *verdict) (built []*x509.Certificate, trusted bool) {
+// it ends in a self-signed certificate of the trust store. When the
+// builder's signature budget runs out, the certificate whose issuer was
+// being sought gets "unable to get local issuer certificate".
+func (s *Session) buildChain(b *tlspolicy.ChainBuilder, peer []*x509.Certificate, v *verdict) (built []*x509.Certificate, trusted bool) {
 	built = []*x509.Certificate{peer[0]}
 	fromStore := []bool{false}
 	used := make([]bool, len(peer))
 	used[0] = true
 	for depth := 0; depth < len(peer)+len(s.c.roots)+1; depth++ {
 		cur := built[depth]
-		if selfSigned(cur) {
+		if b.SelfSigned(cur) {
 			if fromStore[depth] || s.inStore(cur) {
 				return built, true
 			}
@@ -155,17 +167,17 @@ func (s *Session) buildChain(peer []*x509.Certificate, v *verdict) (built []*x50
 			v.add(code, depth, cur)
 			return built, false
 		}
-		if root := findIssuer(cur, s.c.roots, nil); root >= 0 {
+		if root := b.FindIssuer(cur, s.c.roots, nil); root >= 0 {
 			built, fromStore = append(built, s.c.roots[root]), append(fromStore, true)
 			continue
 		}
-		if next := findIssuer(cur, peer, used); next >= 0 {
+		if next := b.FindIssuer(cur, peer, used); next >= 0 {
 			used[next] = true
 			built, fromStore = append(built, peer[next]), append(fromStore, false)
 			continue
 		}
 		code := errUnableToGetIssuerLc
-		if fromStore[depth] {
+		if fromStore[depth] && !b.Exhausted {
 			code = errUnableToGetIssuer
 		}
 		v.add(code, depth, cur)
@@ -185,29 +197,6 @@ func (s *Session) inStore(c *x509.Certificate) bool {
 		}
 	}
 	return false
-}
-
-// findIssuer returns the index of the first unused candidate that issued
-// c, or -1.
-func findIssuer(c *x509.Certificate, candidates []*x509.Certificate, used []bool) int {
-	for i, p := range candidates {
-		if used != nil && used[i] {
-			continue
-		}
-		if issuedBy(c, p) {
-			return i
-		}
-	}
-	return -1
-}
-
-func issuedBy(child, parent *x509.Certificate) bool {
-	return bytes.Equal(child.RawIssuer, parent.RawSubject) && child.CheckSignatureFrom(parent) == nil
-}
-
-func selfSigned(c *x509.Certificate) bool {
-	return bytes.Equal(c.RawIssuer, c.RawSubject) &&
-		c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
 }
 
 // serverPurpose is OpenSSL's "ssl_server" purpose for a leaf: extended key
@@ -237,7 +226,9 @@ func serverPurpose(c *x509.Certificate) bool {
 // otherwise a DANE-TA record must match a certificate of the chain above
 // the leaf, or a full certificate or public key record must have signed
 // one, and the chain below it is checked for purpose, names and dates.
-func (s *Session) verifyDANE(chain []*x509.Certificate, now time.Time, v *verdict) {
+// Every signature check, chain building's and the trust anchors', comes
+// out of the one budget of b.
+func (s *Session) verifyDANE(b *tlspolicy.ChainBuilder, chain []*x509.Certificate, now time.Time, v *verdict) {
 	leaf := chain[0]
 	for _, r := range s.ee {
 		if r.matches(leaf) {
@@ -257,7 +248,7 @@ func (s *Session) verifyDANE(chain []*x509.Certificate, now time.Time, v *verdic
 	used[0] = true
 	for depth := 0; depth < len(chain); depth++ {
 		cur := built[depth]
-		if auth := s.matchTA(cur, depth); auth != nil {
+		if auth := s.matchTA(b, cur, depth); auth != nil {
 			v.dane = auth
 			s.checkLeaf(leaf, v)
 			below := auth.depth // certificates under the trust anchor
@@ -267,7 +258,7 @@ func (s *Session) verifyDANE(chain []*x509.Certificate, now time.Time, v *verdic
 			checkTimes(built, min(below, len(built)), now, v)
 			return
 		}
-		next := findIssuer(cur, chain, used)
+		next := b.FindIssuer(cur, chain, used)
 		if next < 0 {
 			break
 		}
@@ -279,7 +270,7 @@ func (s *Session) verifyDANE(chain []*x509.Certificate, now time.Time, v *verdic
 
 // matchTA reports whether cur (at depth) is a trust anchor by a DANE-TA
 // record, or was signed by a full certificate or bare key record.
-func (s *Session) matchTA(cur *x509.Certificate, depth int) *daneAuth {
+func (s *Session) matchTA(b *tlspolicy.ChainBuilder, cur *x509.Certificate, depth int) *daneAuth {
 	if depth > 0 {
 		for _, r := range s.ta {
 			if r.matches(cur) {
@@ -287,24 +278,15 @@ func (s *Session) matchTA(cur *x509.Certificate, depth int) *daneAuth {
 			}
 		}
 	}
-	for _, r := range s.ta {
+	for i, r := range s.ta {
 		switch {
-		case r.cert != nil && issuedBy(cur, r.cert):
+		case r.cert != nil && b.IssuedBy(cur, r.cert):
 			return &daneAuth{rec: r, depth: depth + 1}
-		case r.spki != nil && signedByKey(cur, r.spki):
+		case r.spki != nil && b.SignedByKey(cur, i, r.spki):
 			return &daneAuth{rec: r, depth: depth, mspki: true}
 		}
 	}
 	return nil
-}
-
-func signedByKey(c *x509.Certificate, spki []byte) bool {
-	pub, err := x509.ParsePKIXPublicKey(spki)
-	if err != nil {
-		return false
-	}
-	anchor := &x509.Certificate{PublicKey: pub}
-	return anchor.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) == nil
 }
 
 // matches compares a certificate with the record's association data.
@@ -359,34 +341,31 @@ func (e *verifyError) logText(namaddr string) string {
 // for a PKIX verification (not DANE), in OpenSSL's order: a chain-building
 // error at its depth and a purpose or host name error at depth 0 (each
 // verify=0), then every certificate of the chain from the top down: a
-// date error (verify=0), then verify=1. Lines have no peer name.
-func (s *Session) verifyTrace(peer []*x509.Certificate, now time.Time) []string {
-	if len(peer) > maxPeerChain {
-		peer = peer[:maxPeerChain]
+// date error (verify=0), then verify=1. Lines have no peer name. It reads
+// the verdict of verify: the chain is built once per session.
+func verifyTrace(v verdict, now time.Time) []string {
+	if len(v.built) == 0 {
+		return nil
 	}
 	line := func(depth, ok int, c *x509.Certificate) string {
 		return fmt.Sprintf("depth=%d verify=%d subject=%s", depth, ok, tlspolicy.OneLine(c.Subject))
 	}
-	var v verdict
-	built, _ := s.buildChain(peer, &v)
 	var lines []string
-	if v.first != nil {
-		lines = append(lines, line(v.first.depth, 0, v.first.cert))
+	if e := v.buildErr; e != nil {
+		lines = append(lines, line(e.depth, 0, e.cert))
 	}
-	leaf := peer[0]
+	leaf := v.built[0]
 	if !serverPurpose(leaf) {
 		lines = append(lines, line(0, 0, leaf))
 	}
-	if s.nameCheck && len(s.refs) > 0 {
-		if _, code := matchPeer(leaf, s.refs, s.c.set.WildcardMultipleLabels); code != 0 {
-			lines = append(lines, line(0, 0, leaf))
-		}
+	if v.nameErr {
+		lines = append(lines, line(0, 0, leaf))
 	}
-	for d := len(built) - 1; d >= 0; d-- {
-		if c := built[d]; now.Before(c.NotBefore) || now.After(c.NotAfter) {
+	for d := len(v.built) - 1; d >= 0; d-- {
+		if c := v.built[d]; now.Before(c.NotBefore) || now.After(c.NotAfter) {
 			lines = append(lines, line(d, 0, c))
 		}
-		lines = append(lines, line(d, 1, built[d]))
+		lines = append(lines, line(d, 1, v.built[d]))
 	}
 	return lines
 }

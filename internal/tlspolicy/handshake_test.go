@@ -72,7 +72,7 @@ func handshake(t *testing.T, srv *Server, client *tls.Config) (serverResult, tls
 	return <-done, tc.ConnectionState(), cerr
 }
 
-func mustServer(t *testing.T, s ServerSettings) *Server {
+func mustServer(t testing.TB, s ServerSettings) *Server {
 	t.Helper()
 	srv, warnings, err := newServer(t, s)
 	if err != nil || !srv.Enabled {

@@ -76,6 +76,13 @@ type NameValue struct{ Name, Value string }
 // resumption sends none) the first configured certificate is reported, as
 // OpenSSL reports the context's certificate.
 func ServerInfo(cs tls.ConnectionState, srv *Server, localCert *tls.Certificate) Info {
+	return ServerInfoWith(cs, srv, localCert, srv.VerifyPeer(cs.PeerCertificates, time.Now()))
+}
+
+// ServerInfoWith is ServerInfo with the handshake's one verification of
+// the peer's chain (VerifyPeer): nil leaves the TRUSTED bit and
+// VerifyFailure to the caller (the client role verifies by its own rules).
+func ServerInfoWith(cs tls.ConnectionState, srv *Server, localCert *tls.Certificate, ver *PeerVerification) Info {
 	useBits, algBits := cipherBits(cs.CipherSuite)
 	info := Info{
 		Protocol:      protocolName(cs.Version),
@@ -95,10 +102,12 @@ func ServerInfo(cs tls.ConnectionState, srv *Server, localCert *tls.Certificate)
 		}
 		info.PeerFingerprint = Fingerprint(srv.Digest, peer.Raw)
 		info.PeerPubkeyFingerprint = Fingerprint(srv.Digest, peer.RawSubjectPublicKeyInfo)
-		if srv.trusts(cs.PeerCertificates) {
+		switch {
+		case ver == nil:
+		case ver.Trusted:
 			info.PeerStatus |= PeerTrusted
-		} else {
-			info.VerifyFailure = srv.verifyFailure(cs.PeerCertificates)
+		default:
+			info.VerifyFailure = ver.Failure
 		}
 	}
 	if cs.Version < tls.VersionTLS13 {
@@ -115,17 +124,6 @@ func ServerInfo(cs tls.ConnectionState, srv *Server, localCert *tls.Certificate)
 		info.ClientSig = signatureOf(peer.PublicKey, !cs.DidResume)
 	}
 	return info
-}
-
-// trusts reports whether the peer chain verifies against the CA pool
-// within the configured depth.
-func (s *Server) trusts(chain []*x509.Certificate) bool {
-	for _, c := range s.verifiedChains(chain, time.Now()) {
-		if len(c)-1 <= s.verifyDepth {
-			return true
-		}
-	}
-	return false
 }
 
 func leafOf(c *tls.Certificate) *x509.Certificate {

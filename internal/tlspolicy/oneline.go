@@ -58,20 +58,29 @@ var shortNames = map[string]string{
 // peer name: "depth=D verify=V subject=/...", in OpenSSL's order for the
 // usual cases. A chain that verifies against the CA store is reported
 // from its root down, each with verify=1. Otherwise the chain as sent
-// gets one verify=0 line at its top (no issuer in the store, or
-// self-signed), then each certificate from the top down: a verify=0 line
-// for a date outside its validity, and verify=1. Other checks (purpose,
-// depth) add no lines here.
+// (at most MaxPeerChain certificates) gets one verify=0 line at its top
+// (no issuer in the store, or self-signed), then each certificate from
+// the top down: a verify=0 line for a date outside its validity, and
+// verify=1. Other checks (purpose, depth) add no lines here. It verifies
+// the chain: VerifyTraceOf reuses a verification.
 func (s *Server) VerifyTrace(chain []*x509.Certificate, now time.Time) []string {
+	return s.VerifyTraceOf(s.VerifyPeer(chain, now), chain, now)
+}
+
+// VerifyTraceOf is VerifyTrace with the chain's verification v.
+func (s *Server) VerifyTraceOf(v *PeerVerification, chain []*x509.Certificate, now time.Time) []string {
 	if len(chain) == 0 {
 		return nil
+	}
+	if len(chain) > MaxPeerChain {
+		chain = chain[:MaxPeerChain]
 	}
 	line := func(depth, ok int, c *x509.Certificate) string {
 		return fmt.Sprintf("depth=%d verify=%d subject=%s", depth, ok, OneLine(c.Subject))
 	}
 	var lines []string
-	if chains := s.verifiedChains(chain, now); len(chains) > 0 {
-		built := chains[0]
+	if v != nil && len(v.chains) > 0 {
+		built := v.chains[0]
 		for d := len(built) - 1; d >= 0; d-- {
 			lines = append(lines, line(d, 1, built[d]))
 		}
@@ -86,24 +95,4 @@ func (s *Server) VerifyTrace(chain []*x509.Certificate, now time.Time) []string 
 		lines = append(lines, line(d, 1, chain[d]))
 	}
 	return lines
-}
-
-// verifiedChains returns the chains (leaf first, root last) by which
-// chain verifies against the CA store for client use, or none.
-func (s *Server) verifiedChains(chain []*x509.Certificate, now time.Time) [][]*x509.Certificate {
-	if s.verifyPool == nil {
-		return nil
-	}
-	inter := x509.NewCertPool()
-	for _, c := range chain[1:] {
-		inter.AddCert(c)
-	}
-	chains, err := chain[0].Verify(x509.VerifyOptions{
-		Roots: s.verifyPool, Intermediates: inter, CurrentTime: now,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	})
-	if err != nil {
-		return nil
-	}
-	return chains
 }

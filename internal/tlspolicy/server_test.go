@@ -24,7 +24,7 @@ type fixture struct {
 	clientCert, client string // CA-issued Ed25519 client cert / key files
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{dir: t.TempDir(), ca: pftest.NewCA(t, "Test CA")}
 	rsaCert, rsaKey := f.ca.Issue(t, "mx.example.test", []string{"mx.example.test"}, pftest.KeyRSA2048)
@@ -69,7 +69,7 @@ func (f *fixture) settings() ServerSettings {
 }
 
 // newServer runs NewServer and returns the server and its warnings.
-func newServer(t *testing.T, s ServerSettings) (*Server, []string, error) {
+func newServer(t testing.TB, s ServerSettings) (*Server, []string, error) {
 	t.Helper()
 	var warnings []string
 	srv, err := NewServer(s, logs.Lines(func(w string) { warnings = append(warnings, w) }))

@@ -72,14 +72,12 @@ func TestTrust(t *testing.T) {
 			s.AskCcert, s.CAfile, s.CApath, s.VerifyDepth = true, tt.caFile, tt.caPath, tt.depth
 			srv := mustServer(t, s)
 			chain := []*x509.Certificate{tt.leaf}
-			if got := srv.trusts(chain); got != tt.want {
-				t.Errorf("trusted = %v, want %v", got, tt.want)
+			v := srv.VerifyPeer(chain, time.Now())
+			if v.Trusted != tt.want {
+				t.Errorf("trusted = %v, want %v", v.Trusted, tt.want)
 			}
-			if tt.want {
-				return
-			}
-			if got := srv.verifyFailure(chain); got != tt.why {
-				t.Errorf("verifyFailure = %q, want %q", got, tt.why)
+			if v.Failure != tt.why {
+				t.Errorf("failure = %q, want %q", v.Failure, tt.why)
 			}
 		})
 	}

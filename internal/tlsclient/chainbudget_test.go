@@ -1,0 +1,177 @@
+package tlsclient
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"tlsproxy/internal/tlspolicy"
+)
+
+// hostileChain is what the hostile remote server of issue 14 sends: a
+// leaf and 31 CA certificates that all share one subject name and one
+// key identifier, so that neither the name nor the AKID/SKID pair tells
+// the issuers apart, sent in the order that makes every real issuer the
+// last candidate a greedy search tries. P-521 keys make each signature
+// check as dear as Go's verification gets.
+type hostileChain struct {
+	chain []*x509.Certificate // as sent: leaf, then certs[31] … certs[1]
+	tls   tls.Certificate
+}
+
+var (
+	hostileOnce sync.Once
+	hostile     hostileChain
+)
+
+const hostileCAs = maxPeerChain - 1
+
+func hostileServerChain(t testing.TB) hostileChain {
+	hostileOnce.Do(func() {
+		now := time.Now()
+		keys := make([]*ecdsa.PrivateKey, hostileCAs+1)
+		for i := range keys {
+			keys[i], _ = ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+		}
+		name := pkix.Name{CommonName: "Hostile CA"}
+		skid := []byte{1, 2, 3, 4, 5, 6, 7, 8}
+		// certs[i] (i ≥ 1) is a CA signed by keys[i+1]; certs[hostileCAs] is
+		// self-signed; certs[0] is the leaf, signed by keys[1].
+		certs := make([]*x509.Certificate, hostileCAs+1)
+		for i := hostileCAs; i >= 0; i-- {
+			tpl := &x509.Certificate{SerialNumber: big.NewInt(int64(i + 1)), Subject: name,
+				NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+				BasicConstraintsValid: true, IsCA: true, SubjectKeyId: skid}
+			if i == 0 {
+				tpl.Subject, tpl.IsCA, tpl.SubjectKeyId = pkix.Name{CommonName: "mx.example.com"}, false, nil
+				tpl.DNSNames = []string{"mx.example.com"}
+				tpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+			}
+			parent, signer := tpl, keys[i]
+			if i < hostileCAs {
+				parent, signer = certs[i+1], keys[i+1]
+			}
+			der, err := x509.CreateCertificate(rand.Reader, tpl, parent, &keys[i].PublicKey, signer)
+			if err != nil {
+				panic(err)
+			}
+			certs[i], _ = x509.ParseCertificate(der)
+		}
+		hostile.chain = []*x509.Certificate{certs[0]}
+		hostile.tls = tls.Certificate{Certificate: [][]byte{certs[0].Raw}, PrivateKey: keys[0], Leaf: certs[0]}
+		for i := hostileCAs; i >= 1; i-- {
+			hostile.chain = append(hostile.chain, certs[i])
+			hostile.tls.Certificate = append(hostile.tls.Certificate, certs[i].Raw)
+		}
+	})
+	return hostile
+}
+
+// hostileHandshake runs one client-role session against a loopback server
+// that sends the hostile chain and returns the session, evaluated.
+func hostileHandshake(tb testing.TB, cl *Client, level int, srv *tls.Config) (*Session, Result) {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		tc := tls.Server(c, srv)
+		if tc.Handshake() == nil {
+			var b [1]byte
+			_, _ = tc.Read(b[:]) // until the client closes
+		}
+	}()
+	st := baseStart(level)
+	st.MatchNames = []string{"hostname"}
+	sess, err := cl.NewSession(st, &recLog{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tc := tls.Client(conn, sess.Config())
+	if err := tc.Handshake(); err != nil {
+		tb.Fatal(err)
+	}
+	res := sess.Evaluate(tc.ConnectionState())
+	tc.Close()
+	<-done
+	return sess, res
+}
+
+func hostileServerConfig(tb testing.TB) *tls.Config {
+	h := hostileServerChain(tb)
+	return &tls.Config{Certificates: []tls.Certificate{h.tls}, MaxVersion: tls.VersionTLS13}
+}
+
+// The hostile server of issue 14: at every level, one session costs a
+// bounded number of signature checks, and the chain is not trusted.
+func TestHostileSameSubjectChainBounded(t *testing.T) {
+	f := newFixture(t)
+	cl, err := New(Settings{CAfile: f.caFile}, func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := hostileServerConfig(t)
+	for _, level := range []int{LevelMay, LevelEncrypt, LevelVerify, LevelSecure} {
+		sess, res := hostileHandshake(t, cl, level, srv)
+		if sess.sigChecks > tlspolicy.SigCheckBudget {
+			t.Errorf("level %d: %d signature checks, budget %d", level, sess.sigChecks, tlspolicy.SigCheckBudget)
+		}
+		if !slices.ContainsFunc(sess.log.(*recLog).lines, func(l string) bool {
+			return strings.HasPrefix(l, "warning: mx.example.com[127.0.0.1]:25: server certificate chain verification stopped after ")
+		}) {
+			t.Errorf("level %d: no warning that the budget ran out in %q", level, sess.log.(*recLog).lines)
+		}
+		if res.PeerStatus&tlspolicy.PeerTrusted != 0 {
+			t.Errorf("level %d: hostile chain reported TRUSTED (peer_status=%d)", level, res.PeerStatus)
+		}
+	}
+}
+
+// BenchmarkHostileServerHandshake is the CPU one client-role session
+// costs against the hostile server (handshake, then verification); compare
+// BenchmarkNormalServerHandshake.
+func BenchmarkHostileServerHandshake(b *testing.B) {
+	cl := &Client{}
+	srv := hostileServerConfig(b)
+	b.ResetTimer()
+	for b.Loop() {
+		hostileHandshake(b, cl, LevelMay, srv)
+	}
+}
+
+// BenchmarkNormalServerHandshake: the same with the hostile chain's leaf
+// and its one real issuer.
+func BenchmarkNormalServerHandshake(b *testing.B) {
+	h := hostileServerChain(b)
+	cert := h.tls
+	cert.Certificate = [][]byte{h.tls.Certificate[0], h.tls.Certificate[len(h.tls.Certificate)-1]}
+	srv := &tls.Config{Certificates: []tls.Certificate{cert}}
+	cl := &Client{}
+	b.ResetTimer()
+	for b.Loop() {
+		hostileHandshake(b, cl, LevelMay, srv)
+	}
+}
