@@ -70,6 +70,9 @@ func run(args []string, mailConfig string, stdout, stderr io.Writer, now time.Ti
 		fmt.Fprintf(stderr, "tlsproxy-policy: fatal: %v\n", err)
 		return 1
 	}
+	if v, err := tlsconf.InstalledRelease(cfg); err == nil {
+		tlsconf.UseRelease(cfg, v) // the defaults of the installed Postfix
+	}
 	settings, err := tlsconf.Load(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "tlsproxy-policy: fatal: %v\n", err)
@@ -127,6 +130,7 @@ func report(w io.Writer, s tlspolicy.ServerSettings, srv *tlspolicy.Server, warn
 				line("ciphers %s: %s", vn.name, orNone(strings.Join(names, " ")))
 			}
 		}
+		line("key exchange groups: %s", tlspolicy.DescribeGroups(srv.Options))
 		for _, c := range srv.Certificates() {
 			line("certificate: %s", describeCert(c, now))
 		}

@@ -62,7 +62,8 @@ func clientRole(cfg *conf.Config, log logs.Logger) (clientSetup, error) {
 		"mdalg":       r.Str("tlsproxy_client_fingerprint_digest"),
 	}
 	wildcards := r.Bool("tls_wildcard_matches_multiple_labels")
-	var lists [5]string // the cipher grades' lists, as for the server role
+	global := tlsconf.Global(r) // groups and options, as for the server role
+	var lists [5]string         // the cipher grades' lists, as for the server role
 	for i, g := range []string{"high", "medium", "low", "export", "null"} {
 		lists[i] = r.Str("tls_" + g + "_cipherlist")
 	}
@@ -83,6 +84,18 @@ func clientRole(cfg *conf.Config, log logs.Logger) (clientSetup, error) {
 		return clientSetup{}, nil
 	}
 	setup := clientSetup{init: init}
+	// Postfix logs the group warnings once per TLS context it makes; the
+	// other notes were logged with the server role's.
+	opts := global.Resolve(func(w string) {
+		if strings.Contains(w, "key exchange group") || strings.Contains(w, "ECDHE curve") {
+			log.Warnf("%s", w)
+		}
+	})
+	if opts.Fatal != "" {
+		log.Warnf("%s", opts.Fatal)
+		log.Warnf("TLS client initialization failed")
+		return setup, nil
+	}
 	cache, ok, err := clientSessionCache(cfg, log)
 	if err != nil || !ok {
 		return setup, err
@@ -106,6 +119,8 @@ func clientRole(cfg *conf.Config, log logs.Logger) (clientSetup, error) {
 				return list
 			},
 			SessionCache: cache,
+			Curves:       opts.Curves,
+			NoTickets:    opts.NoTickets,
 		}, log)
 	}
 	if mask, _ := tlspolicy.ParseLogLevel(init["log_level"]); mask&tlspolicy.LogVerbose != 0 {

@@ -104,6 +104,7 @@ func run(args []string, environ []string, stderr io.Writer) int {
 	if err != nil {
 		return early("%v", err)
 	}
+	useInstalledDefaults(cfg)
 
 	log, err := openLog(cfg, process, environ, opts, stderr)
 	if log == nil {

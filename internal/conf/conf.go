@@ -27,6 +27,8 @@ type Config struct {
 	log      logs.Logger       // never nil
 	hostname string            // gethostname() result for myhostname's default
 	progname string            // basename(argv[0]) for process_name's default
+	defaults map[string]Param  // Defaults, or those of another release (SetRelease)
+	release  Release           // whose defaults these are
 }
 
 func newConfig(log logs.Logger) *Config {
@@ -36,6 +38,8 @@ func newConfig(log logs.Logger) *Config {
 		log:      logs.OrDiscard(log),
 		hostname: host,
 		progname: filepath.Base(os.Args[0]),
+		defaults: Defaults,
+		release:  BaseRelease,
 	}
 }
 
@@ -131,7 +135,7 @@ func (c *Config) Defined(name string) bool {
 	defer c.mu.RUnlock()
 	_, ok := c.values[name]
 	if !ok {
-		_, ok = Defaults[name]
+		_, ok = c.defaults[name]
 	}
 	return ok
 }

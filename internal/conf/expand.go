@@ -388,7 +388,7 @@ func (e *expander) lookup(name string) (value string, defined bool) {
 	if e.inDomain && name == "mydomain" {
 		return "", false
 	}
-	p, ok := Defaults[name]
+	p, ok := e.c.defaults[name]
 	if !ok {
 		return "", false
 	}

@@ -50,8 +50,8 @@ func (e *expander) runtimeDefault(name string) string {
 // value expands the setting of name, or its table default. p is the table
 // entry (zero for unknown names).
 func (c *Config) value(name string) (string, Param, error) {
-	p := Defaults[name]
 	c.mu.RLock()
+	p := c.defaults[name]
 	e := &expander{c: c}
 	raw, ok := e.lookup(name)
 	if !ok {

@@ -11,7 +11,7 @@ import (
 // goldenDefaults holds "postconf -d" of Postfix 3.7.11 for every name in
 // Defaults; host- and program-dependent values are replaced by hostDependent.
 const (
-	goldenDefaults = "testdata/postconf-d.golden"
+	goldenDefaults = "testdata/postconf-d-3.7.11.golden"
 	hostDependent  = "(host-dependent)"
 )
 

@@ -44,6 +44,20 @@ type Settings struct {
 	// any tlsproxy process resumes them. Nil: no session is resumed (as
 	// Postfix without smtp_ or lmtp_tls_session_cache_database).
 	SessionCache SessionCache
+
+	// Curves are the key-exchange groups (tls_eecdh_auto_curves, see
+	// tlspolicy.KeyExchangeGroups); nil: X25519, P-256, P-521, P-384.
+	Curves []tls.CurveID
+	// NoTickets: no session tickets (tls_ssl_options = NO_TICKET).
+	NoTickets bool
+}
+
+// curves returns the key-exchange groups to offer.
+func (c *Client) curves() []tls.CurveID {
+	if len(c.set.Curves) > 0 {
+		return c.set.Curves
+	}
+	return []tls.CurveID{tls.X25519, tls.CurveP256, tls.CurveP521, tls.CurveP384}
 }
 
 // SessionCache hands out the session cache of one destination: cacheType

@@ -137,8 +137,10 @@ func (c *Client) NewSession(st Start, log logs.Logger) (*Session, error) {
 		MinVersion:         minV,
 		MaxVersion:         maxV,
 		CipherSuites:       suites,
-		CurvePreferences:   []tls.CurveID{tls.X25519, tls.CurveP256, tls.CurveP521, tls.CurveP384},
-		ClientSessionCache: s.sessionCache(),
+		CurvePreferences:   c.curves(),
+		// tls_ssl_options = NO_TICKET: Go's client then resumes nothing.
+		SessionTicketsDisabled: c.set.NoTickets,
+		ClientSessionCache:     s.sessionCache(),
 		GetClientCertificate: func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
 			cert := c.clientCertificate(cri)
 			s.mu.Lock()

@@ -109,6 +109,11 @@ func GlobalSettings(r *Reader, s *tlspolicy.ServerSettings) {
 	s.ExportCipherlist = r.Str("tls_export_cipherlist")
 	s.NullCipherlist = r.Str("tls_null_cipherlist")
 	s.PreemptCipherlist = r.Bool("tls_preempt_cipherlist")
+	if release(r.cfg) >= 308 {
+		// 3.8 and later: the low and export grades mean medium.
+		s.LowCipherlist, s.ExportCipherlist = s.MediumCipherlist, s.MediumCipherlist
+	}
+	s.Global = Global(r)
 }
 
 // Load reads every server-role setting: [ServerSettings], then

@@ -319,9 +319,17 @@ func (e *CAError) Unwrap() error { return e.Err }
 // loadCAs reads CAfile and the hashed certificate files of CApath, all
 // before the jail, so that CApath need not exist inside it. names holds
 // the CAfile certificates only (their subjects are sent in the certificate
-// request, as Postfix does); verify holds both.
-func loadCAs(caFile, caPath string) (names, verify *x509.CertPool, err error) {
+// request, as Postfix does); verify holds both, and the system's CAs
+// when system is set.
+func loadCAs(caFile, caPath string, system bool) (names, verify *x509.CertPool, err error) {
 	verify = x509.NewCertPool()
+	if system && (caFile != "" || caPath != "") {
+		// tls_append_default_CA: the system's CAs too, only with
+		// CAfile or CApath set, as in Postfix.
+		if sys, err := x509.SystemCertPool(); err == nil && sys != nil {
+			verify = sys.Clone()
+		}
+	}
 	if caFile != "" {
 		data, err := os.ReadFile(caFile)
 		if err != nil {

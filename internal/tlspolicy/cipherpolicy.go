@@ -126,7 +126,7 @@ func (srv *Server) noteIgnored(s ServerSettings, log logs.Logger) {
 	}
 	if s.EECDHGrade != "" {
 		srv.ignore(fmt.Sprintf("tlsproxy_tls_eecdh_grade = %s has no effect (as in Postfix 3.6 and later):"+
-			" the groups are X25519, P-256, P-521, P-384 (X448 is not supported by Go crypto/tls)", s.EECDHGrade), nil)
+			" the groups come from tls_eecdh_auto_curves and tls_ffdhe_auto_groups", s.EECDHGrade), nil)
 	}
 	if s.AlwaysIssueSessionIDs {
 		srv.ignore("tlsproxy_tls_always_issue_session_ids = yes has no effect: Go crypto/tls issues no"+

@@ -129,7 +129,7 @@ func TestHandshakeServerCerts(t *testing.T) {
 				t.Errorf("summary %q", line)
 			}
 			if tt.proto == "TLSv1.3" {
-				if info.KexName != "X25519" {
+				if info.KexName != "X25519MLKEM768" {
 					t.Errorf("key exchange %q", info.KexName)
 				}
 				if tt.sig != "" && !strings.HasSuffix(line, tt.sig) {

@@ -52,6 +52,7 @@ func (s ServerSettings) Scope() string {
 	str("ExportCipherlist", s.ExportCipherlist)
 	str("NullCipherlist", s.NullCipherlist)
 	flag("PreemptCipherlist", s.PreemptCipherlist)
+	str("Global", fmt.Sprintf("%+v", s.Global)) // plain values only (TestScopeCoversEverySetting)
 	sum := h.Sum(nil)
 	return hex.EncodeToString(sum[:8])
 }

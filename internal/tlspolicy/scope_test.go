@@ -12,25 +12,40 @@ import (
 func TestScopeCoversEverySetting(t *testing.T) {
 	base := ServerSettings{SecurityLevel: "may", VerifyDepth: 9, LogLevel: "1"}
 	scope := base.Scope()
-	typ := reflect.TypeOf(base)
-	for i := range typ.NumField() {
-		f := typ.Field(i)
+	var leaves func(v reflect.Value, path string, visit func(reflect.Value, string))
+	leaves = func(v reflect.Value, path string, visit func(reflect.Value, string)) {
+		if v.Kind() != reflect.Struct {
+			visit(v, path)
+			return
+		}
+		for i := range v.NumField() {
+			leaves(v.Field(i), path+"."+v.Type().Field(i).Name, visit)
+		}
+	}
+	n := 0
+	leaves(reflect.ValueOf(base), "ServerSettings", func(reflect.Value, string) { n++ })
+	for i := range n {
 		changed := base
-		v := reflect.ValueOf(&changed).Elem().Field(i)
-		switch f.Type.Kind() {
-		case reflect.String:
-			v.SetString(v.String() + "x")
-		case reflect.Bool:
-			v.SetBool(!v.Bool())
-		case reflect.Int:
-			v.SetInt(v.Int() + 1)
-		default:
-			t.Errorf("ServerSettings.%s is a %s: Scope hashes plain values only", f.Name, f.Type)
-			continue
-		}
-		if changed.Scope() == scope {
-			t.Errorf("ServerSettings.%s does not change Scope(): add it there", f.Name)
-		}
+		j := 0
+		leaves(reflect.ValueOf(&changed).Elem(), "ServerSettings", func(v reflect.Value, name string) {
+			if j++; j-1 != i {
+				return
+			}
+			switch v.Kind() {
+			case reflect.String:
+				v.SetString(v.String() + "x")
+			case reflect.Bool:
+				v.SetBool(!v.Bool())
+			case reflect.Int:
+				v.SetInt(v.Int() + 1)
+			default:
+				t.Errorf("%s is a %s: Scope hashes plain values only", name, v.Type())
+				return
+			}
+			if changed.Scope() == scope {
+				t.Errorf("%s does not change Scope(): add it there", name)
+			}
+		})
 	}
 }
 

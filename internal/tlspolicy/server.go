@@ -38,6 +38,10 @@ type ServerSettings struct {
 	HighCipherlist, MediumCipherlist, LowCipherlist string
 	ExportCipherlist, NullCipherlist                string
 	PreemptCipherlist                               bool
+
+	// Global holds the other global tls_* settings (groups, options,
+	// OpenSSL configuration; see options.go).
+	Global GlobalTLS
 }
 
 // Server is the prepared server role, built once before the jail.
@@ -66,6 +70,9 @@ type Server struct {
 	// cannot honour (each was also warned about unless it is harmless).
 	Ignored []string
 
+	// Options are the global tls_* settings as resolved (groups, …).
+	Options Options
+
 	versions    versionSet        // protocol versions accepted
 	suites      []uint16          // TLS 1.0-1.2 suites of CipherList
 	certs       []tls.Certificate // in preference order
@@ -73,9 +80,6 @@ type Server struct {
 	verifyDepth int
 	sni         *sniState // tls_server_sni_maps (sni.go); nil: none
 }
-
-// Key exchange groups: the tls_eecdh_auto_curves default that Go supports.
-var serverCurves = []tls.CurveID{tls.X25519, tls.CurveP256, tls.CurveP521, tls.CurveP384}
 
 // NewServer applies Postfix's server-role start-up rules (docs/configuration.md) and
 // loads keys, certificates and CAs. Warnings, and the lines Postfix logs
@@ -106,6 +110,13 @@ func NewServer(s ServerSettings, log logs.Logger) (*Server, error) {
 	srv := &Server{Config: &tls.Config{}}
 	if !use {
 		log.Warnf("TLS server role is disabled with tlsproxy_tls_security_level or tlsproxy_use_tls")
+		return srv, nil
+	}
+	// The TLS library's global settings: Postfix reads them when it
+	// initializes the library, before the server context.
+	srv.Options = s.Global.Resolve(func(w string) { log.Warnf("%s", w) })
+	srv.Ignored = append(srv.Ignored, srv.Options.Notes...)
+	if srv.Options.Fatal != "" {
 		return srv, nil
 	}
 	srv.Enforce = enforce
@@ -170,6 +181,11 @@ func NewServer(s ServerSettings, log logs.Logger) (*Server, error) {
 		}
 		return srv, nil
 	}
+	if versions = srv.Options.bound(versions); versions == 0 {
+		log.Warnf("TLS protocol list \"%s\" and the OpenSSL configuration's MinProtocol/MaxProtocol"+
+			" leave no protocol version: disabling TLS support", protocols)
+		return srv, nil
+	}
 	if srv.RequireCert {
 		// Postfix raises OpenSSL's security level to 1 when client
 		// certificates are required; OpenSSL 3 then refuses TLSv1 and
@@ -229,7 +245,7 @@ func NewServer(s ServerSettings, log logs.Logger) (*Server, error) {
 			return srv, nil
 		}
 	}
-	names, pool, err := loadCAs(s.CAfile, s.CApath)
+	names, pool, err := loadCAs(s.CAfile, s.CApath, srv.Options.AppendSystem)
 	if err != nil {
 		log.Infof("%s", (&CAError{CAfile: s.CAfile, CApath: s.CApath}).Error())
 		log.Warnf("TLS library problem: %v", err)
@@ -246,7 +262,7 @@ func NewServer(s ServerSettings, log logs.Logger) (*Server, error) {
 	cfg := srv.Config
 	cfg.MinVersion, cfg.MaxVersion = versions.bounds()
 	cfg.CipherSuites = suites
-	cfg.CurvePreferences = serverCurves
+	cfg.CurvePreferences = srv.Options.Curves
 	cfg.GetCertificate = srv.pickCertificate
 	if srv.AskCert {
 		// Ask, never require, never verify during the handshake:
@@ -267,7 +283,8 @@ func NewServer(s ServerSettings, log logs.Logger) (*Server, error) {
 		log.Warnf("cannot create session ticket key: %v: disabling TLS support", err)
 		return srv, nil
 	}
-	cfg.SetSessionTicketKeys([][32]byte{ticketKey}) // shared by SessionConfig clones
+	cfg.SetSessionTicketKeys([][32]byte{ticketKey})    // shared by SessionConfig clones
+	cfg.SessionTicketsDisabled = srv.Options.NoTickets // tls_ssl_options = NO_TICKET
 	srv.Enabled = true
 	return srv, nil
 }

@@ -1,0 +1,110 @@
+package interop
+
+import (
+	"bufio"
+	"crypto/tls"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// kexOf is the key exchange Postfix logs for a TLS 1.3 session.
+func kexOf(st tls.ConnectionState) string {
+	switch st.CurveID {
+	case tls.CurveP256, tls.CurveP384, tls.CurveP521:
+		return "ECDHE"
+	case 0:
+		return "X25519"
+	}
+	return st.CurveID.String()
+}
+
+func kexOr(kex string) string {
+	if kex == "" {
+		return "X25519"
+	}
+	return regexp.QuoteMeta(kex)
+}
+
+// groupsSession runs a STARTTLS session with a Go client offering curves
+// (nil: Go's default, X25519MLKEM768 first) and returns the group it got
+// (0 when the handshake failed) and the client's port.
+func groupsSession(t *testing.T, in *instance, curves []tls.CurveID) (tls.CurveID, int, string) {
+	t.Helper()
+	c := dialSMTP(t, in.addr())
+	c.greetAndStartTLS()
+	tc := tls.Client(c.raw, &tls.Config{InsecureSkipVerify: true, CurvePreferences: curves, MinVersion: tls.VersionTLS13})
+	if err := tc.Handshake(); err != nil {
+		return 0, c.port, err.Error()
+	}
+	c.conn, c.r = tc, bufio.NewReader(tc)
+	if code, lines := c.cmd("EHLO go.test"); code != 250 {
+		return 0, c.port, fmt.Sprintf("EHLO over TLS: %q", lines)
+	}
+	c.cmd("QUIT")
+	return tc.ConnectionState().CurveID, c.port, ""
+}
+
+// TestKeyExchangeGroups: with tls_eecdh_auto_curves = prime256v1, Debian's
+// tlsproxy and ours refuse a client that only has X25519 and serve one
+// that has P-256; with X25519MLKEM768 listed, ours negotiates it with a Go
+// client's defaults (Debian 12's OpenSSL 3.0 does not have the group); at
+// the default, ours uses Postfix 3.11's list and negotiates it too.
+func TestKeyExchangeGroups(t *testing.T) {
+	requireInterop(t)
+	p256 := policy{"groups-p256", []string{"postscreen_greet_banner =", "tls_eecdh_auto_curves = prime256v1"}}
+	mlkem := policy{"groups-mlkem", []string{"postscreen_greet_banner =", "tls_eecdh_auto_curves = X25519MLKEM768"}}
+	type clientCase struct {
+		name   string
+		curves []tls.CurveID
+		want   map[string]tls.CurveID // by impl; 0 = refused
+	}
+	for _, tc := range []struct {
+		p       policy
+		clients []clientCase
+	}{
+		{p256, []clientCase{
+			{"X25519 only", []tls.CurveID{tls.X25519}, map[string]tls.CurveID{"debian": 0, "ours": 0}},
+			{"X25519 and P-256", []tls.CurveID{tls.X25519, tls.CurveP256}, map[string]tls.CurveID{"debian": tls.CurveP256, "ours": tls.CurveP256}},
+			{"Go default", nil, map[string]tls.CurveID{"debian": tls.CurveP256, "ours": tls.CurveP256}},
+		}},
+		{mlkem, []clientCase{
+			{"Go default", nil, map[string]tls.CurveID{"debian": tls.X25519, "ours": tls.X25519MLKEM768}},
+		}},
+		{policyDefault, []clientCase{
+			{"Go default", nil, map[string]tls.CurveID{"debian": tls.X25519, "ours": tls.X25519MLKEM768}},
+			{"P-384 only", []tls.CurveID{tls.CurveP384}, map[string]tls.CurveID{"debian": tls.CurveP384, "ours": tls.CurveP384}},
+		}},
+	} {
+		for _, im := range impls {
+			t.Run(tc.p.name+"/"+im.name, func(t *testing.T) {
+				in := policyInstanceFor(t, im, tc.p)
+				var summary []string
+				for _, cc := range tc.clients {
+					offset := in.logSize(t)
+					got, port, detail := groupsSession(t, in, cc.curves)
+					if want := cc.want[im.name]; got != want {
+						t.Errorf("%s: group %v, want %v %s", cc.name, got, want, detail)
+					}
+					seg := sessionLog(t, in, offset, port)
+					est := regexp.MustCompile(fmt.Sprintf(`(?m)postfix/tlsproxy\[\d+\]: \w+ TLS connection established from \[127\.0\.0\.1\]:%d: .* key-exchange (\S+)`, port))
+					m := est.FindStringSubmatch(seg)
+					switch {
+					case got == 0 && m != nil:
+						t.Errorf("%s: refused, but logged established", cc.name)
+					case got != 0 && (m == nil || m[1] != kexOf(tls.ConnectionState{CurveID: got})):
+						t.Errorf("%s: established line %q, want key-exchange %s:\n%s", cc.name, m, kexOf(tls.ConnectionState{CurveID: got}), tlsproxyLines(seg))
+					}
+					if got == 0 || im.name == "debian" {
+						t.Logf("%s:\n%s", cc.name, tlsproxyLines(seg))
+					} else if strings.Contains(seg, "warning:") {
+						t.Errorf("%s: warnings:\n%s", cc.name, tlsproxyLines(seg))
+					}
+					summary = append(summary, fmt.Sprintf("%s=%v", cc.name, map[bool]string{true: got.String(), false: "refused"}[got != 0]))
+				}
+				t.Logf("%s", strings.Join(summary, ", "))
+			})
+		}
+	}
+}
