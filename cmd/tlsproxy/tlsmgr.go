@@ -52,6 +52,11 @@ func tlsmgrSetup(cfg *conf.Config, srv *tlspolicy.Server, log logs.Logger) (*tls
 	if err != nil {
 		lifetime = 0 // no session cache, no tickets
 	}
+	if srv.Options.NoTickets {
+		// tls_ssl_options = NO_TICKET: no ticket keys; OpenSSL then
+		// issues TLS 1.3 tickets that name a session cache entry.
+		ticketCipher = ""
+	}
 	if ticketCipher != "" && !tlsmgr.TicketCipherValid(ticketCipher) {
 		// As Postfix: then as if the parameter were empty.
 		log.Warnf("tls_session_ticket_cipher: invalid value: %s; session tickets disabled", ticketCipher)

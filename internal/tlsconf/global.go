@@ -1,6 +1,9 @@
 package tlsconf
 
 import (
+	"fmt"
+	"strings"
+
 	"tlsproxy/internal/conf"
 	"tlsproxy/internal/tlspolicy"
 )
@@ -56,7 +59,31 @@ func Global(r *Reader) tlspolicy.GlobalTLS {
 	if cfg.Known("tls_trust_server_ccerts") {
 		g.TrustServerCcerts = r.Bool("tls_trust_server_ccerts")
 	}
+	var notes []string
+	for _, u := range unhonoured {
+		if !cfg.Known(u.name) {
+			continue
+		}
+		if v := r.setAway(u.name); v != "" {
+			notes = append(notes, fmt.Sprintf("%s = %s has no effect in this implementation: %s", u.name, v, u.why))
+		}
+	}
+	if cfg.Known("tlsproxy_tls_enable_rpk") && r.Bool("tlsproxy_tls_enable_rpk") {
+		notes = append(notes, "tlsproxy_tls_enable_rpk = yes is not supported by this implementation:"+
+			" the server sends its certificate, never a raw public key")
+	}
+	g.Unsupported = strings.Join(notes, "\n")
 	return g
+}
+
+// unhonoured are the parameters of the defaults table that this
+// implementation reads but cannot act on; setting one away from its
+// default gets a start-up warning and an "ignored" line in the report.
+var unhonoured = []struct{ name, why string }{
+	{"ipc_timeout", "the tlsmgr(8) conversation has its own fixed time limits"},
+	{"ipc_idle", "the tlsmgr(8) connection stays open for the life of the process"},
+	{"ipc_ttl", "the tlsmgr(8) connection stays open for the life of the process"},
+	{"maillog_file_prefixes", "postlogd(8), which writes maillog_file, checks it; tlsproxy only sends it lines"},
 }
 
 // release is the installed release's series, major*100+minor.

@@ -36,6 +36,9 @@ type GlobalTLS struct {
 	RandomBytes           string // tls_daemon_random_bytes, likewise
 	OpenSSLPath           string // openssl_path, likewise
 	WildcardMultipleLabel bool   // tls_wildcard_matches_multiple_labels (client role honours it)
+	// Unsupported holds, one per line, notes about other parameters set
+	// away from their defaults that this implementation cannot honour.
+	Unsupported string
 }
 
 // Options is what GlobalTLS makes of the settings Go can express.
@@ -143,6 +146,11 @@ func (g GlobalTLS) Resolve(warn func(string)) Options {
 	if g.RandomBytes != "" {
 		note(fmt.Sprintf("tls_daemon_random_bytes = %s has no effect: Go crypto/tls takes its randomness from the"+
 			" kernel (tlsmgr is still asked for a seed, as a check that it answers)", g.RandomBytes))
+	}
+	for _, line := range strings.Split(g.Unsupported, "\n") {
+		if line != "" {
+			note(line)
+		}
 	}
 	if g.OpenSSLPath != "" {
 		note(fmt.Sprintf("openssl_path = %s has no effect: tlsproxy runs no openssl command", g.OpenSSLPath))
