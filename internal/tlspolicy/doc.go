@@ -35,9 +35,13 @@
 //     between TLSv1 and TLSv1.3 disable TLS. Holes in the allowed set (e.g.
 //     "!TLSv1.1") are enforced by rejecting such handshakes after version
 //     negotiation, because Go only knows a contiguous min..max range.
-//   - Key exchange groups are fixed to the tls_eecdh_auto_curves default
-//     (X25519, P-256, P-521, P-384; X448 does not exist in Go), which also
-//     keeps Go's post-quantum hybrids out, as with OpenSSL 3.0.
+//   - Key exchange groups come from tls_eecdh_auto_curves and
+//     tls_ffdhe_auto_groups, read by the installed release's rules
+//     (groups.go); left unset, they are Postfix 3.11's default
+//     "?X25519MLKEM768:DEFAULT" whatever the release, so Go's
+//     post-quantum hybrid is offered. X448 and the FFDHE groups do not
+//     exist in Go: listed, they are warned about and skipped. Go orders
+//     groups by its own rules (hybrids first), so only the set counts.
 //   - Cipher lists select among the TLS 1.0-1.2 suites Go has; OpenSSL's
 //     DHE, CAMELLIA, ARIA, CCM and anonymous suites do not exist here, and
 //     neither Go's RC4 and 3DES suites nor export, low and NULL ones are
