@@ -14,6 +14,7 @@ import (
 
 	"tlsproxy/internal/attr"
 	"tlsproxy/internal/fdpass"
+	"tlsproxy/internal/pftest"
 	"tlsproxy/internal/pfversion"
 )
 
@@ -159,7 +160,7 @@ func converse(t *testing.T, r Request, status int) {
 	}
 	fp := startFake(t, s)
 
-	remote, pass, err := RemotePair()
+	remote, pass, err := pftest.NewRemotePair()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,22 +371,5 @@ func TestOpenErrors(t *testing.T) {
 	path := serveRaw(t, []byte(announcement+"status\x001\x00\x00"))
 	if _, n, err := Open(path, ServerRole(v, "[192.0.2.10]:51234"), nil); err == nil || n != 1 {
 		t.Errorf("Open without remote: %d, %v", n, err)
-	}
-}
-
-func TestRemotePair(t *testing.T) {
-	client, server, err := RemotePair()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	defer server.Close()
-	if _, err := server.Write([]byte("220 x\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 7)
-	client.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.ReadFull(client, buf); err != nil || string(buf) != "220 x\r\n" {
-		t.Errorf("%q, %v", buf, err)
 	}
 }

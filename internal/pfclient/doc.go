@@ -21,7 +21,7 @@
 // the TLS context reply when the request asked for it, then plain text.
 // Every list is read byte by byte so that nothing after it (a descriptor
 // message, plaintext) is ever consumed early. [Open] does all of that in
-// one call; [RemotePair] makes a loopback TCP pair to hand over.
+// one call (pftest.RemotePair makes a loopback TCP pair to hand over).
 //
 // The package is used by the tests of the daemon and by the benchmark
 // tool; it is not test-only. Shapes follow the specification

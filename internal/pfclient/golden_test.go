@@ -9,6 +9,7 @@ import (
 
 	"tlsproxy/internal/attr"
 	"tlsproxy/internal/pfversion"
+	"tlsproxy/internal/tlsclient"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden request files in testdata/")
@@ -39,7 +40,7 @@ func goldenCases() []goldenCase {
 		}
 	}
 	v312 := pfversion.MustParse("3.12-20260821")
-	dane := &DANE{Domain: "mx.example.com", Records: []TLSA{
+	dane := &DANE{Domain: "mx.example.com", Records: []tlsclient.TLSA{
 		{Usage: 3, Selector: 1, MType: 1, Data: bytes.Repeat([]byte{0xab}, 32)},
 		{Usage: 2, Selector: 0, MType: 2, Data: bytes.Repeat([]byte{0xcd}, 64)},
 	}}

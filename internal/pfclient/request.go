@@ -9,6 +9,7 @@ import (
 
 	"tlsproxy/internal/attr"
 	"tlsproxy/internal/pfversion"
+	"tlsproxy/internal/tlsclient"
 )
 
 // Request flag bits (TLS_PROXY_FLAG_*).
@@ -42,17 +43,10 @@ func (p Program) String() string {
 	return "program(" + strconv.Itoa(int(p)) + ")"
 }
 
-// TLSA is one DANE TLSA record (or a synthetic one: fingerprint security
-// level uses MType 255 with the digest in Data).
-type TLSA struct {
-	Usage, Selector, MType int
-	Data                   []byte
-}
-
 // DANE is the client-role DANE structure; a nil *DANE is sent as dane=0.
 type DANE struct {
-	Domain  string // TLSA base domain
-	Records []TLSA
+	Domain  string           // TLSA base domain
+	Records []tlsclient.TLSA // fingerprint level: MType 255, the digest in Data
 }
 
 // TLSRPT is the TLSRPT structure that smtp(8) 3.10+ built with

@@ -6,6 +6,7 @@ import (
 
 	"tlsproxy/internal/attr"
 	"tlsproxy/internal/pfversion"
+	"tlsproxy/internal/tlsclient"
 )
 
 // countParts splits a second list into its three structures and counts
@@ -169,7 +170,7 @@ func TestStartOrder(t *testing.T) {
 }
 
 func TestDANE(t *testing.T) {
-	d := &DANE{Domain: "mx.example.com", Records: []TLSA{
+	d := &DANE{Domain: "mx.example.com", Records: []tlsclient.TLSA{
 		{Usage: 3, Selector: 1, MType: 1, Data: []byte{0xab, 0xcd}},
 		{Usage: 2, Selector: 0, MType: 0, Data: []byte("der")},
 	}}

@@ -5,6 +5,7 @@ package pftest
 // comparison.
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,8 +14,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"tlsproxy/internal/pfclient"
 )
 
 // UnixPair returns both ends of a fresh AF_UNIX stream socketpair; both
@@ -73,17 +72,56 @@ func Golden(t testing.TB, name, got string, update bool) {
 }
 
 // RemotePair returns a connected loopback TCP pair standing for the
-// remote SMTP connection (pfclient.RemotePair): client, the far end that
+// remote SMTP connection (NewRemotePair): client, the far end that
 // talks TLS, with a 30 s deadline so that a stuck test fails instead of
 // hanging, and server, this side's socket as an *os.File to pass to
 // tlsproxy. Both are closed when the test ends.
 func RemotePair(t testing.TB) (client net.Conn, server *os.File) {
 	t.Helper()
-	client, server, err := pfclient.RemotePair()
+	client, server, err := NewRemotePair()
 	if err != nil {
-		t.Fatalf("pftest: %v", err)
+		t.Fatal(err)
 	}
 	t.Cleanup(func() { client.Close(); server.Close() })
 	_ = client.SetDeadline(time.Now().Add(30 * time.Second))
 	return client, server
+}
+
+// NewRemotePair makes a connected loopback TCP pair standing for the remote
+// SMTP connection: client is the far end (the remote SMTP client or
+// server, which talks TLS), server is this side's socket as an *os.File,
+// ready to be passed to tlsproxy (close it after passing). The caller
+// closes both. It may be called from any goroutine.
+func NewRemotePair() (client net.Conn, server *os.File, err error) {
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return nil, nil, fmt.Errorf("pftest: remote pair: %w", err)
+	}
+	defer ln.Close()
+	type accepted struct {
+		c   *net.TCPConn
+		err error
+	}
+	ch := make(chan accepted, 1)
+	go func() {
+		c, err := ln.AcceptTCP()
+		ch <- accepted{c, err}
+	}()
+	client, err = net.DialTimeout("tcp", ln.Addr().String(), 10*time.Second)
+	if err != nil {
+		ln.Close() // unblocks the Accept
+		<-ch
+		return nil, nil, fmt.Errorf("pftest: remote pair: %w", err)
+	}
+	a := <-ch
+	if a.err != nil {
+		client.Close()
+		return nil, nil, fmt.Errorf("pftest: remote pair: %w", a.err)
+	}
+	defer a.c.Close()
+	if server, err = a.c.File(); err != nil {
+		client.Close()
+		return nil, nil, fmt.Errorf("pftest: remote pair: %w", err)
+	}
+	return client, server, nil
 }

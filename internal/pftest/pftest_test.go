@@ -296,3 +296,20 @@ func TestGolden(t *testing.T) {
 		}
 	}
 }
+
+func TestRemotePair(t *testing.T) {
+	client, server, err := NewRemotePair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	defer server.Close()
+	if _, err := server.Write([]byte("220 x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 7)
+	client.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(client, buf); err != nil || string(buf) != "220 x\r\n" {
+		t.Errorf("%q, %v", buf, err)
+	}
+}

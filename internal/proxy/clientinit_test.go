@@ -152,7 +152,7 @@ func checkInOrder(t *testing.T, i int, seg, want []string) {
 // end of the session, and returns the status.
 func clientInitRequest(t *testing.T, fx *fixture, path string, scfg *tls.Config, port int, init map[string]string) int {
 	t.Helper()
-	rc, rf, err := pfclient.RemotePair()
+	rc, rf, err := pftest.NewRemotePair()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"tlsproxy/internal/logs"
 	"tlsproxy/internal/pfclient"
+	"tlsproxy/internal/pftest"
 	"tlsproxy/internal/pfversion"
 	"tlsproxy/internal/tlsclient"
 )
@@ -40,7 +41,7 @@ func TestClientRoleSession(t *testing.T) {
 			fx, scfg := clientFixture(t)
 			fx.srv.Generations = &Generations{Expect: pfversion.MustParse(vs), Pinned: true}
 			path := fx.listen(t)
-			rc, rf, err := pfclient.RemotePair()
+			rc, rf, err := pftest.NewRemotePair()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -102,7 +103,7 @@ func TestClientRoleSession(t *testing.T) {
 func TestClientRoleInjection(t *testing.T) {
 	fx, scfg := clientFixture(t)
 	path := fx.listen(t)
-	rc, rf, err := pfclient.RemotePair()
+	rc, rf, err := pftest.NewRemotePair()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"tlsproxy/internal/pfclient"
 	"tlsproxy/internal/pftest"
 	"tlsproxy/internal/pfversion"
+	"tlsproxy/internal/tlsclient"
 )
 
 // Fuzz targets for what a Postfix client sends: the
@@ -48,7 +49,7 @@ func secondLists(t testing.TB) [][]byte {
 		add(pfclient.ClientRole(v, "[192.0.2.1]:25", "mx.example[192.0.2.1]:25"))
 		add(pfclient.Finger(v, "[192.0.2.1]:25"))
 		r := pfclient.ClientRole(v, "[192.0.2.1]:25", "")
-		r.DANE = &pfclient.DANE{Domain: "mx.example", Records: []pfclient.TLSA{
+		r.DANE = &pfclient.DANE{Domain: "mx.example", Records: []tlsclient.TLSA{
 			{Usage: 3, Selector: 1, MType: 1, Data: bytes.Repeat([]byte{7}, 32)},
 			{Usage: 2, Selector: 0, MType: 2, Data: bytes.Repeat([]byte{9}, 64)}}}
 		r.MatchNames = []string{"nexthop", "dot-nexthop"}

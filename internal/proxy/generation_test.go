@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"tlsproxy/internal/pfclient"
+	"tlsproxy/internal/pftest"
 	"tlsproxy/internal/pfversion"
+	"tlsproxy/internal/tlsclient"
 )
 
 // versions are the releases the generation tests run, one or more per
@@ -36,7 +38,7 @@ func (fx *fixture) listen(t testing.TB) string {
 // context when asked, then size bytes each way; it returns an error
 // instead of failing so that it can run in many goroutines.
 func (fx *fixture) runSession(path string, r pfclient.Request, size int, seed int64) error {
-	rc, rf, err := pfclient.RemotePair()
+	rc, rf, err := pftest.NewRemotePair()
 	if err != nil {
 		return err
 	}
@@ -242,7 +244,7 @@ func TestClientPropsEveryRelease(t *testing.T) {
 			r := pfclient.ClientRole(v, "[192.0.2.1]:25", "mx.example[192.0.2.1]:25")
 			switch name {
 			case "smtp+dane":
-				r.DANE = &pfclient.DANE{Domain: "mx.example", Records: []pfclient.TLSA{
+				r.DANE = &pfclient.DANE{Domain: "mx.example", Records: []tlsclient.TLSA{
 					{Usage: 3, Selector: 1, MType: 1, Data: bytes.Repeat([]byte{7}, 32)},
 					{Usage: 2, Selector: 0, MType: 2, Data: bytes.Repeat([]byte{9}, 64)}}}
 				r.MatchNames = []string{"nexthop", "dot-nexthop"}

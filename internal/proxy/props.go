@@ -30,12 +30,6 @@ var initServerNames = []string{"log_param", "log_level", "verifydepth", "cache_t
 	"eccert_file", "eckey_file", "CAfile", "CApath", "protocols", "eecdh_grade",
 	"dh1024_param_file", "dh512_param_file", "ask_ccert", "mdalg"}
 
-// TLSA is one DANE TLSA record from the client role's DANE structure.
-type TLSA struct {
-	Usage, Selector, MType int
-	Data                   []byte
-}
-
 // props is what a second list says, as far as tlsproxy needs it.
 type props struct {
 	params attr.List         // TLS_*_PARAMS: global settings of the client, opaque
@@ -45,7 +39,7 @@ type props struct {
 	// Client role.
 	matchNames []string // ARGV of certificate match patterns
 	daneDomain string
-	tlsa       []TLSA
+	tlsa       []tlsclient.TLSA
 	oldDANE    bool // 3.4/3.5 serialization
 
 	// Which optional parts were present: they date the sender.
@@ -258,7 +252,7 @@ func (p *props) readDANE(c *attr.Cursor) error {
 		return fmt.Errorf("bad TLSA record count %d", n)
 	}
 	for range n {
-		var r TLSA
+		var r tlsclient.TLSA
 		if r.Usage, err = c.NextInt("usage"); err != nil {
 			return err
 		}
@@ -318,7 +312,7 @@ func (p *props) readOldDANE(c *attr.Cursor) error {
 			if err != nil {
 				return err
 			}
-			p.tlsa = append(p.tlsa, TLSA{Usage: 2, Selector: selector, MType: 0, Data: der})
+			p.tlsa = append(p.tlsa, tlsclient.TLSA{Usage: 2, Selector: selector, MType: 0, Data: der})
 		}
 	}
 	var err error
@@ -337,8 +331,8 @@ func (p *props) readOldDANE(c *attr.Cursor) error {
 // 1/2, the request's fingerprint digest as the private type 255. Anything
 // else gets a record the client side finds unusable (and says so), so a
 // policy never silently loses a record.
-func oldDigestRecord(usage, selector int, alg, mdalg, digest string) TLSA {
-	r := TLSA{Usage: usage, Selector: selector, MType: -1}
+func oldDigestRecord(usage, selector int, alg, mdalg, digest string) tlsclient.TLSA {
+	r := tlsclient.TLSA{Usage: usage, Selector: selector, MType: -1}
 	data, err := hex.DecodeString(strings.ReplaceAll(digest, ":", ""))
 	if err != nil {
 		return r
@@ -403,9 +397,7 @@ func (p *props) clientStart() tlsclient.Start {
 	if v, ok := p.start["log_level"]; ok {
 		st.LogLevel = v
 	}
-	for _, r := range p.tlsa {
-		st.TLSA = append(st.TLSA, tlsclient.TLSA(r))
-	}
+	st.TLSA = append(st.TLSA, p.tlsa...)
 	return st
 }
 

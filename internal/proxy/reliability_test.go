@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"tlsproxy/internal/pfclient"
+	"tlsproxy/internal/pftest"
 	"tlsproxy/internal/pftest/leak"
 	"tlsproxy/internal/pfversion"
 )
@@ -316,7 +317,7 @@ func (fx *fixture) loadSession(path string, s *loadSpec, ready *sync.WaitGroup, 
 	defer readyOnce()
 	deadline := time.Now().Add(2 * time.Minute)
 
-	rc, rf, err := pfclient.RemotePair()
+	rc, rf, err := pftest.NewRemotePair()
 	if err != nil {
 		return err
 	}
