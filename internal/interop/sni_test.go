@@ -19,7 +19,9 @@ import (
 // implementations read, made by Postfix's own postmap, and the chain
 // files they name.
 type sniTables struct {
-	dir     string
+	root    string // the Debian release tree Postfix runs in ("" = this machine)
+	dir     string // host path
+	treeDir string // dir as Postfix sees it
 	maps    string // the tls_server_sni_maps value
 	static  string // a static: table for the second postscreen
 	cdbSrc  string // source of the cdb table, rewritten by the change test
@@ -30,14 +32,14 @@ type sniTables struct {
 // sniIndexed are the indexed table types made with postmap -F.
 var sniIndexed = []string{"hash", "btree", "lmdb", "cdb"}
 
-func makeSNITables(t *testing.T) *sniTables {
+func makeSNITables(t *testing.T, root string) *sniTables {
 	t.Helper()
 	for _, typ := range []string{"cdb", "lmdb", "pcre"} {
-		if _, err := os.Stat("/usr/lib/postfix/postfix-" + typ + ".so"); err != nil {
-			t.Fatalf("Postfix's %s support is missing (Debian package postfix-%s; scripts/install-deps.sh installs it)", typ, typ)
+		if _, err := os.Stat(root + "/usr/lib/postfix/postfix-" + typ + ".so"); err != nil {
+			t.Fatalf("Postfix's %s support is missing in %q (Debian package postfix-%s; scripts/install-deps.sh installs it)", typ, root+"/", typ)
 		}
 	}
-	dir, err := os.MkdirTemp("/tmp", "tlsproxy-sni-")
+	dir, err := os.MkdirTemp(root+"/tmp", "tlsproxy-sni-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +50,8 @@ func makeSNITables(t *testing.T) *sniTables {
 	})
 	ca := pftest.NewCAKey(t, "SNI Test CA", pftest.KeyECDSA256)
 	files := map[string][]byte{}
-	chain := func(cn string) string { return filepath.Join(dir, cn+".pem") }
+	tree := func(p string) string { return strings.TrimPrefix(p, root) }
+	chain := func(cn string) string { return filepath.Join(tree(dir), cn+".pem") }
 	issue := func(cn, keyType string, names ...string) []byte {
 		cert, key := ca.Issue(t, cn, names, keyType)
 		return cat(key, cert, ca.CertPEM)
@@ -72,14 +75,18 @@ func makeSNITables(t *testing.T) *sniTables {
 	if err := os.WriteFile(filepath.Join(cf, "main.cf"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	st := &sniTables{dir: dir, chain: chain}
+	st := &sniTables{root: root, dir: dir, treeDir: tree(dir), chain: chain}
 	st.postmap = func(t *testing.T, typ, src string) {
 		t.Helper()
 		name := filepath.Join(dir, "sni-"+typ)
 		if err := os.WriteFile(name, []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if out, err := exec.Command("/usr/sbin/postmap", "-c", cf, "-F", typ+":"+name).CombinedOutput(); err != nil {
+		args := []string{"/usr/sbin/postmap", "-c", tree(cf), "-F", typ + ":" + tree(name)}
+		if root != "" {
+			args = append([]string{"chroot", root}, args...)
+		}
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
 			t.Fatalf("postmap -F %s:%s: %v\n%s", typ, name, err, out)
 		}
 	}
@@ -94,8 +101,8 @@ func makeSNITables(t *testing.T) *sniTables {
 		chain("texthash.sni.test"), chain("a.example.net"), chain("a-ec.example.net"), chain("broken.sni.test")))
 	re := write("sni.regexp", fmt.Sprintf("if /sni\\.test$/\n/^regexp\\./ %s\nendif\n", chain("regexp.sni.test")))
 	pcre := write("sni.pcre", fmt.Sprintf("/^pcre\\.sni\\.test$/ %s\n", chain("pcre.sni.test")))
-	items := []string{"texthash:" + texthash, fmt.Sprintf("inline:{ inline.sni.test=%s }", chain("inline.sni.test")),
-		"regexp:" + re, "pcre:" + pcre}
+	items := []string{"texthash:" + tree(texthash), fmt.Sprintf("inline:{ inline.sni.test=%s }", chain("inline.sni.test")),
+		"regexp:" + tree(re), "pcre:" + tree(pcre)}
 	for _, typ := range sniIndexed {
 		src := fmt.Sprintf("%s.sni.test %s\n", typ, chain(typ+".sni.test"))
 		if typ == "hash" {
@@ -105,7 +112,7 @@ func makeSNITables(t *testing.T) *sniTables {
 			st.cdbSrc = src
 		}
 		st.postmap(t, typ, src)
-		items = append(items, typ+":"+filepath.Join(dir, "sni-"+typ))
+		items = append(items, typ+":"+filepath.Join(tree(dir), "sni-"+typ))
 	}
 	st.maps = strings.Join(items, ", ")
 	st.static = "static:" + chain("static.sni.test")
@@ -123,13 +130,28 @@ func sniInstance(t *testing.T, name, bin string, st *sniTables) (*instance, int)
 	}
 	port2 := ports[0]
 	in := onceFor(t, "sni/"+name, func() (*instance, error) {
-		in, _, err := startWith(bin, "--chroot", "y",
-			"--main", "tls_server_sni_maps = "+st.maps,
+		more := []string{"--chroot", "y",
+			"--main", "tls_server_sni_maps = " + st.maps,
 			"--master-line", fmt.Sprintf("127.0.0.1:%d inet n - n - 1 postscreen", port2),
 			"--master-line", "  -o tlsproxy_service_name=tlsproxy2",
 			"--master-line", "tlsproxy2 unix - - y - 0 tlsproxy",
-			"--master-line", "  -o tls_server_sni_maps="+st.static)
-		return in, err
+			"--master-line", "  -o tls_server_sni_maps=" + st.static}
+		if st.root == "" {
+			in, _, err := startWith(bin, more...)
+			return in, err
+		}
+		// Another release's Postfix, under chroot(8) in its tree: the
+		// instance lives inside the tree.
+		dir, err := os.MkdirTemp(st.root+"/tmp", "tlsproxy-interop-")
+		if err != nil {
+			return nil, err
+		}
+		ports, err := freePorts(3)
+		if err != nil {
+			return nil, err
+		}
+		in := &instance{dir: dir}
+		return in, in.start(bin, ports, append([]string{"--root", st.root}, more...)...)
 	})
 	return in, port2
 }
@@ -168,7 +190,29 @@ func sniSession(t *testing.T, addr, sni string, suites []uint16) sniOutcome {
 // lines for unmatched and invalid names and broken chain data.
 func TestSNIMaps(t *testing.T) {
 	requireInterop(t)
-	st := makeSNITables(t)
+	sniMaps(t, makeSNITables(t, ""), impls)
+}
+
+// TestSNIMapsDeb13 is TestSNIMaps with Debian 13's Postfix 3.10 (its
+// postmap, postscreen and C tlsproxy) in the tree of scripts/debian13.sh.
+func TestSNIMapsDeb13(t *testing.T) {
+	requireInterop(t)
+	root := os.Getenv("TLSPROXY_DEB13_ROOT")
+	if root == "" {
+		root = "/var/lib/tlsproxy-test/trixie"
+	}
+	if _, err := os.Stat(root + "/usr/lib/postfix/sbin/tlsproxy"); err != nil {
+		t.Skipf("no Debian 13 tree at %s (scripts/debian13.sh makes it): %v", root, err)
+	}
+	sniMaps(t, makeSNITables(t, root), []impl{
+		{"debian13", func(*testing.T) string { return root + "/usr/lib/postfix/sbin/tlsproxy" }},
+		{"ours13", ourBinary},
+	})
+}
+
+// sniMaps runs the cases through an instance of each implementation and
+// compares what they served; the first implementation is the reference.
+func sniMaps(t *testing.T, st *sniTables, impls []impl) {
 	rsa := []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256}
 	ec := []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}
 	type sniCase struct {
@@ -199,7 +243,9 @@ func TestSNIMaps(t *testing.T) {
 		cases = append(cases, sniCase{sni: sni, cn: typ + ".sni.test"})
 	}
 	got := map[string][]string{}
+	var order []string
 	for _, im := range impls {
+		order = append(order, im.name)
 		in, port2 := sniInstance(t, im.name, im.binary(t), st)
 		for _, c := range cases {
 			addr := in.addr()
@@ -238,10 +284,11 @@ func TestSNIMaps(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("served (debian): %q", got["debian"])
-	t.Logf("served (ours):   %q", got["ours"])
-	if fmt.Sprint(got["debian"]) != fmt.Sprint(got["ours"]) {
-		t.Errorf("different certificates served:\ndebian %q\nours   %q", got["debian"], got["ours"])
+	for _, name := range order {
+		t.Logf("served (%s): %q", name, got[name])
+	}
+	if a, b := order[0], order[1]; fmt.Sprint(got[a]) != fmt.Sprint(got[b]) {
+		t.Errorf("different certificates served:\n%s %q\n%s %q", a, got[a], b, got[b])
 	}
 }
 
@@ -250,14 +297,14 @@ func TestSNIMaps(t *testing.T) {
 // table. (Postfix's own tlsproxy does not check its tables.)
 func TestSNITableChange(t *testing.T) {
 	requireInterop(t)
-	st := makeSNITables(t)
+	st := makeSNITables(t, "")
 	in, _ := sniInstance(t, "ours-change", ourBinary(t), st)
 	if o := sniSession(t, in.addr(), "changed.sni.test", nil); o.cn != "localhost" {
 		t.Fatalf("before the change: served %q (%s), want the default chain", o.cn, o.err)
 	}
 	off := in.logSize(t)
 	st.postmap(t, "cdb", st.cdbSrc+"changed.sni.test "+st.chain("changed.sni.test")+"\n")
-	changedRe := regexp.MustCompile(`postfix/tlsproxy\[\d+\]: table cdb:` + regexp.QuoteMeta(filepath.Join(st.dir, "sni-cdb")) +
+	changedRe := regexp.MustCompile(`postfix/tlsproxy\[\d+\]: table cdb:` + regexp.QuoteMeta(filepath.Join(st.treeDir, "sni-cdb")) +
 		`\(0,lock\|fold_fix\|src_rhs_is_file\) has changed - finishing in the background`)
 	// The process asks at most once a second, when a session arrives;
 	// each session lasts over a second (postscreen_greet_wait).
