@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 
 	"tlsproxy/internal/conf"
@@ -40,27 +39,10 @@ type clientSetup struct {
 // jail, as in Postfix (internal/proxy, clientinit.go).
 func clientRole(cfg *conf.Config, log logs.Logger) (clientSetup, error) {
 	r := tlsconf.NewReader(cfg)
-	level := r.Str("tlsproxy_client_security_level")
-	use := r.Bool("tlsproxy_client_use_tls")
-	enforce := r.Bool("tlsproxy_client_enforce_tls")
-	perSite := r.Str("tlsproxy_client_per_site")
-	policy := r.Str("tlsproxy_client_policy_maps")
-	init := map[string]string{
-		"log_param":   r.Str("tlsproxy_client_loglevel_parameter"),
-		"log_level":   r.Str("tlsproxy_client_loglevel"),
-		"verifydepth": strconv.Itoa(r.Int("tlsproxy_client_scert_verifydepth")),
-		"cache_type":  tlsmgr.CacheSMTP,
-		"chain_files": r.Str("tlsproxy_client_chain_files"),
-		"cert_file":   r.Str("tlsproxy_client_cert_file"),
-		"key_file":    r.Str("tlsproxy_client_key_file"),
-		"dcert_file":  r.Str("tlsproxy_client_dcert_file"),
-		"dkey_file":   r.Str("tlsproxy_client_dkey_file"),
-		"eccert_file": r.Str("tlsproxy_client_eccert_file"),
-		"eckey_file":  r.Str("tlsproxy_client_eckey_file"),
-		"CAfile":      r.Str("tlsproxy_client_CAfile"),
-		"CApath":      r.Str("tlsproxy_client_CApath"),
-		"mdalg":       r.Str("tlsproxy_client_fingerprint_digest"),
-	}
+	cs := tlsconf.ClientSettings(r)
+	level, use, enforce, perSite, policy := cs.SecurityLevel, cs.UseTLS, cs.EnforceTLS, cs.PerSite, cs.PolicyMaps
+	init := cs.Init
+	init["cache_type"] = tlsmgr.CacheSMTP
 	wildcards := r.Bool("tls_wildcard_matches_multiple_labels")
 	global := tlsconf.Global(r) // groups and options, as for the server role
 	var lists [5]string         // the cipher grades' lists, as for the server role

@@ -124,4 +124,3 @@ func TestProductDependencies(t *testing.T) {
 		t.Errorf("only %d product packages checked", checked)
 	}
 }
-
