@@ -1,15 +1,12 @@
 package main
 
 import (
-	"context"
+	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
-	"syscall"
-	"time"
 
 	"tlsproxy/internal/conf"
 	"tlsproxy/internal/logs"
@@ -17,124 +14,177 @@ import (
 	"tlsproxy/internal/proxy"
 )
 
-// generations reads tlsproxy_postfix_version (our parameter): a pinned
-// Postfix release, trusted for every connection, or "auto": the release
-// of the installed Postfix (installedVersion), with each connection still
-// checked for a client that speaks first.
-func generations(cfg *conf.Config, log logs.Logger) (*proxy.Generations, error) {
+// pinEnv is the environment variable that pins the client release. An
+// operator sets it with import_environment in main.cf (master(8) puts
+// NAME=VALUE entries of that list into its children's environment), a
+// setting that neither postconf nor "postfix check" warns about, and
+// that Postfix's own tlsproxy ignores (see envPin).
+const pinEnv = "TLSPROXY_POSTFIX_VERSION"
+
+// legacyCacheName is the file under data_directory where earlier builds
+// kept the installed release. It was root-owned, so "postfix check"
+// warned about it; it is removed at start-up.
+const legacyCacheName = "tlsproxy-postfix-version"
+
+// releaseFinder says where the release of the running Postfix is read
+// from (tests replace procDir and ppid).
+type releaseFinder struct {
+	procDir string // "/proc"
+	ppid    int    // the parent process: master(8)
+	cfg     *conf.Config
+}
+
+// generations decides which Postfix release the clients are: pinned by
+// tlsproxy_postfix_version (our parameter, kept for existing
+// configurations) or by TLSPROXY_POSTFIX_VERSION in the environment, or,
+// on "auto", learned from the Postfix installation that runs this
+// process (learnRelease). It returns the choice and a line that says
+// where it came from. Only when nothing can be learned does each
+// connection have to be looked at for an old client's early request
+// (proxy.Generations).
+func generations(cfg *conf.Config, environ []string, log logs.Logger) (*proxy.Generations, string, error) {
+	removeLegacyCache(cfg)
 	pin, err := cfg.Str("tlsproxy_postfix_version")
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if pin != "auto" {
 		v, err := pfversion.Parse(pin)
 		if err != nil {
-			return nil, fmt.Errorf("invalid tlsproxy_postfix_version: %v", err)
+			return nil, "", fmt.Errorf("invalid tlsproxy_postfix_version: %v", err)
 		}
-		return &proxy.Generations{Expect: v, Pinned: true}, nil
+		return &proxy.Generations{Expect: v, Pinned: true}, "pinned by tlsproxy_postfix_version", nil
 	}
-	dir, err := cfg.Str("command_directory")
-	if err != nil {
-		return nil, err
+	if pin, where := envPin(cfg, environ); pin != "" {
+		v, err := pfversion.Parse(pin)
+		if err != nil {
+			return nil, "", fmt.Errorf("invalid %s: %v", pinEnv, err)
+		}
+		return &proxy.Generations{Expect: v, Pinned: true}, "pinned by " + pinEnv + " in " + where, nil
 	}
-	dataDir, err := cfg.Str("data_directory")
-	if err != nil {
-		return nil, err
-	}
-	v, err := installedVersion(filepath.Join(dir, "postconf"), dataDir)
+	f := releaseFinder{procDir: "/proc", ppid: os.Getppid(), cfg: cfg}
+	v, from, err := f.learnRelease()
 	if err == nil {
-		return &proxy.Generations{Expect: v}, nil
+		return &proxy.Generations{Expect: v, Learned: true}, "learned from " + from, nil
 	}
-	log.Warnf("cannot tell the installed Postfix version (%v): expecting Postfix 3.6 or later clients;"+
-		" set tlsproxy_postfix_version to pin it", err)
-	return &proxy.Generations{}, nil
+	log.Warnf("cannot tell the release of the Postfix that runs this program (%v):"+
+		" each connection is looked at for an early request of a pre-3.6 client;"+
+		" set %s=x.y.z in import_environment to pin it", err, pinEnv)
+	return &proxy.Generations{}, "unknown", nil
 }
 
-// versionCacheName is the file under data_directory that keeps the
-// installed Postfix release from one tlsproxy process to the next.
-const versionCacheName = "tlsproxy-postfix-version"
-
-// installedVersion returns the installed Postfix release, "postconf -dh
-// mail_version", before the jail. Running postconf costs about 6 ms of
-// CPU, and Postfix starts a tlsproxy process every max_use (100) sessions,
-// so the answer is kept in data_directory, valid while postconf itself
-// (device, inode, size, modification time) is unchanged: a later process
-// reads it instead. The cache is a convenience: when it cannot be read or
-// written, postconf is asked.
-func installedVersion(postconf, dataDir string) (pfversion.Version, error) {
-	fi, err := os.Stat(postconf)
-	if err != nil {
-		return pfversion.Version{}, err
-	}
-	key := fileIdentity(fi)
-	cache := ""
-	if dataDir != "" {
-		cache = filepath.Join(dataDir, versionCacheName)
-		if v, ok := readVersionCache(cache, key); ok {
-			return v, nil
+// envPin returns the value of TLSPROXY_POSTFIX_VERSION and where it was
+// found: first an entry TLSPROXY_POSTFIX_VERSION=value in
+// import_environment as main.cf (or -o) has it now — master(8) applies
+// that parameter only when it starts, a tlsproxy process reads main.cf
+// afresh, so "postfix reload" is enough — else the environment master
+// passed.
+func envPin(cfg *conf.Config, environ []string) (value, where string) {
+	if list, err := cfg.Str("import_environment"); err == nil {
+		for _, item := range strings.FieldsFunc(list, func(r rune) bool {
+			return r == ',' || r == ' ' || r == '\t' || r == '\n' || r == '\r'
+		}) {
+			if v, ok := strings.CutPrefix(item, pinEnv+"="); ok && v != "" {
+				return v, "import_environment"
+			}
 		}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, postconf, "-dh", "mail_version").Output()
+	if v := env(environ, pinEnv); v != "" {
+		return v, "the environment"
+	}
+	return "", ""
+}
+
+// learnRelease reads the version stamp (pfversion.FromProgram) of the
+// Postfix that runs this process, trying in turn:
+//
+//  1. the program of the parent process, master(8): the file now at its
+//     path (after an upgrade and "postfix reload" the old master runs on,
+//     but starts the new programs), else the running image;
+//  2. master in the directory this program was started from: master runs
+//     $daemon_directory/tlsproxy;
+//  3. master in daemon_directory and postconf in command_directory, when
+//     main.cf sets them.
+//
+// It never asks a program found elsewhere on the host, and runs nothing.
+func (f releaseFinder) learnRelease() (pfversion.Version, string, error) {
+	var tried []string
+	try := func(path string) (pfversion.Version, bool) {
+		v, err := stampOf(path)
+		if err != nil {
+			tried = append(tried, err.Error())
+			return v, false
+		}
+		return v, true
+	}
+	exe := filepath.Join(f.procDir, strconv.Itoa(f.ppid), "exe")
+	if link, err := os.Readlink(exe); err != nil {
+		tried = append(tried, "parent: "+err.Error())
+	} else {
+		path := strings.TrimSuffix(link, " (deleted)")
+		v, err := stampOf(path)
+		if err == nil {
+			return v, path, nil
+		}
+		tried = append(tried, err.Error())
+		// The running image, when the file at its path is gone or
+		// cannot be reached from here.
+		if path != link || !errors.Is(err, pfversion.ErrNoStamp) {
+			if v, ok := try(exe); ok {
+				return v, link, nil
+			}
+		}
+	}
+	if self, err := os.Readlink(filepath.Join(f.procDir, "self", "exe")); err == nil {
+		path := filepath.Join(filepath.Dir(strings.TrimSuffix(self, " (deleted)")), "master")
+		if v, ok := try(path); ok {
+			return v, path, nil
+		}
+	}
+	for _, p := range []struct{ param, program string }{
+		{"daemon_directory", "master"}, {"command_directory", "postconf"},
+	} {
+		if _, set := f.cfg.Raw(p.param); !set {
+			continue
+		}
+		dir, err := f.cfg.Str(p.param)
+		if err != nil || dir == "" {
+			continue
+		}
+		path := filepath.Join(dir, p.program)
+		if v, ok := try(path); ok {
+			return v, path, nil
+		}
+	}
+	return pfversion.Version{}, "", errors.New(strings.Join(tried, "; "))
+}
+
+// stampOf reads the version stamp of the regular file at path.
+func stampOf(path string) (pfversion.Version, error) {
+	f, err := os.Open(path)
 	if err != nil {
 		return pfversion.Version{}, err
 	}
-	text := strings.TrimSpace(string(out))
-	v, err := pfversion.Parse(text)
-	if err != nil {
-		return pfversion.Version{}, err
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return pfversion.Version{}, fmt.Errorf("%s: not a regular file", path)
 	}
-	if cache != "" {
-		writeVersionCache(cache, key+"\n"+text+"\n")
+	v, err := pfversion.FromProgram(f)
+	if err != nil {
+		return v, fmt.Errorf("%s: %w", path, err)
 	}
 	return v, nil
 }
 
-// fileIdentity names one version of a file: device, inode, size and
-// modification time.
-func fileIdentity(fi os.FileInfo) string {
-	var dev, ino uint64
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		dev, ino = uint64(st.Dev), st.Ino
-	}
-	return fmt.Sprintf("postconf %d %d %d %d", dev, ino, fi.Size(), fi.ModTime().UnixNano())
-}
-
-// readVersionCache returns the release the cache holds for key. It does
-// not follow a symbolic link, and reads at most 512 bytes.
-func readVersionCache(path, key string) (pfversion.Version, bool) {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
-	if err != nil {
-		return pfversion.Version{}, false
-	}
-	defer f.Close()
-	b := make([]byte, 512)
-	n, _ := io.ReadFull(f, b)
-	got, text, ok := strings.Cut(string(b[:n]), "\n")
-	if !ok || got != key {
-		return pfversion.Version{}, false
-	}
-	v, err := pfversion.Parse(strings.TrimSpace(text))
-	return v, err == nil
-}
-
-// writeVersionCache replaces the cache with content: a new file (never
-// an existing one, so no link is followed), renamed over the old one.
-// Failures are ignored.
-func writeVersionCache(path, content string) {
-	f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*")
-	if err != nil {
+// removeLegacyCache removes the release cache earlier builds left in
+// data_directory, a regular file only (never through a link).
+func removeLegacyCache(cfg *conf.Config) {
+	dir, err := cfg.Str("data_directory")
+	if err != nil || dir == "" {
 		return
 	}
-	_, err = f.WriteString(content)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
+	path := filepath.Join(dir, legacyCacheName)
+	if fi, err := os.Lstat(path); err == nil && fi.Mode().IsRegular() {
+		_ = os.Remove(path)
 	}
 }

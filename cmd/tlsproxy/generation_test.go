@@ -5,119 +5,190 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
+
+	"tlsproxy/internal/conf"
+	"tlsproxy/internal/logs"
 )
 
-// fakePostconf writes a postconf that prints version and appends a line
-// to DIR/runs each time it runs.
-func fakePostconf(t *testing.T, dir, version string) string {
+// stampedProgram writes a file that stands for a Postfix program of
+// release v ("" = a program with no stamp). The stamp is built at run
+// time so that this test binary carries none.
+func stampedProgram(t *testing.T, path, v string) {
 	t.Helper()
-	path := filepath.Join(dir, "postconf")
-	script := "#!/bin/sh\necho run >> " + filepath.Join(dir, "runs") + "\necho " + version + "\n"
-	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+	b := []byte("\x7fELF program text\x00")
+	if v != "" {
+		b = append(b, "mail_version="...)
+		b = append(b, v...)
+		b = append(b, 0)
+	}
+	b = append(b, "more text\x00"...)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return path
+	if err := os.WriteFile(path, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
 }
 
-func runs(t *testing.T, dir string) int {
+func symlink(t *testing.T, target, link string) {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "runs"))
-	if os.IsNotExist(err) {
-		return 0
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		t.Fatal(err)
 	}
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testConfig(t *testing.T, mainCF string) *conf.Config {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "main.cf"), []byte(mainCF), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := conf.Load(dir, nil, logs.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return strings.Count(string(b), "run\n")
+	return cfg
 }
 
-// TestInstalledVersionCache: postconf runs once; later processes read the
-// cache in data_directory until postconf changes; a broken, foreign or
-// linked cache, or none at all, only means postconf runs again; the cache
-// is never written through a symbolic link.
-func TestInstalledVersionCache(t *testing.T) {
+// TestLearnRelease: the release comes from the Postfix that runs the
+// process (its master, the master beside this program, then what
+// main.cf names), never from a postconf elsewhere on the host.
+func TestLearnRelease(t *testing.T) {
+	const ppid = 4242
 	for _, tc := range []struct {
 		name  string
-		steps func(t *testing.T, bin, data, postconf string) // between the first and second call
-		data  bool                                           // a data_directory is given
-		want  string                                         // version of the second call
-		runs  int                                            // postconf runs after both calls
+		setup func(t *testing.T, root, proc string) string // returns main.cf
+		want  string                                       // "" = nothing learned
+		from  string                                       // file the release came from, under root
 	}{
-		{name: "cached", data: true, want: "3.7.11", runs: 1, steps: func(*testing.T, string, string, string) {}},
-		{name: "no data_directory", data: false, want: "3.7.11", runs: 2, steps: func(*testing.T, string, string, string) {}},
-		{name: "postconf upgraded", data: true, want: "3.9.1", runs: 2, steps: func(t *testing.T, bin, data, postconf string) {
-			fakePostconf(t, bin, "3.9.1")
-			later := time.Now().Add(time.Minute)
-			if err := os.Chtimes(postconf, later, later); err != nil {
-				t.Fatal(err)
-			}
-		}},
-		{name: "corrupt cache", data: true, want: "3.7.11", runs: 2, steps: func(t *testing.T, bin, data, postconf string) {
-			if err := os.WriteFile(filepath.Join(data, versionCacheName), []byte("garbage"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}},
-		{name: "cache names another release badly", data: true, want: "3.7.11", runs: 2, steps: func(t *testing.T, bin, data, postconf string) {
-			b, err := os.ReadFile(filepath.Join(data, versionCacheName))
-			if err != nil {
-				t.Fatal(err)
-			}
-			key, _, _ := strings.Cut(string(b), "\n")
-			if err := os.WriteFile(filepath.Join(data, versionCacheName), []byte(key+"\nnot-a-version\n"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}},
-		{name: "cache is a symlink", data: true, want: "3.7.11", runs: 2, steps: func(t *testing.T, bin, data, postconf string) {
-			target := filepath.Join(bin, "target")
-			if err := os.WriteFile(target, []byte("keep me"), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			cache := filepath.Join(data, versionCacheName)
-			os.Remove(cache)
-			if err := os.Symlink(target, cache); err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				if b, _ := os.ReadFile(target); string(b) != "keep me" {
-					t.Errorf("the link's target was written: %q", b)
-				}
-				if fi, err := os.Lstat(cache); err != nil || fi.Mode()&os.ModeSymlink != 0 {
-					t.Errorf("the cache is still a link (%v)", err)
-				}
-			})
-		}},
+		{"parent master", func(t *testing.T, root, proc string) string {
+			stampedProgram(t, root+"/pf33/libexec/master", "3.3.0")
+			symlink(t, root+"/pf33/libexec/master", proc+"/4242/exe")
+			return ""
+		}, "3.3.0", "/pf33/libexec/master"},
+		{"parent beats another postconf named in main.cf", func(t *testing.T, root, proc string) string {
+			stampedProgram(t, root+"/pf33/libexec/master", "3.3.0")
+			symlink(t, root+"/pf33/libexec/master", proc+"/4242/exe")
+			stampedProgram(t, root+"/usr/sbin/postconf", "3.7.11")
+			return "command_directory = " + root + "/usr/sbin\n"
+		}, "3.3.0", "/pf33/libexec/master"},
+		{"upgraded under a running master", func(t *testing.T, root, proc string) string {
+			stampedProgram(t, root+"/libexec/master (deleted)", "3.5.20") // the running image
+			stampedProgram(t, root+"/libexec/master", "3.7.11")           // what it starts now
+			symlink(t, root+"/libexec/master (deleted)", proc+"/4242/exe")
+			return ""
+		}, "3.7.11", "/libexec/master"},
+		{"running image of a removed master", func(t *testing.T, root, proc string) string {
+			stampedProgram(t, root+"/libexec/master (deleted)", "3.5.20")
+			symlink(t, root+"/libexec/master (deleted)", proc+"/4242/exe")
+			return ""
+		}, "3.5.20", "/libexec/master (deleted)"},
+		{"parent is no Postfix program: master beside this program", func(t *testing.T, root, proc string) string {
+			stampedProgram(t, root+"/bin/init", "")
+			symlink(t, root+"/bin/init", proc+"/4242/exe")
+			stampedProgram(t, root+"/libexec/master", "2.11.11")
+			stampedProgram(t, root+"/libexec/tlsproxy", "")
+			symlink(t, root+"/libexec/tlsproxy", proc+"/self/exe")
+			return ""
+		}, "2.11.11", "/libexec/master"},
+		{"daemon_directory set in main.cf", func(t *testing.T, root, proc string) string {
+			stampedProgram(t, root+"/other/master", "3.4.0")
+			return "daemon_directory = " + root + "/other\ncommand_directory = " + root + "/sbin\n"
+		}, "3.4.0", "/other/master"},
+		{"command_directory set in main.cf", func(t *testing.T, root, proc string) string {
+			stampedProgram(t, root+"/sbin/postconf", "3.10.13")
+			return "daemon_directory = " + root + "/other\ncommand_directory = " + root + "/sbin\n"
+		}, "3.10.13", "/sbin/postconf"},
+		{"nothing: the defaults of main.cf are not asked", func(t *testing.T, root, proc string) string {
+			stampedProgram(t, root+"/bin/init", "")
+			symlink(t, root+"/bin/init", proc+"/4242/exe")
+			return ""
+		}, "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			bin, data := t.TempDir(), t.TempDir()
-			postconf := fakePostconf(t, bin, "3.7.11")
-			dataDir := ""
-			if tc.data {
-				dataDir = data
-			}
-			v, err := installedVersion(postconf, dataDir)
-			if err != nil || v.String() != "3.7.11" {
-				t.Fatalf("first call: %v, %v", v, err)
-			}
-			tc.steps(t, bin, data, postconf)
-			v, err = installedVersion(postconf, dataDir)
-			if err != nil || v.String() != tc.want {
-				t.Errorf("second call: %v, %v; want %s", v, err, tc.want)
-			}
-			if got := runs(t, bin); got != tc.runs {
-				t.Errorf("postconf ran %d times, want %d", got, tc.runs)
-			}
-			if tc.data {
-				left, _ := filepath.Glob(filepath.Join(data, versionCacheName+".*"))
-				if len(left) > 0 {
-					t.Errorf("temporary files left: %q", left)
+			root := t.TempDir()
+			proc := filepath.Join(root, "proc")
+			cfg := testConfig(t, tc.setup(t, root, proc))
+			f := releaseFinder{procDir: proc, ppid: ppid, cfg: cfg}
+			v, from, err := f.learnRelease()
+			if tc.want == "" {
+				if err == nil {
+					t.Fatalf("learned %v from %s", v, from)
 				}
+				return
+			}
+			if err != nil || v.String() != tc.want || from != root+tc.from {
+				t.Errorf("got %v from %q (%v); want %s from %s", v, from, err, tc.want, root+tc.from)
 			}
 		})
 	}
-	t.Run("no postconf", func(t *testing.T) {
-		if _, err := installedVersion(filepath.Join(t.TempDir(), "postconf"), t.TempDir()); err == nil {
-			t.Error("no error without postconf")
+}
+
+// TestGenerations: the parameter pins first, then the environment; a
+// bad pin is fatal; the cache earlier builds wrote is removed.
+func TestGenerations(t *testing.T) {
+	for _, tc := range []struct {
+		name, mainCF string
+		environ      []string
+		want         string // release, "" = unknown
+		from         string
+		pinned       bool
+		fatal        bool
+	}{
+		{name: "parameter", mainCF: "tlsproxy_postfix_version = 2.11.11\n", environ: []string{pinEnv + "=3.7.11"},
+			want: "2.11.11", from: "pinned by tlsproxy_postfix_version", pinned: true},
+		{name: "environment", environ: []string{"TZ=UTC", pinEnv + "=3.3.22"},
+			want: "3.3.22", from: "pinned by " + pinEnv + " in the environment", pinned: true},
+		{name: "import_environment now", environ: []string{pinEnv + "=3.3.22"},
+			mainCF: "import_environment = MAIL_CONFIG TZ, LANG=C\n\t" + pinEnv + "=3.5.20 POSTLOG_SERVICE\n",
+			want:   "3.5.20", from: "pinned by " + pinEnv + " in import_environment", pinned: true},
+		{name: "import_environment without a value", environ: []string{pinEnv + "=3.3.22"},
+			mainCF: "import_environment = MAIL_CONFIG " + pinEnv + "\n",
+			want:   "3.3.22", from: "pinned by " + pinEnv + " in the environment", pinned: true},
+		{name: "bad parameter", mainCF: "tlsproxy_postfix_version = 3.x\n", fatal: true},
+		{name: "bad environment", environ: []string{pinEnv + "=2.7.0"}, fatal: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, from, err := generations(testConfig(t, tc.mainCF), tc.environ, logs.Lines(func(w string) { t.Errorf("warning %s", w) }))
+			if tc.fatal {
+				if err == nil {
+					t.Fatalf("no error; got %v", g.Expect)
+				}
+				return
+			}
+			if err != nil || g.Expect.String() != tc.want || from != tc.from || g.Pinned != tc.pinned || g.Learned {
+				t.Errorf("got %+v %q %v", g, from, err)
+			}
+		})
+	}
+	t.Run("legacy cache removed", func(t *testing.T) {
+		data := t.TempDir()
+		cache := filepath.Join(data, legacyCacheName)
+		if err := os.WriteFile(cache, []byte("postconf 1 2 3 4\n3.7.11\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := generations(testConfig(t, "data_directory = "+data+"\ntlsproxy_postfix_version = 3.7.11\n"), nil, logs.Discard); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Lstat(cache); !os.IsNotExist(err) {
+			t.Errorf("cache still there: %v", err)
+		}
+	})
+	t.Run("a link in its place is left alone", func(t *testing.T) {
+		data := t.TempDir()
+		target := filepath.Join(t.TempDir(), "keep")
+		if err := os.WriteFile(target, []byte("keep me"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		symlink(t, target, filepath.Join(data, legacyCacheName))
+		if _, _, err := generations(testConfig(t, "data_directory = "+data+"\ntlsproxy_postfix_version = 3.7.11\n"), nil, logs.Discard); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := os.ReadFile(filepath.Join(data, legacyCacheName)); err != nil || !strings.HasPrefix(string(b), "keep") {
+			t.Errorf("link or target changed: %q %v", b, err)
 		}
 	})
 }

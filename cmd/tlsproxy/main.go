@@ -176,12 +176,12 @@ func run(args []string, environ []string, stderr io.Writer) int {
 	if err != nil {
 		return fatal("%v", err)
 	}
-	gens, err := generations(cfg, log)
+	gens, from, err := generations(cfg, environ, log)
 	if err != nil {
 		return fatal("%v", err)
 	}
 	if opts.Verbose > 0 {
-		log.Infof("expecting Postfix %v clients (pinned: %v)", gens.Expect, gens.Pinned)
+		log.Infof("expecting Postfix %v clients (%s)", gens.Expect, from)
 	}
 
 	// Jail: setgid, setgroups, chroot, chdir("/"), setuid.

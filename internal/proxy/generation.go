@@ -16,15 +16,20 @@ import (
 //
 //  1. Announce or not. Postfix 3.6+ clients (G4, G5) wait for the
 //     "protocol" announcement before they write; older ones (G1 – G3)
-//     write their request right after connect() and never expect it. A
-//     pinned version decides alone. Otherwise: bytes already waiting at
-//     accept time mean an old client (no announcement). With none, a
-//     process that expects 3.6+ clients (the installed Postfix, read with
-//     postconf at start-up) looks once more after giving up the CPU once
-//     (an old client writes its request microseconds after connect(), so
-//     it is there by then, unless it was preempted in between) and then
-//     announces; one that expects older clients waits OldClientWait for
-//     the request and announces only if nothing came.
+//     write their request right after connect() and never expect it.
+//     A pinned release decides alone. A release learned from the
+//     Postfix installation that runs the process (its master(8)'s
+//     version stamp) decides too: its clients are its own programs;
+//     only a request already waiting at accept time marks an old
+//     client (one left running across an upgrade), a look that costs
+//     one system call and never waits. With no release known, each
+//     connection is looked at, the last resort: bytes waiting at accept
+//     time mean an old client; with none, a process that expects 3.6+
+//     clients (or knows nothing) looks once more after giving up the CPU
+//     once (an old client writes its request microseconds after
+//     connect(), so it is there by then, unless it was preempted in
+//     between) and then announces; one that expects older clients waits
+//     OldClientWait for the request and announces only if nothing came.
 //  2. The first list's names then tell G1 (timeout only), G2 (server_id)
 //     and G3 (two timeouts, serverid) apart; after an announcement they
 //     must be the G3 shape.
@@ -49,6 +54,10 @@ type Generations struct {
 	Expect pfversion.Version
 	// Pinned trusts Expect completely: no looking for early bytes.
 	Pinned bool
+	// Learned: Expect is the release of the Postfix that runs the
+	// process. It decides, except that a request already waiting at
+	// accept time marks an old client.
+	Learned bool
 	// OldClientWait overrides defaultOldClientWait.
 	OldClientWait time.Duration
 	// EarlyWait, if positive, is how long a process that expects 3.6+
@@ -75,6 +84,9 @@ func (ss *session) shouldAnnounce() bool {
 	}
 	if ss.peek(0) {
 		return false // the client spoke first
+	}
+	if g != nil && g.Learned {
+		return want.Announces()
 	}
 	if want.Announces() {
 		switch {

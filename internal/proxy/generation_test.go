@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand"
+	"os"
 	"sort"
 	"sync"
 	"testing"
@@ -287,5 +289,54 @@ func TestServerPropsG5(t *testing.T) {
 		if p.trace != (v.ContextLen() == 26) {
 			t.Errorf("%s: trace %v", vs, p.trace)
 		}
+	}
+}
+
+// TestLearnedRelease: a release learned from the installation decides
+// whether to announce, with no waiting and no second look; only a request
+// already there at accept time overrides it (not tested: that depends
+// on timing). The late old client writes
+// only after it has seen no announcement for far longer than
+// OldClientWait, which a process that looks would have waited.
+func TestLearnedRelease(t *testing.T) {
+	for _, tc := range []struct {
+		name, learned, client string
+		late                  bool // the client writes after a quiet spell
+	}{
+		{"old installation, late old client", "3.3.22", "3.3.22", true},
+		{"old installation, old client", "2.8.0", "2.8.0", false},
+		{"new installation, new client", "3.7.11", "3.7.11", false},
+		{"new installation, 3.12 client", "3.12-20260821", "3.12-20260821", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fx := newFixture(t, nil)
+			fx.srv.Generations = &Generations{Expect: pfversion.MustParse(tc.learned), Learned: true,
+				OldClientWait: 20 * time.Millisecond, EarlyWait: -1}
+			path := fx.listen(t)
+			v := pfversion.MustParse(tc.client)
+			r := pfclient.ServerRole(v, "[127.0.0.1]:2525")
+			if !tc.late {
+				if err := fx.runSession(path, r, 100, 4); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			c, err := pfclient.Dial(path, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+			if n, err := c.Read(make([]byte, 1)); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("the old client was sent something: %d bytes, %v", n, err)
+			}
+			c.SetReadDeadline(time.Time{})
+			if err := c.Send(r); err != nil {
+				t.Fatal(err)
+			}
+			if st, err := c.Status(); err != nil || st != 1 {
+				t.Fatalf("status %d, %v", st, err)
+			}
+		})
 	}
 }
