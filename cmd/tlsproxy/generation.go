@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"tlsproxy/internal/conf"
 	"tlsproxy/internal/logs"
@@ -62,8 +63,7 @@ func generations(cfg *conf.Config, environ []string, log logs.Logger) (*proxy.Ge
 		}
 		return &proxy.Generations{Expect: v, Pinned: true}, "pinned by " + pinEnv + " in " + where, nil
 	}
-	f := releaseFinder{procDir: "/proc", ppid: os.Getppid(), cfg: cfg}
-	v, from, err := f.learnRelease()
+	v, from, err := installedRelease(cfg)
 	if err == nil {
 		return &proxy.Generations{Expect: v, Learned: true}, "learned from " + from, nil
 	}
@@ -93,6 +93,30 @@ func envPin(cfg *conf.Config, environ []string) (value, where string) {
 		return v, "the environment"
 	}
 	return "", ""
+}
+
+// learned keeps what installedRelease found for one configuration: the
+// defaults of that release (release.go) and the generations use it, and
+// the files are read once per process.
+var learned struct {
+	sync.Mutex
+	cfg  *conf.Config
+	v    pfversion.Version
+	from string
+	err  error
+}
+
+// installedRelease returns the release of the Postfix that runs this
+// process and the file it was read from (learnRelease).
+func installedRelease(cfg *conf.Config) (pfversion.Version, string, error) {
+	learned.Lock()
+	defer learned.Unlock()
+	if learned.cfg != cfg {
+		f := releaseFinder{procDir: "/proc", ppid: os.Getppid(), cfg: cfg}
+		learned.v, learned.from, learned.err = f.learnRelease()
+		learned.cfg = cfg
+	}
+	return learned.v, learned.from, learned.err
 }
 
 // learnRelease reads the version stamp (pfversion.FromProgram) of the
