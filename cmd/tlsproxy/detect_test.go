@@ -136,7 +136,7 @@ func TestOldPostfixUnderLoad(t *testing.T) {
 // oldClientSession runs one session of postscreen v: hand-over, TLS
 // handshake of the remote client, a line through, close.
 func oldClientSession(sock string, v pfversion.Version, pool *x509.CertPool, i int) error {
-	rc, rf, err := pfclient.RemotePair()
+	rc, rf, err := pftest.NewRemotePair()
 	if err != nil {
 		return err
 	}
