@@ -6,8 +6,8 @@ package tlspolicy
 // parent domain with its leading dot), and the PEM data found is turned
 // into chains, of which the key type the client can use is served, as for
 // the default chains. The PEM data is parsed as Postfix's
-// tls_load_pem_chain does, with its log lines; the result of each
-// distinct (name, data) pair is kept, so the parsing is done once.
+// tls_load_pem_chain does, with its log lines; the result for each
+// distinct data is kept, so the parsing is done once.
 
 import (
 	"crypto"
@@ -37,7 +37,7 @@ type sniState struct {
 	log    logs.Logger
 
 	mu    sync.Mutex
-	cache map[string]*sniChains // by origin + "\x00" + PEM data
+	cache map[string]*sniChains // by PEM data
 }
 
 // sniChains is the outcome of loading one PEM blob: the chains, or the
@@ -158,24 +158,36 @@ func (st *sniState) choose(sni, peer string) ([]tls.Certificate, error) {
 	return ch.certs, nil
 }
 
+// originMark stands for "SNI data for NAME" in the problems kept in the
+// cache, which is keyed by the data alone: the name, as the client sent
+// it, is no part of the key, so that a client cannot make the process
+// parse the same data again by varying the case of a name.
+const originMark = "\x00origin\x00"
+
+// load returns the chains of data, parsed on first use; the problems
+// name the SNI as sni.
 func (st *sniState) load(sni, data string) *sniChains {
-	origin := "SNI data for " + sni
-	key := origin + "\x00" + data
 	st.mu.Lock()
-	ch := st.cache[key]
+	ch := st.cache[data]
 	st.mu.Unlock()
-	if ch != nil {
+	if ch == nil {
+		ch = &sniChains{}
+		ch.certs, ch.problems = loadPEMChains([]byte(data), originMark)
+		st.mu.Lock()
+		if len(st.cache) >= maxSNICache {
+			clear(st.cache)
+		}
+		st.cache[data] = ch
+		st.mu.Unlock()
+	}
+	if len(ch.problems) == 0 {
 		return ch
 	}
-	ch = &sniChains{}
-	ch.certs, ch.problems = loadPEMChains([]byte(data), origin)
-	st.mu.Lock()
-	if len(st.cache) >= maxSNICache {
-		clear(st.cache)
+	named := &sniChains{certs: ch.certs}
+	for _, p := range ch.problems {
+		named.problems = append(named.problems, strings.ReplaceAll(p, originMark, "SNI data for "+sni))
 	}
-	st.cache[key] = ch
-	st.mu.Unlock()
-	return ch
+	return named
 }
 
 // loadPEMChains reads (key, certificate, [chain]) sequences from data as

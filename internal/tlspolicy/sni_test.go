@@ -170,3 +170,32 @@ func (l sniLog) Infof(format string, a ...any)  { l.add("info: ", format, a) }
 func (l sniLog) Warnf(format string, a ...any)  { l.add("warning: ", format, a) }
 func (l sniLog) Errorf(format string, a ...any) { l.add("error: ", format, a) }
 func (l sniLog) Fatalf(format string, a ...any) { l.add("fatal: ", format, a) }
+
+// TestSNICacheByData: the parsed chains are kept by data, whatever the
+// case of the name that found them; problems name the SNI as sent.
+func TestSNICacheByData(t *testing.T) {
+	ca := pftest.NewCA(t, "Cache CA")
+	cert, key := ca.Issue(t, "ok.example", nil, pftest.KeyECDSA256)
+	table := &fakeSNI{m: map[string]string{"ok.example": string(cat(key, cert)), "bad.example": string(cert)}}
+	var logs []string
+	srv := &Server{}
+	srv.SetSNI(table, sniLog{&logs})
+	for _, name := range []string{"ok.example", "OK.Example", "bad.example", "BAD.example"} {
+		certs, err := srv.sni.choose(name, "[192.0.2.1]:25")
+		if (err == nil) != strings.HasPrefix(strings.ToLower(name), "ok") || (err == nil && len(certs) != 1) {
+			t.Errorf("%s: %d chains, %v", name, len(certs), err)
+		}
+	}
+	if n := len(srv.sni.cache); n != 2 {
+		t.Errorf("%d cache entries, want 2", n)
+	}
+	want := []string{
+		"warning: error loading chain from SNI data for bad.example: key not first",
+		"warning: error loading private keys and certificates from: SNI data for bad.example: aborting TLS handshake",
+		"warning: error loading chain from SNI data for BAD.example: key not first",
+		"warning: error loading private keys and certificates from: SNI data for BAD.example: aborting TLS handshake",
+	}
+	if strings.Join(logs, "\n") != strings.Join(want, "\n") {
+		t.Errorf("logs\n%s\nwant\n%s", strings.Join(logs, "\n"), strings.Join(want, "\n"))
+	}
+}
