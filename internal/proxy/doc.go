@@ -22,6 +22,11 @@
 //     "second timeout + 10 s". Plaintext EOF: send close_notify, close.
 //     Remote EOF: deliver what was decrypted, close.
 //
+// session.go's run lists these steps, and their functions follow in that
+// order in request.go (1 – 3), handshake.go (4 – 5), context.go (6) and
+// relay.go (7); docs/design.md, "One session, in run order", walks through
+// them.
+//
 // Start returns once the relay has begun: each relay direction runs in a
 // goroutine of its own while it has input and parks in internal/park (no
 // goroutine, no buffer) after a second without; the direction that

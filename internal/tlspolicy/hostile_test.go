@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// hostileClientCert is the unauthenticated client of issue 14: a leaf
+// hostileClientCert is a hostile unauthenticated client: a leaf
 // whose issuer name and authority key identifier are shared by 120 CA
 // certificates with P-521 keys (about 60 KB) that sign nothing.
 var (
