@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"tlsproxy/internal/fdpass"
+	"tlsproxy/internal/pfversion"
 	"tlsproxy/internal/tlsmgr"
 	"tlsproxy/internal/tlspolicy"
 )
@@ -75,13 +77,23 @@ func (ss *session) serverHandshake() []tlspolicy.NameValue {
 		}
 	}
 	cfg, served := ss.srv.TLS.SessionConfigFor(ss.endpoint)
+	// The client's chain is verified once: for the verify trace, the
+	// TRUSTED bit and the untrusted-certificate line.
+	var ver *tlspolicy.PeerVerification
+	verified := false
+	verify := func(chain []*x509.Certificate) *tlspolicy.PeerVerification {
+		if !verified {
+			ver, verified = ss.srv.TLS.VerifyPeer(chain, time.Now()), true
+		}
+		return ver
+	}
 	if verbose && ss.srv.TLS.AskCert {
 		// OpenSSL's verify callback lines, when the client's
 		// certificate arrives (not on resumption: no certificate is sent).
 		check := cfg.VerifyConnection // the protocol list's, if any
 		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
 			if !cs.DidResume {
-				for _, l := range ss.srv.TLS.VerifyTrace(cs.PeerCertificates, time.Now()) {
+				for _, l := range ss.srv.TLS.VerifyTraceOf(verify(cs.PeerCertificates), cs.PeerCertificates, time.Now()) {
 					log.Infof("%s: %s", ss.endpoint, l)
 				}
 			}
@@ -112,7 +124,10 @@ func (ss *session) serverHandshake() []tlspolicy.NameValue {
 		}
 		log.Infof("%s: Reusing old session%s", ss.endpoint, suffix)
 	}
-	info := tlspolicy.ServerInfo(cs, ss.srv.TLS, served())
+	info := tlspolicy.ServerInfoWith(cs, ss.srv.TLS, served(), verify(cs.PeerCertificates))
+	if line := ver.LimitLine(ss.endpoint); line != "" {
+		log.Warnf("%s", line)
+	}
 	if len(cs.PeerCertificates) > 0 {
 		if verbose {
 			log.Infof("subject=%s", tlspolicy.OneLine(cs.PeerCertificates[0].Subject))
@@ -139,6 +154,9 @@ func (ss *session) serverHandshake() []tlspolicy.NameValue {
 // smtp(8) decides whether to defer the mail.
 func (ss *session) clientHandshake() []tlspolicy.NameValue {
 	st := ss.props.clientStart()
+	// 3.4 and 3.5 match names themselves (tls_wildcard_matches_multiple_labels
+	// applies); 3.6+ leave it to OpenSSL, where "*" is one label.
+	st.PostfixNameMatching = ss.gen < pfversion.G4
 	sess, err := ss.client.NewSession(st, ss.srv.Log)
 	if err != nil {
 		return nil // NewSession logged why

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"tlsproxy/internal/logs"
 	"tlsproxy/internal/tlspolicy"
 )
 
@@ -129,7 +130,7 @@ func hostileServerConfig(tb testing.TB) *tls.Config {
 // bounded number of signature checks, and the chain is not trusted.
 func TestHostileSameSubjectChainBounded(t *testing.T) {
 	f := newFixture(t)
-	cl, err := New(Settings{CAfile: f.caFile}, func(string) {})
+	cl, err := New(Settings{CAfile: f.caFile}, logs.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,8 @@ type Settings struct {
 
 	// WildcardMultipleLabels lets "*" in a certificate name match more
 	// than one label (tls_wildcard_matches_multiple_labels; Postfix's
-	// default is yes, so set it unless main.cf says no).
+	// default is yes, so set it unless main.cf says no). It applies only
+	// to requests of 3.4 and 3.5 (Start.PostfixNameMatching).
 	WildcardMultipleLabels bool
 
 	// CipherSuites, when set, maps a cipher grade and exclusions to the

@@ -57,6 +57,12 @@ type Start struct {
 	LogParam         string // name of the log level parameter, for warnings
 	LogLevel         string
 	VerifyDepth      int
+
+	// PostfixNameMatching: the requester is Postfix 3.4 or 3.5, which
+	// matched certificate names itself, so "*" spans several labels when
+	// Settings.WildcardMultipleLabels says so. From 3.6 on Postfix leaves
+	// name checks to OpenSSL, where "*" is exactly one label.
+	PostfixNameMatching bool
 }
 
 // Session is one prepared client handshake.

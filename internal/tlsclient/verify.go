@@ -123,13 +123,19 @@ func (s *Session) checkName(leaf *x509.Certificate, v *verdict) {
 	if !s.nameCheck || len(s.refs) == 0 {
 		return
 	}
-	name, code := matchPeer(leaf, s.refs, s.c.set.WildcardMultipleLabels)
+	name, code := matchPeer(leaf, s.refs, s.multiLabel())
 	if code == 0 {
 		v.peername = name
 		return
 	}
 	v.nameErr = true
 	v.add(code, 0, leaf)
+}
+
+// multiLabel reports whether "*" may match several labels: only for
+// 3.4/3.5 requests, which Postfix matched itself, as the setting says.
+func (s *Session) multiLabel() bool {
+	return s.st.PostfixNameMatching && s.c.set.WildcardMultipleLabels
 }
 
 // checkTimes checks the validity of built[0:below], top down.

@@ -139,8 +139,9 @@ func benchClientHandshake(b *testing.B, cert tls.Certificate) {
 			b.Fatal(err)
 		}
 		cs := tc.ConnectionState()
-		_ = srv.VerifyTrace(cs.PeerCertificates, time.Now())
-		_ = ServerInfo(cs, srv, served())
+		v := srv.VerifyPeer(cs.PeerCertificates, time.Now()) // once, as internal/proxy does
+		_ = srv.VerifyTraceOf(v, cs.PeerCertificates, time.Now())
+		_ = ServerInfoWith(cs, srv, served(), v)
 		tc.Close()
 	}
 }
