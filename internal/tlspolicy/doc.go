@@ -48,9 +48,12 @@
 //     ever offered (Debian's OpenSSL 3.0 has none of them either). A list
 //     that selects no suite leaves TLS 1.3 only (OpenSSL's cipher lists do
 //     not apply to TLS 1.3, and OpenSSL would fail every older handshake);
-//     without TLS 1.3 it disables TLS. Go ignores the order of the list
-//     and always chooses by its own preference, so tls_preempt_cipherlist
-//     is ignored with a warning. A configuration whose suites none of the
+//     without TLS 1.3 it disables TLS. As OpenSSL with
+//     tls_preempt_cipherlist = no (the default), a TLS 1.0-1.2 handshake
+//     takes the client's most preferred allowed suite (clientorder.go);
+//     tls_preempt_cipherlist = yes is ignored with a warning (Go then picks
+//     by its own preference, not by the list's order), and TLS 1.3 suites
+//     are always Go's choice. A configuration whose suites none of the
 //     certificates can serve disables TLS with a warning.
 //   - Invalid grades, exclusions starting with one of "!+-@" and malformed
 //     cipher lists, which Postfix reports per session, disable TLS at start.

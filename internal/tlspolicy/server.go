@@ -79,6 +79,7 @@ type Server struct {
 	verifyPool  *x509.CertPool    // CAfile + CApath, for the TRUSTED bit
 	verifyDepth int
 	sni         *sniState // tls_server_sni_maps (sni.go); nil: none
+	serverOrder bool      // tls_preempt_cipherlist = yes (clientorder.go)
 }
 
 // NewServer applies Postfix's server-role start-up rules (docs/configuration.md) and
@@ -214,6 +215,7 @@ func NewServer(s ServerSettings, log logs.Logger) (*Server, error) {
 		versions &= 1 << (tls.VersionTLS13 - tls.VersionTLS10)
 	}
 	srv.versions, srv.suites = versions, suites
+	srv.serverOrder = s.PreemptCipherlist
 	srv.noteIgnored(s, log)
 
 	// Keys, certificates, CAs.
@@ -337,6 +339,9 @@ func (s *Server) SessionConfigFor(endpoint string) (*tls.Config, func() *tls.Cer
 	)
 	if s.Enabled {
 		pick := s.sniPicker(cfg, endpoint) // the default chains without SNI maps
+		if !s.serverOrder {
+			followClientOrder(cfg, pick) // clientorder.go
+		}
 		cfg.GetCertificate = func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 			c, err := pick(hello)
 			mu.Lock()

@@ -1,0 +1,98 @@
+package tlspolicy
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"tlsproxy/internal/pftest"
+)
+
+// TestClientCipherOrder handshakes with `openssl s_client` (skipped when
+// missing), whose ClientHello lists the suites in the order given, and
+// checks that a TLS 1.2 handshake takes the client's first suite that the
+// policy allows and the certificate can serve, as OpenSSL does with
+// tls_preempt_cipherlist = no; with = yes the choice stays Go's.
+func TestClientCipherOrder(t *testing.T) {
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Skip("openssl not installed")
+	}
+	f := newFixture(t)
+	ecCert, ecKey := f.ca.Issue(t, "mx-ec.example.test", nil, pftest.KeyECDSA384)
+	pftest.WriteFiles(t, f.dir, map[string][]byte{"ec.pem": cat(ecKey, ecCert)})
+	rsa := f.settings()
+	ecdsa := f.settings()
+	ecdsa.ChainFiles = filepath.Join(f.dir, "ec.pem")
+	ecdsa.CertFile, ecdsa.KeyFile = "", ""
+	both := f.settings()
+	both.ECCertFile, both.ECKeyFile = filepath.Join(f.dir, "ec.pem"), ""
+	preempt := f.settings()
+	preempt.PreemptCipherlist = true
+	noAES256 := f.settings()
+	noAES256.ExcludeCiphers = "AES256"
+
+	tests := []struct {
+		name     string
+		settings ServerSettings
+		args     []string
+		want     uint16
+	}{
+		{"AES-256 first", rsa, []string{"-tls1_2", "-cipher", "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256"},
+			tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384},
+		{"AES-128 first", rsa, []string{"-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-RSA-AES256-GCM-SHA384"},
+			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256},
+		{"ChaCha20 first", rsa, []string{"-tls1_2", "-cipher", "ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256"},
+			tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256},
+		{"CBC first", rsa, []string{"-tls1_2", "-cipher", "ECDHE-RSA-AES256-SHA:ECDHE-RSA-AES128-GCM-SHA256"},
+			tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA},
+		{"ECDSA suite first, RSA certificate", rsa, []string{"-tls1_2", "-cipher", "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256"},
+			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256},
+		{"RSA suite first, ECDSA certificate", ecdsa, []string{"-tls1_2", "-cipher", "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-ECDSA-AES128-GCM-SHA256"},
+			tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384},
+		{"excluded suite first", noAES256, []string{"-tls1_2", "-cipher", "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-CHACHA20-POLY1305:ECDHE-RSA-AES128-GCM-SHA256"},
+			tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256},
+		{"TLS 1.1, CBC order", rsa, []string{"-tls1_1", "-cipher", "ECDHE-RSA-AES256-SHA:ECDHE-RSA-AES128-SHA:@SECLEVEL=0"},
+			tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA},
+		{"preempt: Go's order", preempt, []string{"-tls1_2", "-cipher", "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-RSA-AES128-GCM-SHA256"},
+			tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256},
+		{"TLS 1.3 unchanged", rsa, []string{"-tls1_3", "-ciphersuites", "TLS_AES_256_GCM_SHA384:TLS_AES_128_GCM_SHA256"},
+			tls.TLS_AES_128_GCM_SHA256},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := mustServer(t, tt.settings)
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			args := append([]string{"s_client", "-connect", ln.Addr().String(), "-brief"}, tt.args...)
+			cmd := exec.CommandContext(ctx, "openssl", args...)
+			if err := cmd.Start(); err != nil { // stdin is /dev/null: s_client quits after the handshake
+				t.Fatal(err)
+			}
+			defer cmd.Wait()
+			ln.(*net.TCPListener).SetDeadline(time.Now().Add(10 * time.Second))
+			c, err := ln.Accept()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			cfg, _ := srv.SessionConfig()
+			tc := tls.Server(c, cfg)
+			if err := tc.Handshake(); err != nil {
+				t.Fatalf("handshake: %v", err)
+			}
+			if got := tc.ConnectionState().CipherSuite; got != tt.want {
+				t.Errorf("cipher %s, want %s", tls.CipherSuiteName(got), tls.CipherSuiteName(tt.want))
+			}
+		})
+	}
+}
