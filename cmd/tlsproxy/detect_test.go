@@ -131,6 +131,20 @@ func TestOldPostfixUnderLoad(t *testing.T) {
 	if want := "expecting Postfix " + release + " clients (learned from " + master + ")"; !strings.Contains(m.Stderr(), want) {
 		t.Errorf("stderr lacks %q:\n%.2000s", want, m.Stderr())
 	}
+	// The lines are 3.3's too: the summary ends after the bit counts.
+	established := 0
+	for _, line := range strings.Split(m.Stderr(), "\n") {
+		if strings.Contains(line, " TLS connection established from ") {
+			established++
+			if !strings.HasSuffix(line, " bits)") {
+				t.Errorf("not a 3.3 summary line: %q", line)
+				break
+			}
+		}
+	}
+	if established != sessions {
+		t.Errorf("%d summary lines, want %d", established, sessions)
+	}
 }
 
 // oldClientSession runs one session of postscreen v: hand-over, TLS

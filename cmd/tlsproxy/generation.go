@@ -95,6 +95,16 @@ func envPin(cfg *conf.Config, environ []string) (value, where string) {
 	return "", ""
 }
 
+// logRelease is the release whose log lines and context details the
+// process writes (tlspolicy.SetRelease): the installed one when it can be
+// learned, else the pinned one; zero (3.7's) when neither is known.
+func logRelease(cfg *conf.Config, gens *proxy.Generations) pfversion.Version {
+	if v, _, err := installedRelease(cfg); err == nil {
+		return v
+	}
+	return gens.Expect
+}
+
 // learned keeps what installedRelease found for one configuration: the
 // defaults of that release (release.go) and the generations use it, and
 // the files are read once per process.

@@ -183,6 +183,7 @@ func run(args []string, environ []string, stderr io.Writer) int {
 	if opts.Verbose > 0 {
 		log.Infof("expecting Postfix %v clients (%s)", gens.Expect, from)
 	}
+	tlspolicy.SetRelease(logRelease(cfg, gens))
 
 	// Jail: setgid, setgroups, chroot, chdir("/"), setuid.
 	spec := jail.Spec{}

@@ -56,8 +56,11 @@ type Info struct {
 	PeerStatus            int
 	Level                 int // TLS_LEV_*; 0 for the server role
 
-	KexName  string // "X25519", "ECDHE"; TLS 1.3 only
-	KexCurve string // "prime256v1", ... for ECDHE
+	// KexName is "X25519" or "ECDHE" (with KexCurve "prime256v1", …)
+	// before 3.10, the group name ("x25519", "secp256r1") from 3.10 on
+	// (SetRelease); TLS 1.3 only.
+	KexName  string
+	KexCurve string
 	KexBits  int
 
 	ClientSig Signature
@@ -66,6 +69,10 @@ type Info struct {
 	// VerifyFailure is why a presented certificate is not trusted, as
 	// Postfix words it (see UntrustedLine); empty otherwise.
 	VerifyFailure string
+
+	// brief: the installed release ends the summary line after the
+	// bit counts (before 3.4; SetRelease).
+	brief bool
 }
 
 // NameValue is one attribute of the TLS context reply.
@@ -110,10 +117,12 @@ func ServerInfoWith(cs tls.ConnectionState, srv *Server, localCert *tls.Certific
 			info.VerifyFailure = ver.Failure
 		}
 	}
+	rl := releaseLog()
+	info.brief = !rl.Details
 	if cs.Version < tls.VersionTLS13 {
 		return info // Postfix reports no key-exchange/signature details
 	}
-	info.KexName, info.KexCurve = kexName(cs.CurveID)
+	info.KexName, info.KexCurve = kexName(cs.CurveID, rl.GroupNames)
 	if localCert == nil && len(srv.certs) > 0 {
 		localCert = &srv.certs[0]
 	}
@@ -143,7 +152,23 @@ func leafOf(c *tls.Certificate) *x509.Certificate {
 	return leaf
 }
 
-func kexName(id tls.CurveID) (name, curve string) {
+func kexName(id tls.CurveID, groupNames bool) (name, curve string) {
+	if groupNames {
+		// OpenSSL's name of the negotiated group (SSL_get0_group_name).
+		switch id {
+		case 0:
+			return "", ""
+		case tls.X25519:
+			return "x25519", ""
+		case tls.CurveP256:
+			return "secp256r1", ""
+		case tls.CurveP384:
+			return "secp384r1", ""
+		case tls.CurveP521:
+			return "secp521r1", ""
+		}
+		return id.String(), ""
+	}
 	switch id {
 	case 0:
 		return "", ""
@@ -258,6 +283,9 @@ func (i Info) Summary(direction, namaddr string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s TLS connection established %s %s: %s with cipher %s (%d/%d bits)",
 		adjective, direction, strings.ToLower(namaddr), i.Protocol, i.CipherName, i.CipherUseBits, i.CipherAlgBits)
+	if i.brief {
+		return b.String() // before 3.4 the line ends here
+	}
 	if i.KexName != "" {
 		b.WriteString(" key-exchange " + i.KexName)
 		writeDetail(&b, i.KexCurve, i.KexBits)

@@ -184,7 +184,7 @@ func TestInferredDetails(t *testing.T) {
 		{tls.CurveP521, "ECDHE", "secp521r1"},
 		{0, "", ""},
 	} {
-		if n, c := kexName(tt.id); n != tt.name || c != tt.curve {
+		if n, c := kexName(tt.id, false); n != tt.name || c != tt.curve {
 			t.Errorf("kexName(%v) = %q, %q", tt.id, n, c)
 		}
 	}
