@@ -94,6 +94,20 @@ func (fx *fixture) start(t *testing.T) pair {
 	return pair{plain: theirs, done: done}
 }
 
+// startShaken starts a session, hands it a remote socket for endpoint ep
+// and completes the remote client's TLS handshake.
+func (fx *fixture) startShaken(t *testing.T, ep string) (pair, *tls.Conn, net.Conn) {
+	t.Helper()
+	p := fx.start(t)
+	rc, rf := pftest.RemotePair(t)
+	handOver(t, p, FlagRoleServer, rf, ep)
+	tc := fx.tlsClient(rc)
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	return p, tc, rc
+}
+
 // handOver does postscreen's part up to the fd: announcement, request,
 // status; on status 1 it passes the remote socket and closes its copy.
 func handOver(t *testing.T, p pair, flags int, remote *os.File, endpoint string) int {
@@ -180,13 +194,7 @@ func TestSessionRelayAndPlaintextEOF(t *testing.T) {
 
 func TestSessionRemoteEOFDeliversEverything(t *testing.T) {
 	fx := newFixture(t, nil)
-	p := fx.start(t)
-	rc, rf := pftest.RemotePair(t)
-	handOver(t, p, FlagRoleServer, rf, "[127.0.0.1]:2525")
-	tc := fx.tlsClient(rc)
-	if err := tc.Handshake(); err != nil {
-		t.Fatal(err)
-	}
+	p, tc, _ := fx.startShaken(t, "[127.0.0.1]:2525")
 	payload := bytes.Repeat([]byte("QUIT\r\n"), 20000) // 120 kB in many records
 	if _, err := tc.Write(payload); err != nil {
 		t.Fatal(err)
@@ -205,13 +213,7 @@ func TestSessionRemoteEOFDeliversEverything(t *testing.T) {
 
 func TestSessionBothWaysIntegrity(t *testing.T) {
 	fx := newFixture(t, nil)
-	p := fx.start(t)
-	rc, rf := pftest.RemotePair(t)
-	handOver(t, p, FlagRoleServer, rf, "[127.0.0.1]:2525")
-	tc := fx.tlsClient(rc)
-	if err := tc.Handshake(); err != nil {
-		t.Fatal(err)
-	}
+	p, tc, _ := fx.startShaken(t, "[127.0.0.1]:2525")
 	up := make([]byte, 1<<20)
 	down := make([]byte, 1<<20)
 	rand.Read(up)
