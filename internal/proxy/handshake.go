@@ -133,6 +133,9 @@ func (ss *session) serverHandshake() []tlspolicy.NameValue {
 			log.Infof("subject=%s", tlspolicy.OneLine(cs.PeerCertificates[0].Subject))
 			log.Infof("issuer=%s", tlspolicy.OneLine(cs.PeerCertificates[0].Issuer))
 		}
+		for _, w := range info.NameWarnings(ss.endpoint) {
+			log.Warnf("%s", w) // names left out of the context reply
+		}
 		if mask&(tlspolicy.LogPeerCert|tlspolicy.LogVerbose) != 0 {
 			log.Infof("%s", info.PeerCertLine(ss.endpoint))
 		}

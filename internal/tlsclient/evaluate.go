@@ -108,6 +108,15 @@ func (s *Session) evaluate(cs tls.ConnectionState, now time.Time) Result {
 				s.log.Infof("%s", res.VerifyError)
 			}
 		}
+		// Names with control characters or of 256 bytes or more are left
+		// out, with Postfix's warnings; from 3.6 on, a subject without a
+		// usable CN is named by the certificate name that matched.
+		for _, w := range info.NameWarnings(s.st.NamAddr) {
+			s.log.Warnf("%s", w)
+		}
+		if info.PeerCN == "" && !s.st.PostfixNameMatching {
+			info.PeerCN = v.peername
+		}
 		if verbose {
 			s.log.Infof("%s", PeerCertLine(s.st.NamAddr, info))
 		}

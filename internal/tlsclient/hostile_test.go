@@ -9,6 +9,8 @@ import (
 	"crypto/x509/pkix"
 	"math/big"
 	"net"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,5 +131,37 @@ func TestLongHostileChainIsBounded(t *testing.T) {
 	}
 	if v.first == nil {
 		t.Error("a hostile 301-certificate chain verified")
+	}
+}
+
+// Client role: a server certificate whose CN has control characters is
+// named neither in the context reply nor in the log lines; Postfix's
+// warning says why.
+func TestUnsafePeerCN(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "mx\r\nX-Injected: 1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, _ := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
+	c, _ := x509.ParseCertificate(der)
+	cl := &Client{}
+	st := baseStart(LevelMay)
+	st.LogLevel = "2"
+	log := &recLog{}
+	sess, err := cl.NewSession(st, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := sess.evaluate(tls.ConnectionState{PeerCertificates: []*x509.Certificate{c}}, time.Now())
+	if ctx := res.Info.Context(st.NamAddr); ctx[0].Value != "" {
+		t.Errorf("peer_CN=%q", ctx[0].Value)
+	}
+	want := "warning: tls_text_name: mx.example.com[127.0.0.1]:25: non-printable content in peer subject CN"
+	if !slices.Contains(log.lines, want) {
+		t.Errorf("log %q lacks %q", log.lines, want)
+	}
+	for _, l := range log.lines {
+		if strings.ContainsAny(l, "\r\n") {
+			t.Errorf("log line with a line break: %q", l)
+		}
 	}
 }

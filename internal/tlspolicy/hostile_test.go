@@ -9,6 +9,8 @@ import (
 	"crypto/x509/pkix"
 	"math/big"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -150,4 +152,59 @@ func benchClientHandshake(b *testing.B, cert tls.Certificate) {
 func clientWith(cert tls.Certificate) *tls.Config {
 	return &tls.Config{InsecureSkipVerify: true,
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return &cert, nil }}
+}
+
+// Peer names that Postfix's tls_text_name refuses are left out of the
+// context reply, with its warning; an issuer without a usable CN is named
+// by its Organization.
+func TestUnsafePeerNames(t *testing.T) {
+	long := strings.Repeat("x", 256)
+	tests := []struct {
+		name         string
+		subject, iss pkix.Name
+		peer, issuer string
+		warnings     []string
+	}{
+		{"plain", pkix.Name{CommonName: "client.example.test"}, pkix.Name{CommonName: "Test CA"},
+			"client.example.test", "Test CA", nil},
+		{"control character", pkix.Name{CommonName: "evil\r\nname"}, pkix.Name{CommonName: "Test CA"},
+			"", "Test CA", []string{"tls_text_name: [127.0.0.1]:25: non-printable content in peer subject CN"}},
+		{"DEL", pkix.Name{CommonName: "evil\x7fname"}, pkix.Name{CommonName: "Test CA"},
+			"", "Test CA", []string{"tls_text_name: [127.0.0.1]:25: non-printable content in peer subject CN"}},
+		{"255 bytes", pkix.Name{CommonName: long[:255]}, pkix.Name{CommonName: "Test CA"}, long[:255], "Test CA", nil},
+		{"256 bytes", pkix.Name{CommonName: long}, pkix.Name{CommonName: "Test CA"},
+			"", "Test CA", []string{"tls_text_name: [127.0.0.1]:25: peer subject CN too long: 256"}},
+		{"UTF-8 is printable", pkix.Name{CommonName: "Grüße"}, pkix.Name{CommonName: "Test CA"}, "Grüße", "Test CA", nil},
+		{"issuer CN bad, Organization used", pkix.Name{CommonName: "c"},
+			pkix.Name{CommonName: "CA\x01", Organization: []string{"Example Org"}},
+			"c", "Example Org", []string{"tls_text_name: [127.0.0.1]:25: non-printable content in peer issuer CN"}},
+		{"issuer CN and Organization bad", pkix.Name{CommonName: "c"},
+			pkix.Name{CommonName: "CA\x01", Organization: []string{"Org\x1b[31m"}},
+			"c", "", []string{"tls_text_name: [127.0.0.1]:25: non-printable content in peer issuer CN",
+				"tls_text_name: [127.0.0.1]:25: non-printable content in peer issuer Organization"}},
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: tt.iss, NotBefore: time.Now(),
+				NotAfter: time.Now().Add(time.Hour), BasicConstraintsValid: true, IsCA: true}
+			tpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: tt.subject, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
+			der, err := x509.CreateCertificate(rand.Reader, tpl, ca, &key.PublicKey, key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := x509.ParseCertificate(der)
+			if err != nil {
+				t.Fatal(err)
+			}
+			info := ServerInfoWith(tls.ConnectionState{PeerCertificates: []*x509.Certificate{c}}, &Server{Digest: "sha256"}, nil, nil)
+			ctx := info.Context("[127.0.0.1]:25")
+			if ctx[0].Value != tt.peer || ctx[1].Value != tt.issuer {
+				t.Errorf("peer_CN=%q issuer_CN=%q, want %q %q", ctx[0].Value, ctx[1].Value, tt.peer, tt.issuer)
+			}
+			if got := info.NameWarnings("[127.0.0.1]:25"); !slices.Equal(got, tt.warnings) {
+				t.Errorf("warnings %q, want %q", got, tt.warnings)
+			}
+		})
+	}
 }

@@ -73,6 +73,8 @@ type Info struct {
 	// brief: the installed release ends the summary line after the
 	// bit counts (before 3.4; SetRelease).
 	brief bool
+
+	nameProblems []nameProblem // see NameWarnings
 }
 
 // NameValue is one attribute of the TLS context reply.
@@ -102,10 +104,18 @@ func ServerInfoWith(cs tls.ConnectionState, srv *Server, localCert *tls.Certific
 	if len(cs.PeerCertificates) > 0 {
 		peer = cs.PeerCertificates[0]
 		info.PeerStatus |= PeerPresent
-		info.PeerCN = nameText(peer.Subject.Names, oidCommonName)
-		info.IssuerCN = nameText(peer.Issuer.Names, oidCommonName)
+		// As tls_peer_CN and tls_issuer_CN: an issuer without a usable
+		// CN is named by its Organization.
+		var p1, p2, p3 *nameProblem
+		info.PeerCN, p1 = nameText(peer.Subject.Names, oidCommonName, "subject CN")
+		info.IssuerCN, p2 = nameText(peer.Issuer.Names, oidCommonName, "issuer CN")
 		if info.IssuerCN == "" {
-			info.IssuerCN = nameText(peer.Issuer.Names, oidOrganization)
+			info.IssuerCN, p3 = nameText(peer.Issuer.Names, oidOrganization, "issuer Organization")
+		}
+		for _, p := range []*nameProblem{p1, p2, p3} {
+			if p != nil {
+				info.nameProblems = append(info.nameProblems, *p)
+			}
 		}
 		info.PeerFingerprint = Fingerprint(srv.Digest, peer.Raw)
 		info.PeerPubkeyFingerprint = Fingerprint(srv.Digest, peer.RawSubjectPublicKeyInfo)
@@ -215,19 +225,51 @@ var (
 	oidOrganization = asn1.ObjectIdentifier{2, 5, 4, 10}
 )
 
-// nameText returns the first attribute oid of a distinguished name, or ""
-// when absent or when it contains a NUL byte (as Postfix refuses those).
-func nameText(names []pkix.AttributeTypeAndValue, oid asn1.ObjectIdentifier) string {
+// nameText returns the first attribute oid of a distinguished name as
+// Postfix's tls_text_name does: "" when absent, and "" with a problem
+// (see Info.NameWarnings) when, after trailing NUL bytes are dropped, it
+// has 256 bytes or more, a NUL byte, or an ASCII control character.
+func nameText(names []pkix.AttributeTypeAndValue, oid asn1.ObjectIdentifier, label string) (string, *nameProblem) {
 	for _, n := range names {
-		if n.Type.Equal(oid) {
-			s, ok := n.Value.(string)
-			if !ok || strings.IndexByte(s, 0) >= 0 {
-				return ""
-			}
-			return s
+		if !n.Type.Equal(oid) {
+			continue
 		}
+		s, ok := n.Value.(string)
+		if !ok {
+			return "", nil
+		}
+		s = strings.TrimRight(s, "\x00")
+		switch {
+		case len(s) >= maxNameText:
+			return "", &nameProblem{fmt.Sprintf("peer %s too long: %d", label, len(s))}
+		case strings.IndexByte(s, 0) >= 0:
+			return "", &nameProblem{"NULL character in peer " + label}
+		}
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c < ' ' || c == 0x7f {
+				return "", &nameProblem{"non-printable content in peer " + label}
+			}
+		}
+		return s, nil
 	}
-	return ""
+	return "", nil
+}
+
+// maxNameText is Postfix's CCERT_BUFSIZ: a name must be shorter.
+const maxNameText = 256
+
+// nameProblem is why a certificate name was left out of the context.
+type nameProblem struct{ text string }
+
+// NameWarnings are the warnings Postfix logs (tls_text_name) for the
+// peer certificate names it left out of the context reply: logged with
+// the "warning: " prefix, before the peer certificate line.
+func (i Info) NameWarnings(namaddr string) []string {
+	var out []string
+	for _, p := range i.nameProblems {
+		out = append(out, fmt.Sprintf("tls_text_name: %s: %s", strings.ToLower(namaddr), p.text))
+	}
+	return out
 }
 
 // newDigest returns a hash for a fingerprint digest name, nil if unknown.
