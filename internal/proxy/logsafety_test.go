@@ -52,10 +52,12 @@ func TestLogSafety(t *testing.T) {
 		name, cn, issuer, sni string
 		wantCN                string // as it must appear in the peer certificate line
 	}{
+		// Names with control characters are left out, as Postfix's
+		// tls_text_name does (its warnings: tlspolicy TestUnsafePeerNames).
 		{"newline in CN", "evil\nCONNECT from [192.0.2.66]:25", "CA\r\nwarning: forged", "mx.example.test",
-			"subject_CN=evil?CONNECT from [192.0.2.66]:25, issuer=CA??warning: forged,"},
+			"subject_CN=, issuer=,"},
 		{"escape sequences", "\x1b[31mred\x1b[0m\x07\x7f", "\x00nul", "mx.example.test",
-			"subject_CN=?[31mred?[0m??, issuer=,"},
+			"subject_CN=, issuer=,"},
 		{"C1 and invalid UTF-8 in SNI", "ok.example", "Issuer", "odd\x01name\xff\xc2\x85.example",
 			"subject_CN=ok.example, issuer=Issuer,"},
 		{"newline in SNI", "ok.example", "Issuer", "a\nb\rc\td.example", "subject_CN=ok.example, issuer=Issuer,"},
