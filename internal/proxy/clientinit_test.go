@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -35,6 +36,10 @@ func TestClientInitProps(t *testing.T) {
 	dir := t.TempDir()
 	pftest.WriteFiles(t, dir, map[string][]byte{"ca.pem": caPEM})
 	ca, missing := filepath.Join(dir, "ca.pem"), filepath.Join(dir, "missing.pem")
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	ours := func(caFile string) map[string]string {
 		return map[string]string{"log_param": "smtp_tls_loglevel", "log_level": "1", "verifydepth": "9",
 			"cache_type": "smtp", "CAfile": caFile, "mdalg": "sha256"}
@@ -83,6 +88,21 @@ func TestClientInitProps(t *testing.T) {
 			{props: map[string]string{"CAfile": missing}, status: 0, built: 2,
 				lines: append(warnings("(server) 'CAfile=' != (client) 'CAfile="+missing+"'"),
 					`cannot load Certification Authority data, CAfile="`+missing+`": disabling TLS support`)},
+		}},
+		// Files a request names are read only when regular (issue 14):
+		// a device that never ends and a FIFO nobody writes to are
+		// refused at once, with Postfix's line and status 0.
+		{name: "CAfile /dev/zero", init: ours(""), preJail: "", requests: []request{
+			{props: map[string]string{"CAfile": "/dev/zero"}, status: 0, built: 1,
+				lines: append(warnings("(server) 'CAfile=' != (client) 'CAfile=/dev/zero'"),
+					`cannot load Certification Authority data, CAfile="/dev/zero": disabling TLS support`,
+					"warning: TLS library problem: read /dev/zero: not a regular file")},
+		}},
+		{name: "CAfile FIFO", init: ours(""), preJail: "", requests: []request{
+			{props: map[string]string{"CAfile": fifo}, status: 0, built: 1,
+				lines: append(warnings("(server) 'CAfile=' != (client) 'CAfile="+fifo+"'"),
+					`cannot load Certification Authority data, CAfile="`+fifo+`": disabling TLS support`,
+					"warning: TLS library problem: read "+fifo+": not a regular file")},
 		}},
 		{name: "pre-jail context failed", init: ours(ca), preJail: "-", requests: []request{
 			{props: map[string]string{"CAfile": ca}, status: 1, summary: "Trusted TLS connection established", built: 1},

@@ -6,6 +6,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -85,7 +86,8 @@ type Client struct {
 func New(s Settings, log logs.Logger) (*Client, error) {
 	c := &Client{set: s}
 	var err error
-	if c.roots, err = loadRoots(s.CAfile, s.CApath); err != nil {
+	files := newFileBudget()
+	if c.roots, err = loadRoots(s.CAfile, s.CApath, files); err != nil {
 		return nil, &tlspolicy.CAError{CAfile: s.CAfile, CApath: s.CApath, Err: err}
 	}
 	if s.ChainFiles != "" {
@@ -94,7 +96,7 @@ func New(s Settings, log logs.Logger) (*Client, error) {
 				" tlsproxy_client_cert_file, tlsproxy_client_eccert_file or tlsproxy_client_dcert_file" +
 				" are non-empty; the legacy  parameters will be ignored")
 		}
-		if c.certs, err = loadChainFiles(s.ChainFiles); err != nil {
+		if c.certs, err = loadChainFiles(s.ChainFiles, files); err != nil {
 			return nil, err
 		}
 		return c, nil
@@ -107,7 +109,7 @@ func New(s Settings, log logs.Logger) (*Client, error) {
 		if key == "" {
 			key = slot.cert
 		}
-		cert, err := tls.LoadX509KeyPair(slot.cert, key)
+		cert, err := loadKeyPair(slot.cert, key, files)
 		if err != nil {
 			return nil, fmt.Errorf("cannot load client certificate %s / key %s: %w", slot.cert, key, err)
 		}
@@ -119,13 +121,26 @@ func New(s Settings, log logs.Logger) (*Client, error) {
 	return c, nil
 }
 
+// loadKeyPair is tls.LoadX509KeyPair with bounded reads.
+func loadKeyPair(certFile, keyFile string, files *fileBudget) (tls.Certificate, error) {
+	certPEM, err := files.read(certFile)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	keyPEM, err := files.read(keyFile)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.X509KeyPair(certPEM, keyPEM)
+}
+
 // loadRoots reads every certificate of CAfile and of the files in CApath.
 // Unreadable or non-PEM files in CApath are skipped, as OpenSSL's hashed
 // directory lookup never opens them.
-func loadRoots(caFile, caPath string) ([]*x509.Certificate, error) {
+func loadRoots(caFile, caPath string, files *fileBudget) ([]*x509.Certificate, error) {
 	var roots []*x509.Certificate
 	if caFile != "" {
-		data, err := os.ReadFile(caFile)
+		data, err := files.read(caFile)
 		if err != nil {
 			return nil, err
 		}
@@ -141,7 +156,13 @@ func loadRoots(caFile, caPath string) ([]*x509.Certificate, error) {
 			return nil, err
 		}
 		for _, e := range entries {
-			data, err := os.ReadFile(filepath.Join(caPath, e.Name()))
+			if !e.Type().IsRegular() && e.Type()&fs.ModeSymlink == 0 {
+				continue // never opened: a FIFO or device would block or never end
+			}
+			data, err := files.read(filepath.Join(caPath, e.Name()))
+			if errors.Is(err, errTooMuch) {
+				return nil, err
+			}
 			if err != nil {
 				continue
 			}
@@ -174,10 +195,10 @@ func parsePEMCerts(data []byte) ([]*x509.Certificate, error) {
 
 // loadChainFiles reads *_chain_files: a sequence of PEM objects where each
 // private key is followed by its certificate chain (leaf first).
-func loadChainFiles(list string) ([]tls.Certificate, error) {
+func loadChainFiles(list string, files *fileBudget) ([]tls.Certificate, error) {
 	var blocks []*pem.Block
 	for _, f := range strings.FieldsFunc(list, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
-		data, err := os.ReadFile(f)
+		data, err := files.read(f)
 		if err != nil {
 			return nil, fmt.Errorf("cannot read TLS chain file: %w", err)
 		}
