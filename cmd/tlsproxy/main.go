@@ -34,6 +34,7 @@ import (
 	"tlsproxy/internal/maillog"
 	"tlsproxy/internal/master"
 	"tlsproxy/internal/proxy"
+	"tlsproxy/internal/tlsconf"
 	"tlsproxy/internal/tlspolicy"
 )
 
@@ -216,7 +217,8 @@ func run(args []string, environ []string, stderr io.Writer) int {
 		Changed:    tablesChanged,
 	}
 	srv := &proxy.Server{TLS: srvTLS, Client: cli.client, ClientInit: cli.init, NewClient: cli.newClient, Log: log,
-		Generations: gens, Service: service, Tickets: tickets, TicketScope: p.server.Scope()}
+		Generations: gens, Service: service, Tickets: tickets, TicketScope: p.server.Scope(),
+		Params: tlsconf.WireParams(cfg)}
 	d.Handle = func(_ context.Context, c *os.File, done func()) { srv.Start(c, done) }
 
 	// SIGTERM (postfix stop, or a service removed from master.cf) ends

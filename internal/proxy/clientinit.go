@@ -79,9 +79,13 @@ func (s *Server) clientFor(p *props) *tlsclient.Client {
 			}
 		}
 	}
+	hint := s.paramsMismatch(p.params) // TLS_CLIENT_PARAMS first, as in Postfix
 	if newList && namesFiles {
 		s.Log.Warnf("request from tlsproxy client with unexpected settings")
 		s.Log.Warnf("%s", strings.Join(diffs, "; "))
+		hint = true
+	}
+	if hint {
 		s.Log.Warnf("to avoid this warning, 1) identify the tlsproxy client that is making this request, " +
 			"2) configure a custom tlsproxy service with settings that match that tlsproxy client, " +
 			"and 3) configure that tlsproxy client with a tlsproxy_service_name setting that resolves " +

@@ -168,7 +168,7 @@ func checkInOrder(t *testing.T, i int, seg, want []string) {
 }
 
 // clientInitRequest runs one 3.7.11 client-role request with the given
-// init props against a remote TLS server, through to the context and the
+// init props (or, named "part.name", other attributes) against a remote TLS server, through to the context and the
 // end of the session, and returns the status.
 func clientInitRequest(t *testing.T, fx *fixture, path string, scfg *tls.Config, port int, init map[string]string) int {
 	t.Helper()
@@ -182,7 +182,10 @@ func clientInitRequest(t *testing.T, fx *fixture, path string, scfg *tls.Config,
 	r.Props = map[string]string{"init.log_param": "smtp_tls_loglevel", "init.log_level": "1", "init.verifydepth": "9",
 		"init.cache_type": "smtp", "init.mdalg": "sha256"}
 	for k, v := range init {
-		r.Props["init."+k] = v
+		if !strings.Contains(k, ".") { // "params.name": another part's attribute
+			k = "init." + k
+		}
+		r.Props[k] = v
 	}
 	hs := make(chan error, 1)
 	go func() { hs <- tls.Server(rc, scfg).Handshake() }()

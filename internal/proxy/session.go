@@ -61,6 +61,12 @@ type Server struct {
 	requestClientCount atomic.Int32
 	initSeen           sync.Map // init props lists other than ours seen
 	initSeenCount      atomic.Int32
+	// Params are our global tls_* settings as TLS_CLIENT_PARAMS and
+	// TLS_SERVER_PARAMS have them (by attribute name): a request that
+	// sends others is warned about (paramsmatch.go); nil: no check.
+	Params          map[string]string
+	paramsSeen      sync.Map // params lists seen
+	paramsSeenCount atomic.Int32
 	// Tickets, when set, issues and opens TLS session tickets with keys
 	// from tlsmgr(8); TicketScope names the server policy in force. The
 	// scope of a session is its serverid plus TicketScope.
