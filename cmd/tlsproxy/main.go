@@ -218,7 +218,7 @@ func run(args []string, environ []string, stderr io.Writer) int {
 	}
 	srv := &proxy.Server{TLS: srvTLS, Client: cli.client, ClientInit: cli.init, NewClient: cli.newClient, Log: log,
 		Generations: gens, Service: service, Tickets: tickets, TicketScope: p.server.Scope(),
-		Params: tlsconf.WireParams(cfg)}
+		Params: tlsconf.WireParams(cfg), ServerInit: serverInit(p.server, srvTLS), NewServer: requestServer(p.server, log)}
 	d.Handle = func(_ context.Context, c *os.File, done func()) { srv.Start(c, done) }
 
 	// SIGTERM (postfix stop, or a service removed from master.cf) ends

@@ -68,32 +68,32 @@ func (ss *session) handshake() bool {
 // the TLS context, or nil when the session ends here.
 func (ss *session) serverHandshake() []tlspolicy.NameValue {
 	log := ss.srv.Log
-	mask := ss.srv.TLS.LogMask
+	mask := ss.tlsSrv.LogMask
 	verbose := mask&tlspolicy.LogVerbose != 0
 	if verbose {
 		log.Infof("setting up TLS connection from %s", ss.endpoint)
-		if cl := ss.srv.TLS.CipherList; cl != "" {
+		if cl := ss.tlsSrv.CipherList; cl != "" {
 			log.Infof("%s: TLS cipher list \"%s\"", ss.endpoint, cl)
 		}
 	}
-	cfg, served := ss.srv.TLS.SessionConfigFor(ss.endpoint)
+	cfg, served := ss.tlsSrv.SessionConfigFor(ss.endpoint)
 	// The client's chain is verified once: for the verify trace, the
 	// TRUSTED bit and the untrusted-certificate line.
 	var ver *tlspolicy.PeerVerification
 	verified := false
 	verify := func(chain []*x509.Certificate) *tlspolicy.PeerVerification {
 		if !verified {
-			ver, verified = ss.srv.TLS.VerifyPeer(chain, time.Now()), true
+			ver, verified = ss.tlsSrv.VerifyPeer(chain, time.Now()), true
 		}
 		return ver
 	}
-	if verbose && ss.srv.TLS.AskCert {
+	if verbose && ss.tlsSrv.AskCert {
 		// OpenSSL's verify callback lines, when the client's
 		// certificate arrives (not on resumption: no certificate is sent).
 		check := cfg.VerifyConnection // the protocol list's, if any
 		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
 			if !cs.DidResume {
-				for _, l := range ss.srv.TLS.VerifyTraceOf(verify(cs.PeerCertificates), cs.PeerCertificates, time.Now()) {
+				for _, l := range ss.tlsSrv.VerifyTraceOf(verify(cs.PeerCertificates), cs.PeerCertificates, time.Now()) {
 					log.Infof("%s: %s", ss.endpoint, l)
 				}
 			}
@@ -124,7 +124,7 @@ func (ss *session) serverHandshake() []tlspolicy.NameValue {
 		}
 		log.Infof("%s: Reusing old session%s", ss.endpoint, suffix)
 	}
-	info := tlspolicy.ServerInfoWith(cs, ss.srv.TLS, served(), verify(cs.PeerCertificates))
+	info := tlspolicy.ServerInfoWith(cs, ss.tlsSrv, served(), verify(cs.PeerCertificates))
 	if line := ver.LimitLine(ss.endpoint); line != "" {
 		log.Warnf("%s", line)
 	}

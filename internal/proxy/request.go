@@ -175,6 +175,13 @@ func (ss *session) checkRole() bool {
 		ss.client = ss.srv.clientFor(ss.props)
 		ss.ready = ss.client != nil
 	}
+	if ss.role == FlagRoleServer && ss.ready {
+		ss.tlsSrv = ss.srv.TLS
+		if ss.props != nil { // 3.12: the request's own settings
+			ss.tlsSrv = ss.srv.serverFor(ss.props)
+			ss.ready = ss.tlsSrv != nil
+		}
+	}
 	ss.hsReported = !ss.old() && !ss.probe
 	return true
 }

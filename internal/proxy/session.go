@@ -61,6 +61,16 @@ type Server struct {
 	requestClientCount atomic.Int32
 	initSeen           sync.Map // init props lists other than ours seen
 	initSeenCount      atomic.Int32
+	// ServerInit are our server settings as TLS_SERVER_INIT_PROPS (3.12),
+	// by name; NewServer makes a server context from a 3.12 request's
+	// other ones after the jail (serverinit.go); nil: such requests get
+	// status 0.
+	ServerInit          map[string]string
+	NewServer           func(init map[string]string) *tlspolicy.Server
+	requestServers      sync.Map // init props → *tlspolicy.Server
+	requestServerCount  atomic.Int32
+	serverInitSeen      sync.Map
+	serverInitSeenCount atomic.Int32
 	// Params are our global tls_* settings as TLS_CLIENT_PARAMS and
 	// TLS_SERVER_PARAMS have them (by attribute name): a request that
 	// sends others is warned about (paramsmatch.go); nil: no check.
@@ -125,6 +135,7 @@ type session struct {
 	serverid  string               // serverid of the request
 	flags     int                  // request flags
 	role      int                  // FlagRoleServer, FlagRoleClient, or neither (bogus)
+	tlsSrv    *tlspolicy.Server    // server role: the context in use (serverinit.go)
 	probe     bool                 // a 3.12 probe: status only
 	hsWait    time.Duration        // handshake limit (first timeout)
 	idleWait  time.Duration        // relay inactivity limit (second timeout + 10 s)

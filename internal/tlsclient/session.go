@@ -110,6 +110,7 @@ func (c *Client) NewSession(st Start, log logs.Logger) (*Session, error) {
 	if errors.As(err, &le) {
 		log.Warnf("%s", le.Warning(st.LogParam))
 	}
+	mask = tlspolicy.DropTrace(mask, st.LogParam, st.LogLevel, log) // 3.12 "trace": no SSL_trace() here
 	if mustMatch(st.Level) {
 		mask |= tlspolicy.LogUntrusted
 	}

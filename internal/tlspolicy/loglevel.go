@@ -3,6 +3,9 @@ package tlspolicy
 import (
 	"fmt"
 	"strings"
+	"sync"
+
+	"tlsproxy/internal/logs"
 )
 
 // LogMask selects TLS logging features, like Postfix's TLS_LOG_* bits.
@@ -20,6 +23,7 @@ const (
 	LogTLSPkts                       // handshake packet dumps
 	LogAllPkts                       // all packet dumps
 	LogDane                          // DANE policy construction (client role)
+	LogTrace                         // SSL_trace() output (3.12 "trace"): never produced here
 
 	LogNone LogMask = 0
 	// Numeric levels 1..4.
@@ -47,6 +51,7 @@ var logKeywords = map[string]LogMask{
 	"ssl-debug":                 LogDebug,
 	"ssl-handshake-packet-dump": LogTLSPkts,
 	"ssl-session-packet-dump":   LogTLSPkts | LogAllPkts,
+	"trace":                     LogTrace,
 }
 
 // LogLevelError reports an unknown keyword in a TLS log level list.
@@ -80,4 +85,32 @@ func ParseLogLevel(s string) (LogMask, error) {
 		mask |= m
 	}
 	return mask, nil
+}
+
+// traceWarned remembers the "param=level" settings already warned about
+// (Postfix warns once per setting per process); bounded.
+var (
+	traceMu     sync.Mutex
+	traceWarned = map[string]bool{}
+)
+
+// DropTrace clears the "trace" bit of mask (Postfix 3.12: SSL_trace()
+// output, which Go's crypto/tls cannot produce) and, the first time for a
+// param and level, logs Postfix's warning of a build without SSL_trace().
+// The other keywords of the level keep their effect.
+func DropTrace(mask LogMask, param, level string, log logs.Logger) LogMask {
+	if mask&LogTrace == 0 {
+		return mask
+	}
+	key := param + "=" + level
+	traceMu.Lock()
+	first := !traceWarned[key]
+	if first && len(traceWarned) < 1024 {
+		traceWarned[key] = true
+	}
+	traceMu.Unlock()
+	if first && log != nil {
+		log.Warnf("%s: ignoring \"trace\" log level: SSL_trace() is not available in this build", param)
+	}
+	return mask &^ LogTrace
 }

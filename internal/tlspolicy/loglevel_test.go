@@ -3,6 +3,8 @@ package tlspolicy
 import (
 	"errors"
 	"testing"
+
+	"tlsproxy/internal/logs"
 )
 
 func TestParseLogLevel(t *testing.T) {
@@ -33,6 +35,7 @@ func TestParseLogLevel(t *testing.T) {
 		{"-1", 0, "-1"},
 		{"routine:certmatch", 0, "routine:certmatch"}, // colon is not a separator here
 		{"1, bogus", 0, "bogus"},
+		{"1, trace", LogSummary | LogTrace, ""}, // 3.12: a keyword, not an unknown one
 	}
 	for _, tt := range tests {
 		got, err := ParseLogLevel(tt.in)
@@ -66,4 +69,24 @@ func FuzzParseLogLevel(f *testing.F) {
 			t.Fatalf("unknown bits in %#x", m)
 		}
 	})
+}
+
+// TestDropTrace: "trace" keeps the rest of the level and is warned about
+// once per parameter and level.
+func TestDropTrace(t *testing.T) {
+	var lines []string
+	log := logs.Lines(func(l string) { lines = append(lines, l) })
+	for range 2 {
+		mask, err := ParseLogLevel("routine, trace")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := DropTrace(mask, "test_tls_loglevel", "routine, trace", log); got != LogSummary {
+			t.Errorf("mask %v, want %v", got, LogSummary)
+		}
+	}
+	want := []string{`test_tls_loglevel: ignoring "trace" log level: SSL_trace() is not available in this build`}
+	if len(lines) != 1 || lines[0] != want[0] {
+		t.Errorf("warnings %q, want %q", lines, want)
+	}
 }

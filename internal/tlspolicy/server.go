@@ -78,8 +78,9 @@ type Server struct {
 	certs       []tls.Certificate // in preference order
 	verifyPool  *x509.CertPool    // CAfile + CApath, for the TRUSTED bit
 	verifyDepth int
-	sni         *sniState // tls_server_sni_maps (sni.go); nil: none
-	serverOrder bool      // tls_preempt_cipherlist = yes (clientorder.go)
+	sni         *sniState      // tls_server_sni_maps (sni.go); nil: none
+	serverOrder bool           // tls_preempt_cipherlist = yes (clientorder.go)
+	settings    ServerSettings // what it was made from (ForSession)
 }
 
 // NewServer applies Postfix's server-role start-up rules (docs/configuration.md) and
@@ -160,6 +161,10 @@ func NewServer(s ServerSettings, log logs.Logger) (*Server, error) {
 	if le, ok := err.(*LogLevelError); ok {
 		log.Warnf("%s", le.Warning("tlsproxy_tls_loglevel"))
 	}
+	if mask&LogTrace != 0 {
+		mask = DropTrace(mask, "tlsproxy_tls_loglevel", s.LogLevel, log)
+		srv.ignore(fmt.Sprintf("tlsproxy_tls_loglevel = %s: \"trace\" (SSL_trace() output) is not produced by this implementation", s.LogLevel), nil)
+	}
 	if srv.RequireCert {
 		mask |= LogUntrusted
 	}
@@ -216,6 +221,7 @@ func NewServer(s ServerSettings, log logs.Logger) (*Server, error) {
 	}
 	srv.versions, srv.suites = versions, suites
 	srv.serverOrder = s.PreemptCipherlist
+	srv.settings = s
 	srv.noteIgnored(s, log)
 
 	// Keys, certificates, CAs.
