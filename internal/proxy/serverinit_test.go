@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"tlsproxy/internal/pfclient"
+	"tlsproxy/internal/pftest"
 	"tlsproxy/internal/pfversion"
 	"tlsproxy/internal/tlspolicy"
 )
@@ -80,7 +81,7 @@ func TestServerSettingsG5(t *testing.T) {
 				r.Props[k] = v
 			}
 			from := len(fx.rec.Lines())
-			rc, rf, err := pfclient.RemotePair()
+			rc, rf, err := pftest.NewRemotePair()
 			if err != nil {
 				t.Fatal(err)
 			}
