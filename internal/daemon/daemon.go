@@ -11,6 +11,9 @@
 //   - max_idle: no client for that long, exit;
 //   - max_use: that many sessions have ended and none is open, exit;
 //   - retirement (3.4+): after max_idle × max_use, drain as on reload;
+//   - out of descriptors (accept fails with EMFILE or ENFILE): log
+//     Postfix's error, tell master the process is busy, drain as on
+//     reload, so that master's next process takes the new connections;
 //   - watchdog: the loop that does all of the above must come round at
 //     least once every tlsproxy_watchdog_timeout, else the process logs
 //     "fatal: watchdog timeout" and exits (a stuck process helps nobody).
@@ -21,6 +24,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -109,6 +113,7 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 	var closing atomic.Bool
 	accepted := make(chan *os.File)
 	acceptErr := make(chan error, 1)
+	outOfFDs := make(chan error, 1)
 	go func() {
 		var backoff time.Duration
 		for {
@@ -118,7 +123,11 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 					acceptErr <- err
 					return
 				}
-				// Transient (EMFILE, ECONNABORTED…): back off like
+				if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+					outOfFDs <- err // the loop drains: this goroutine is done
+					return
+				}
+				// Transient (ECONNABORTED…): back off like
 				// net/http, 5 ms doubling to 1 s.
 				if backoff == 0 {
 					backoff = 5 * time.Millisecond
@@ -241,6 +250,22 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 		case <-acceptErr:
 			acceptDone = true
 			drain()
+		case err := <-outOfFDs:
+			// Out of descriptors. Postfix logs the error and, as it
+			// comes back at once, soon dies of too many errors, so that
+			// master starts a fresh process. Here the process tells
+			// master it is busy, stops accepting and exits once its
+			// sessions have ended: the next connection goes to a new
+			// process, and no session is lost.
+			acceptDone = true
+			d.Log.Errorf("accept connection: %s", errnoText(err))
+			if !draining {
+				d.Log.Warnf("out of file descriptors: no longer accepting connections, exiting after the %d open session(s)", clients)
+				if d.Status != nil {
+					_ = d.Status.Taken()
+				}
+			}
+			drain()
 		case <-masterGone:
 			masterGone = nil
 			drain()
@@ -357,4 +382,18 @@ func (tm *timer) Reset() {
 	if tm.t != nil {
 		tm.t.Reset(tm.d)
 	}
+}
+
+// errnoText words a system error as strerror(3) does (what Postfix's %m
+// logs): "Too many open files".
+func errnoText(err error) string {
+	var errno syscall.Errno
+	if !errors.As(err, &errno) {
+		return err.Error()
+	}
+	t := errno.Error()
+	if t != "" && t[0] >= 'a' && t[0] <= 'z' {
+		t = string(t[0]-'a'+'A') + t[1:]
+	}
+	return t
 }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -18,20 +19,24 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Running out of descriptors: a daemon whose accept()
-// fails with EMFILE must log it, back off, and serve the waiting clients
-// once descriptors are free again. The limit is lowered in a helper
-// process (this test binary run again), so no other test is affected.
+// Running out of descriptors: a daemon whose accept() fails with EMFILE
+// logs Postfix's error, tells master it is busy, stops accepting and exits
+// once its sessions have ended, so that master's next process serves the
+// waiting clients (Postfix's process dies of too many errors for the same
+// end). The limit is lowered in a helper process (this test binary run
+// again), so no other test is affected; the test plays master: it holds
+// the listening socket and passes it to each helper as fd 3.
 
-// emfileEnv names the socket the helper serves on.
-const emfileEnv = "TLSPROXY_TEST_EMFILE_SOCKET"
+// emfileEnv, when set, makes this binary the helper.
+const emfileEnv = "TLSPROXY_TEST_EMFILE"
 
 // emfileSlots is how many client connections the helper can hold open.
 const emfileSlots = 3
 
 func TestMain(m *testing.M) {
-	if sock := os.Getenv(emfileEnv); sock != "" {
-		os.Exit(emfileHelper(sock))
+	if v := os.Getenv(emfileEnv); v != "" {
+		slots, _ := strconv.Atoi(v)
+		os.Exit(emfileHelper(slots))
 	}
 	os.Exit(m.Run())
 }
@@ -92,20 +97,29 @@ func isOpen(fd int) bool {
 	return err == nil
 }
 
-// emfileHelper serves sock with a descriptor limit that leaves room for
-// emfileSlots clients. Each client gets "ok\n" and is held until it
-// closes. EOF on stdin stands for master going away: drain and exit. It
-// prints READY when serving and, at the end, the descriptor and
-// goroutine counts before and after.
-func emfileHelper(sock string) int {
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+// statusLog is the helper's master: each report is a line on stderr.
+type statusLog struct{}
+
+func (statusLog) Taken() error     { fmt.Fprintln(os.Stderr, "status: taken"); return nil }
+func (statusLog) Available() error { fmt.Fprintln(os.Stderr, "status: available"); return nil }
+
+// emfileHelper serves the listening socket of fd 3 with a descriptor
+// limit that leaves room for slots clients. Each client gets "ok\n"
+// and is held until it closes. EOF on stdin stands for master going away:
+// drain and exit. It prints READY when serving and, at the end, the
+// descriptor and goroutine counts before and after.
+func emfileHelper(slots int) int {
+	lf := os.NewFile(3, "listener")
+	l, err := net.FileListener(lf)
+	lf.Close()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
 	}
+	ln := l.(*net.UnixListener)
 	gone := make(chan struct{})
 	go func() { _, _ = io.Copy(io.Discard, os.Stdin); close(gone) }()
-	d := &Daemon{Listener: ln, MasterGone: gone, Log: &stderrLog{},
+	d := &Daemon{Listener: ln, MasterGone: gone, Log: &stderrLog{}, Status: statusLog{},
 		Handle: func(ctx context.Context, c *os.File, done func()) {
 			defer done()
 			defer c.Close()
@@ -125,7 +139,7 @@ func emfileHelper(sock string) int {
 	// emfileSlots free numbers below it. (Run duplicates the listener,
 	// taking one, then closes the listener, whose low number is free
 	// again.)
-	limit := unix.Rlimit{Cur: uint64(limitLeaving(emfileSlots)), Max: old.Max}
+	limit := unix.Rlimit{Cur: uint64(limitLeaving(slots)), Max: old.Max}
 	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &limit); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 2
@@ -163,13 +177,19 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-func TestAcceptEMFILE(t *testing.T) {
-	if _, err := os.Stat("/proc/self/fd"); err != nil {
-		t.Skip("no /proc/self/fd")
-	}
-	sock := filepath.Join(t.TempDir(), "tlsproxy")
+// emfileProc is one helper process.
+type emfileProc struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	out    *bufio.Scanner
+	stderr *lockedBuffer
+}
+
+func startEMFILEHelper(t *testing.T, listener *os.File, slots int) *emfileProc {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), emfileEnv+"="+sock)
+	cmd.Env = append(os.Environ(), emfileEnv+"="+strconv.Itoa(slots))
+	cmd.ExtraFiles = []*os.File{listener}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -178,22 +198,63 @@ func TestAcceptEMFILE(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr := &lockedBuffer{}
-	cmd.Stderr = stderr
+	p := &emfileProc{cmd: cmd, stdin: stdin, out: bufio.NewScanner(stdout), stderr: &lockedBuffer{}}
+	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waited := false
-	defer func() {
-		if !waited {
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
 			cmd.Process.Kill()
 			cmd.Wait()
 		}
-	}()
-	out := bufio.NewScanner(stdout)
-	if !out.Scan() || !strings.HasPrefix(out.Text(), "READY") {
-		t.Fatalf("helper did not start: %q\n%s", out.Text(), stderr)
+	})
+	if !p.out.Scan() || !strings.HasPrefix(p.out.Text(), "READY") {
+		t.Fatalf("helper did not start: %q\n%s", p.out.Text(), p.stderr)
 	}
+	return p
+}
+
+// end waits for the helper's exit and checks its end line.
+func (p *emfileProc) end(t *testing.T) {
+	t.Helper()
+	var end string
+	if p.out.Scan() {
+		end = p.out.Text()
+	}
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("helper: %v\n%s", err, p.stderr)
+	}
+	var reason, runErr string
+	var fds, baseFDs, g, baseG int
+	if _, err := fmt.Sscanf(end, "END reason=%s err=%s fds=%d/%d goroutines=%d/%d", &reason, &runErr, &fds, &baseFDs, &g, &baseG); err != nil {
+		t.Fatalf("helper end line %q: %v\n%s", end, err, p.stderr)
+	}
+	if reason != EndDrained || runErr != "<nil>" {
+		t.Errorf("Run ended with %q, %s; want %q", reason, runErr, EndDrained)
+	}
+	// The listener is closed by the drain: one descriptor fewer.
+	if fds > baseFDs-1 || g > baseG {
+		t.Errorf("helper leaked: descriptors %d -> %d (listener closed), goroutines %d -> %d", baseFDs, fds, baseG, g)
+	}
+}
+
+func TestAcceptEMFILE(t *testing.T) {
+	if _, err := os.Stat("/proc/self/fd"); err != nil {
+		t.Skip("no /proc/self/fd")
+	}
+	sock := filepath.Join(t.TempDir(), "tlsproxy")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	listener, err := ln.File() // master's copy, passed to each process
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer listener.Close()
+	first := startEMFILEHelper(t, listener, emfileSlots)
 
 	// Twice as many clients as the helper has descriptors for.
 	var conns []net.Conn
@@ -208,51 +269,58 @@ func TestAcceptEMFILE(t *testing.T) {
 	}
 	for i, c := range conns[:emfileSlots] {
 		if err := readOK(c); err != nil {
-			t.Fatalf("client %d: %v\n%s", i, err, stderr)
+			t.Fatalf("client %d: %v\n%s", i, err, first.stderr)
 		}
 	}
-	// The next accept fails with EMFILE: wait (bounded) for the warning.
-	for i := 0; !strings.Contains(stderr.String(), "too many open files"); i++ {
+	// The next accept fails with EMFILE: wait (bounded) for the drain.
+	const drainLine = "warning: out of file descriptors: no longer accepting connections, exiting after the 3 open session(s)"
+	for i := 0; !strings.Contains(first.stderr.String(), drainLine); i++ {
 		if i == 1000 {
-			t.Fatalf("no EMFILE warning within 10 s:\n%s", stderr)
+			t.Fatalf("no drain after EMFILE within 10 s:\n%s", first.stderr)
 		}
 		time.Sleep(10 * time.Millisecond) // polling the helper's output, bounded
 	}
-	// Free the descriptors: the waiting clients are served.
+	log := first.stderr.String()
+	if n := strings.Count(log, "error: accept connection: Too many open files"); n != 1 {
+		t.Errorf("%d EMFILE errors, want Postfix's one:\n%s", n, log)
+	}
+	if !strings.HasSuffix(strings.TrimSpace(log[:strings.Index(log, drainLine)+len(drainLine)]+firstStatusAfter(log, drainLine)), "status: taken") {
+		t.Errorf("master was not told the process is busy:\n%s", log)
+	}
+	// Its sessions end: the process exits, though master is still there.
 	for _, c := range conns[:emfileSlots] {
 		c.Close()
 	}
+	first.end(t)
+
+	// master's next process serves the clients that waited. (One slot
+	// more: a process that holds as many descriptors as its limit allows
+	// gets EMFILE from its next accept, client or not.)
+	second := startEMFILEHelper(t, listener, emfileSlots+1)
 	for i, c := range conns[emfileSlots:] {
 		if err := readOK(c); err != nil {
-			t.Fatalf("client %d after the descriptors were freed: %v\n%s", emfileSlots+i, err, stderr)
+			t.Fatalf("client %d, for the next process: %v\n%s", emfileSlots+i, err, second.stderr)
 		}
 	}
 	for _, c := range conns[emfileSlots:] {
 		c.Close()
 	}
-	stdin.Close() // master goes away: drain and exit
-	var end string
-	if out.Scan() {
-		end = out.Text()
+	second.stdin.Close() // master goes away: drain and exit
+	second.end(t)
+	if strings.Contains(second.stderr.String(), "accept connection") {
+		t.Errorf("the next process ran out of descriptors:\n%s", second.stderr)
 	}
-	err = cmd.Wait()
-	waited = true
-	if err != nil {
-		t.Fatalf("helper: %v\n%s", err, stderr)
+}
+
+// firstStatusAfter returns the first status line after marker in log.
+func firstStatusAfter(log, marker string) string {
+	rest := log[strings.Index(log, marker)+len(marker):]
+	for _, l := range strings.Split(rest, "\n") {
+		if strings.HasPrefix(l, "status: ") {
+			return "\n" + l
+		}
 	}
-	var reason, runErr string
-	var fds, baseFDs, g, baseG int
-	if _, err := fmt.Sscanf(end, "END reason=%s err=%s fds=%d/%d goroutines=%d/%d", &reason, &runErr, &fds, &baseFDs, &g, &baseG); err != nil {
-		t.Fatalf("helper end line %q: %v", end, err)
-	}
-	if reason != EndDrained || runErr != "<nil>" {
-		t.Errorf("Run ended with %q, %s; want %q", reason, runErr, EndDrained)
-	}
-	// The listener is closed by the drain: one descriptor fewer.
-	if fds > baseFDs-1 || g > baseG {
-		t.Errorf("helper leaked: descriptors %d -> %d (listener closed), goroutines %d -> %d", baseFDs, fds, baseG, g)
-	}
-	t.Logf("helper: %s; %d EMFILE warnings", end, strings.Count(stderr.String(), "too many open files"))
+	return ""
 }
 
 func readOK(c net.Conn) error {
