@@ -1,8 +1,7 @@
 package tlsclient
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -33,7 +32,7 @@ func FuzzChainBuilding(f *testing.F) {
 
 var (
 	propKeysOnce sync.Once
-	propKeys     []*ecdsa.PrivateKey
+	propKeys     []ed25519.PrivateKey
 )
 
 const propMaxCerts = 10
@@ -41,7 +40,7 @@ const propMaxCerts = 10
 func checkRandomPKI(t *testing.T, seed uint64) {
 	propKeysOnce.Do(func() {
 		for range propMaxCerts + 1 {
-			k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+			_, k, _ := ed25519.GenerateKey(rand.Reader)
 			propKeys = append(propKeys, k)
 		}
 	})
@@ -51,7 +50,7 @@ func checkRandomPKI(t *testing.T, seed uint64) {
 	sameSKID := r.IntN(3) == 0
 	type ca struct {
 		cert *x509.Certificate
-		key  *ecdsa.PrivateKey
+		key  ed25519.PrivateKey
 	}
 	var cas []ca
 	nRoots := 1 + r.IntN(2)
@@ -66,7 +65,7 @@ func checkRandomPKI(t *testing.T, seed uint64) {
 		if p == nil {
 			p = tpl
 		}
-		der, err := x509.CreateCertificate(rand.Reader, tpl, p, &propKeys[i].PublicKey, parent.key)
+		der, err := x509.CreateCertificate(rand.Reader, tpl, p, propKeys[i].Public(), parent.key)
 		if err != nil {
 			t.Fatal(err)
 		}
