@@ -80,7 +80,7 @@ func hostileServerChain(t testing.TB) hostileChain {
 
 // hostileHandshake runs one client-role session against a loopback server
 // that sends the hostile chain and returns the session, evaluated.
-func hostileHandshake(tb testing.TB, cl *Client, level int, srv *tls.Config) (*Session, Result) {
+func hostileHandshake(tb testing.TB, cl *Client, level int, srv *tls.Config, tlsa ...TLSA) (*Session, Result) {
 	tb.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -103,6 +103,9 @@ func hostileHandshake(tb testing.TB, cl *Client, level int, srv *tls.Config) (*S
 	}()
 	st := baseStart(level)
 	st.MatchNames = []string{"hostname"}
+	if len(tlsa) > 0 {
+		st.DANEDomain, st.TLSA = "mx.example.com", tlsa
+	}
 	sess, err := cl.NewSession(st, &recLog{})
 	if err != nil {
 		tb.Fatal(err)
@@ -147,6 +150,28 @@ func TestHostileSameSubjectChainBounded(t *testing.T) {
 		}
 		if res.PeerStatus&tlspolicy.PeerTrusted != 0 {
 			t.Errorf("level %d: hostile chain reported TRUSTED (peer_status=%d)", level, res.PeerStatus)
+		}
+	}
+}
+
+// DANE: a trust-anchor record of a bare P-521 key that signed nothing
+// makes every certificate of the chain a candidate; the checks still come
+// out of the one budget.
+func TestHostileChainDANEBounded(t *testing.T) {
+	key, _ := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	spki, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := []TLSA{tlsa(2, 1, 0, spki)}
+	srv := hostileServerConfig(t)
+	for _, level := range []int{LevelDane, LevelDaneOnly} {
+		sess, res := hostileHandshake(t, &Client{}, level, srv, records...)
+		if sess.sigChecks > tlspolicy.SigCheckBudget {
+			t.Errorf("level %d: %d signature checks, budget %d", level, sess.sigChecks, tlspolicy.SigCheckBudget)
+		}
+		if res.PeerStatus&tlspolicy.PeerMatched != 0 {
+			t.Errorf("level %d: hostile chain matched a TLSA record", level)
 		}
 	}
 }
