@@ -68,11 +68,11 @@ func clientRole(cfg *conf.Config, log logs.Logger) (clientSetup, error) {
 	setup := clientSetup{init: init}
 	// Postfix logs the group warnings once per TLS context it makes; the
 	// other notes were logged with the server role's.
-	opts := global.Resolve(func(w string) {
+	opts := global.Resolve(logs.Lines(func(w string) {
 		if strings.Contains(w, "key exchange group") || strings.Contains(w, "ECDHE curve") {
 			log.Warnf("%s", w)
 		}
-	})
+	}))
 	if opts.Fatal != "" {
 		log.Warnf("%s", opts.Fatal)
 		log.Warnf("TLS client initialization failed")

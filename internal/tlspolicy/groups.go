@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"tlsproxy/internal/logs"
 )
 
 // Key-exchange groups: tls_eecdh_auto_curves and tls_ffdhe_auto_groups,
@@ -94,10 +96,8 @@ type GroupChoice struct {
 // warnings. Groups that OpenSSL has and Go does not (X448, FFDHE, …) are
 // warned about as impossible here, once each, when a list set in main.cf
 // names them.
-func KeyExchangeGroups(s GroupSettings, warn func(string)) GroupChoice {
-	if warn == nil {
-		warn = func(string) {}
-	}
+func KeyExchangeGroups(s GroupSettings, log logs.Logger) GroupChoice {
+	log = logs.OrDiscard(log)
 	var ch GroupChoice
 	eecdh, ffdhe := s.EECDH, s.FFDHE
 	eecdhRules, ffdheRules := s.Series, s.Series
@@ -121,7 +121,7 @@ func KeyExchangeGroups(s GroupSettings, warn func(string)) GroupChoice {
 		impossible[key] = true
 		msg := fmt.Sprintf("%s: key exchange group \"%s\" is not supported by this implementation (Go crypto/tls): ignored", param, name)
 		ch.Ignored = append(ch.Ignored, msg)
-		warn(msg)
+		log.Warnf("%s", msg)
 	}
 
 	if strings.TrimSpace(eecdh) == "" && strings.TrimSpace(ffdhe) == "" {
@@ -145,7 +145,7 @@ func KeyExchangeGroups(s GroupSettings, warn func(string)) GroupChoice {
 			g, ok := lookupGroup(tok, true)
 			switch {
 			case !ok:
-				warn(fmt.Sprintf("ignoring unknown ECDHE curve \"%s\"", tok))
+				log.Warnf("ignoring unknown ECDHE curve \"%s\"", tok)
 			case g.id == 0:
 				unsupported++
 				note("tls_eecdh_auto_curves", tok)
@@ -155,7 +155,7 @@ func KeyExchangeGroups(s GroupSettings, warn func(string)) GroupChoice {
 		}
 		if len(c) == 0 {
 			if unsupported > 0 {
-				warn("none of the configured ECDHE curves are supported")
+				log.Warnf("none of the configured ECDHE curves are supported")
 			}
 			ch.Curves, ch.Source = slices.Clone(openSSLDefault), "OpenSSL default (DEFAULT)"
 			return ch
@@ -169,17 +169,17 @@ func KeyExchangeGroups(s GroupSettings, warn func(string)) GroupChoice {
 	origin := "configured"
 	var c []tls.CurveID
 	if strings.TrimSpace(eecdh+" "+ffdhe) == "" {
-		warn(fmt.Sprintf("no %s key exchange group - OpenSSL requires at least one", origin))
+		log.Warnf("no %s key exchange group - OpenSSL requires at least one", origin)
 	} else {
 		unknown := func(n string) {
 			if s.Series < 310 { // 3.10 lets OpenSSL judge names, silently
-				warn(fmt.Sprintf("ignoring unknown key exchange group \"%s\"", n))
+				log.Warnf("ignoring unknown key exchange group \"%s\"", n)
 			}
 		}
 		c = groupSet(eecdh, eecdhRules, unknown, func(n string) { note("tls_eecdh_auto_curves", n) })
 		c = appendNew(c, groupSet(ffdhe, ffdheRules, unknown, func(n string) { note("tls_ffdhe_auto_groups", n) }))
 		if len(c) == 0 {
-			warn(fmt.Sprintf("none of the %s key exchange groups are supported", origin))
+			log.Warnf("none of the %s key exchange groups are supported", origin)
 		}
 	}
 	if len(c) > 0 {
@@ -187,11 +187,11 @@ func KeyExchangeGroups(s GroupSettings, warn func(string)) GroupChoice {
 		return ch
 	}
 	if s.EECDH != s.DefaultEECDH || s.FFDHE != s.DefaultFFDHE {
-		warn("using Postfix default key exchange groups instead")
+		log.Warnf("using Postfix default key exchange groups instead")
 		ch.Curves, ch.Source = groupSet(pqDefault, 311, nil, nil), "Postfix 3.11 default "+pqDefault
 		return ch
 	}
-	warn("using OpenSSL default key exchange groups instead")
+	log.Warnf("using OpenSSL default key exchange groups instead")
 	ch.Curves, ch.Source = slices.Clone(openSSLDefault), "OpenSSL default (DEFAULT)"
 	return ch
 }

@@ -4,6 +4,8 @@ import (
 	"crypto/tls"
 	"slices"
 	"testing"
+
+	"tlsproxy/internal/logs"
 )
 
 func TestKeyExchangeGroups(t *testing.T) {
@@ -55,7 +57,7 @@ func TestKeyExchangeGroups(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var warnings []string
-			got := KeyExchangeGroups(tc.s, func(w string) { warnings = append(warnings, w) })
+			got := KeyExchangeGroups(tc.s, logs.Lines(func(w string) { warnings = append(warnings, w) }))
 			if !slices.Equal(got.Curves, tc.want) {
 				t.Errorf("curves %v, want %v", got.Curves, tc.want)
 			}

@@ -7,6 +7,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"tlsproxy/internal/logs"
 )
 
 // GlobalTLS are the global tls_* settings that Postfix's TLS library
@@ -50,7 +52,7 @@ type Options struct {
 	MaxVersion   uint16 // likewise MaxProtocol
 	AppendSystem bool   // tls_append_default_CA: the system roots join CAfile/CApath
 	// Notes are the "ignored" lines: settings this implementation cannot
-	// honour; each was also given to warn.
+	// honour; each was also logged as a warning.
 	Notes []string
 	// Fatal is set when Postfix would disable TLS (a bad OpenSSL
 	// configuration file); the text is Postfix's warning.
@@ -68,16 +70,14 @@ var sslOptionNames = map[string]string{
 	"enable_middlebox_compat":                "", // Go always uses TLS 1.3 middlebox compatibility mode
 }
 
-// Resolve reads the global settings: warnings go to warn (nil: none),
+// Resolve reads the global settings: warnings go to log (nil: none),
 // each also kept as a note. Groups are chosen by [KeyExchangeGroups].
-func (g GlobalTLS) Resolve(warn func(string)) Options {
+func (g GlobalTLS) Resolve(log logs.Logger) Options {
 	var o Options
-	if warn == nil {
-		warn = func(string) {}
-	}
+	log = logs.OrDiscard(log)
 	note := func(msg string) {
 		o.Notes = append(o.Notes, msg)
-		warn(msg)
+		log.Warnf("%s", msg)
 	}
 
 	// OpenSSL configuration first: Postfix initializes the library
@@ -87,12 +87,12 @@ func (g GlobalTLS) Resolve(warn func(string)) Options {
 		cfgGroups, err := g.readOpenSSLConfig(&o, note)
 		if err != "" {
 			o.Fatal = err
-			warn(err)
+			log.Warnf("%s", err)
 			return o
 		}
 		groups.ConfigGroups = cfgGroups
 	}
-	choice := KeyExchangeGroups(groups, func(w string) { warn(w) })
+	choice := KeyExchangeGroups(groups, log)
 	o.Curves, o.GroupSource = choice.Curves, choice.Source
 	o.Notes = append(o.Notes, choice.Ignored...)
 
@@ -107,7 +107,7 @@ func (g GlobalTLS) Resolve(warn func(string)) Options {
 		case isHex(tok):
 			note(fmt.Sprintf("tls_ssl_options: the OpenSSL option bits %s have no meaning in this implementation (Go crypto/tls): ignored", tok))
 		default:
-			warn(fmt.Sprintf("unknown tls_ssl_options value \"%s\" in \"%s\"", tok, g.SSLOptions))
+			log.Warnf("unknown tls_ssl_options value \"%s\" in \"%s\"", tok, g.SSLOptions)
 		}
 	}
 	if g.DisableWorkarounds != "" {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"tlsproxy/internal/logs"
 )
 
 // TestOpenSSLConfig: tls_config_file / tls_config_name as Postfix reads
@@ -64,7 +66,7 @@ CipherString = DEFAULT:@SECLEVEL=2
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var warnings []string
-			o := tc.g.Resolve(func(w string) { warnings = append(warnings, w) })
+			o := tc.g.Resolve(logs.Lines(func(w string) { warnings = append(warnings, w) }))
 			if o.Fatal != tc.fatal {
 				t.Fatalf("fatal %q, want %q", o.Fatal, tc.fatal)
 			}
@@ -105,7 +107,7 @@ func TestSSLOptions(t *testing.T) {
 		{"NO_SUCH", false, []string{`unknown tls_ssl_options value "NO_SUCH" in "NO_SUCH"`}},
 	} {
 		var warnings []string
-		o := GlobalTLS{SSLOptions: tc.opts}.Resolve(func(w string) { warnings = append(warnings, w) })
+		o := GlobalTLS{SSLOptions: tc.opts}.Resolve(logs.Lines(func(w string) { warnings = append(warnings, w) }))
 		if o.NoTickets != tc.noTickets || !slices.Equal(warnings, tc.warnings) {
 			t.Errorf("%q: NoTickets %v warnings %q, want %v %q", tc.opts, o.NoTickets, warnings, tc.noTickets, tc.warnings)
 		}

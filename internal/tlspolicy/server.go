@@ -116,7 +116,7 @@ func NewServer(s ServerSettings, log logs.Logger) (*Server, error) {
 	}
 	// The TLS library's global settings: Postfix reads them when it
 	// initializes the library, before the server context.
-	srv.Options = s.Global.Resolve(func(w string) { log.Warnf("%s", w) })
+	srv.Options = s.Global.Resolve(log)
 	srv.Ignored = append(srv.Ignored, srv.Options.Notes...)
 	if srv.Options.Fatal != "" {
 		return srv, nil
