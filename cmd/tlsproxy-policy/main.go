@@ -1,18 +1,33 @@
 // Command tlsproxy-policy prints the TLS policy that tlsproxy (this
 // project's replacement for Postfix's tlsproxy(8)) would apply in the
-// server role, from the same main.cf and -o overrides the daemon reads:
+// server role, from the same main.cf and -o overrides the daemon reads,
+// and checks it for monitoring:
 //
-//	tlsproxy-policy [-c config_dir] [-o name=value ...]
+//	tlsproxy-policy [-c config_dir] [-s service] [-w days] [-o name=value ...]
 //
-// Without -c, $MAIL_CONFIG or /etc/postfix is used. The report lists the
-// protocol versions and, for each, the cipher suites a client can get
-// (OpenSSL names, in OpenSSL's order; Go picks among them by its own
-// preference), the certificates with key type and expiry, the client
-// certificate settings, the warnings the daemon logs at start and every
-// setting this implementation cannot honour. It plays the part of
-// "postconf | grep tlsproxy_tls" plus "openssl ciphers" for an OpenSSL
-// based Postfix. The exit status is 1 only when the daemon would not
-// start at all (unreadable main.cf, bad parameter value, invalid level).
+// Without -c, $MAIL_CONFIG or /etc/postfix is used. With -s, the -o
+// options of that master.cf service ("tlsproxy", or "name/type" as
+// postconf -M names it) apply first, then those of the command line. The
+// report lists the protocol versions and, for each, the cipher suites a
+// client can get (OpenSSL names, in OpenSSL's order; a TLS 1.2 client
+// gets its most preferred one, a TLS 1.3 client Go's choice), the
+// certificates with key type and expiry, the client certificate settings,
+// the warnings the daemon logs at start and every setting this
+// implementation cannot honour. It plays the part of "postconf | grep
+// tlsproxy_tls" plus "openssl ciphers" for an OpenSSL based Postfix.
+//
+// The exit status tells a monitoring check what is wrong (the last line
+// of the report says it too):
+//
+//	0  the server role is enabled and no certificate expires within -w days
+//	1  tlsproxy would not start (unreadable main.cf or master.cf, a bad
+//	   parameter value, an invalid security level)
+//	2  usage: a bad option, or -s names no tlsproxy service of master.cf
+//	3  the server role is disabled: security level none (or empty), or a
+//	   start-up problem other than certificates (see the warnings)
+//	4  TLS is wanted but no server certificate loads
+//	5  a certificate has expired, is not yet valid, or expires within
+//	   -w days (default 0)
 package main
 
 import (
@@ -21,6 +36,7 @@ import (
 	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -53,6 +69,8 @@ func run(args []string, mailConfig string, stdout, stderr io.Writer, now time.Ti
 	dir := fs.String("c", "", "Postfix configuration directory (default $MAIL_CONFIG or /etc/postfix)")
 	var opts overrides
 	fs.Var(&opts, "o", "main.cf override name=value, as in master.cf (repeatable)")
+	service := fs.String("s", "", "apply the -o options of this master.cf service first (name or name/type)")
+	warnDays := fs.Int("w", 0, "exit 5 when a certificate expires within this many days")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -62,6 +80,18 @@ func run(args []string, mailConfig string, stdout, stderr io.Writer, now time.Ti
 	}
 	if *dir == "" {
 		*dir = mailConfig
+	}
+	if *service != "" { // service.go
+		svcOpts, desc, err := serviceOverrides(*dir, *service)
+		if err != nil {
+			fmt.Fprintf(stderr, "tlsproxy-policy: fatal: %v\n", err)
+			if errors.Is(err, errNoService) {
+				return 2
+			}
+			return 1
+		}
+		fmt.Fprintln(stdout, desc)
+		opts = append(svcOpts, opts...)
 	}
 	var warnings []string
 	log := logs.Lines(func(w string) { warnings = append(warnings, w) })
@@ -87,7 +117,11 @@ func run(args []string, mailConfig string, stdout, stderr io.Writer, now time.Ti
 	for _, l := range sniReport(cfg) { // sni.go
 		fmt.Fprintln(stdout, l)
 	}
-	return 0
+	code, why := checkStatus(settings, srv, now, *warnDays) // status.go
+	if code != 0 {
+		fmt.Fprintf(stdout, "status %d: %s\n", code, why)
+	}
+	return code
 }
 
 // versionNames are OpenSSL's protocol names, newest first.
