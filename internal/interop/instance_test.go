@@ -185,7 +185,7 @@ func instanceFor(t *testing.T, im impl, chroot bool) *instance {
 	t.Helper()
 	bin := im.binary(t)
 	key := fmt.Sprintf("%s/chroot=%v", im.name, chroot)
-	return onceFor(t, key, func() (*instance, error) { return startInstance(bin, chroot) })
+	return onceFor(t, key, func() (*instance, error) { return startInstance(im.root(), bin, chroot) })
 }
 
 // onceFor returns the instance registered under key, starting it with
@@ -206,12 +206,12 @@ func onceFor(t *testing.T, key string, start func() (*instance, error)) *instanc
 	return s.in
 }
 
-func startInstance(bin string, chroot bool) (*instance, error) {
+func startInstance(root, bin string, chroot bool) (*instance, error) {
 	column := "n"
 	if chroot {
 		column = "y"
 	}
-	in, _, err := startWith(bin, "--chroot", column)
+	in, _, err := startIn(root, bin, "--chroot", column)
 	return in, err
 }
 
@@ -219,7 +219,13 @@ func startInstance(bin string, chroot bool) (*instance, error) {
 // new ports (postscreen, sink, submit: returned too), with more
 // pfinstance.sh options.
 func startWith(bin string, more ...string) (*instance, []int, error) {
-	dir, err := newInstanceDir()
+	return startIn("", bin, more...)
+}
+
+// startIn is startWith for the Postfix of the Debian tree root ("" = this
+// machine's).
+func startIn(root, bin string, more ...string) (*instance, []int, error) {
+	dir, err := newInstanceDirIn(root)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -228,7 +234,7 @@ func startWith(bin string, more ...string) (*instance, []int, error) {
 		return nil, nil, err
 	}
 	in := &instance{dir: dir}
-	return in, ports, in.start(bin, ports, more...)
+	return in, ports, in.start(bin, ports, append(rootArgs(root), more...)...)
 }
 
 // newInstanceDir makes an instance directory under /tmp: the postfix user

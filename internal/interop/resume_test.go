@@ -37,7 +37,7 @@ func resumeInstance(t *testing.T, im impl, rc resumeCase) *instance {
 	t.Helper()
 	bin := im.binary(t)
 	return onceFor(t, rc.key+"/"+im.name, func() (*instance, error) {
-		in, _, err := startWith(bin, append([]string{"--tlsproxy-args", "-o max_use=1"}, rc.args...)...)
+		in, _, err := startIn(im.root(), bin, append([]string{"--tlsproxy-args", "-o max_use=1"}, rc.args...)...)
 		return in, err
 	})
 }
@@ -62,11 +62,16 @@ func opensslResume(t *testing.T, in *instance, version, flag, file string) (stri
 // Debian's tlsproxy runs the same steps as the reference.
 func TestResumptionAcrossProcesses(t *testing.T) {
 	requireInterop(t)
+	testResumption(t, impls)
+}
+
+// testResumption runs TestResumptionAcrossProcesses's steps for ims.
+func testResumption(t *testing.T, ims []impl) {
 	pidRE := func(port int) *regexp.Regexp {
 		return regexp.MustCompile(`postfix/tlsproxy\[(\d+)\]: CONNECT from \[127\.0\.0\.1\]:` + strconv.Itoa(port) + `\n`)
 	}
 	for _, rc := range resumeCases {
-		for _, im := range impls {
+		for _, im := range ims {
 			t.Run(rc.name+"/"+im.name, func(t *testing.T) {
 				in := resumeInstance(t, im, rc)
 				for _, version := range []string{"tls1_3", "tls1_2"} {

@@ -1,0 +1,200 @@
+package interop
+
+// The interop tests against Debian 13 (Postfix 3.10, OpenSSL 3.5): the
+// server role under postscreen, the client role with smtp(8) connection
+// reuse, resumption across tlsproxy processes, and the level-1 and
+// level-2 logs, each run with Debian 13's C tlsproxy and with ours under
+// the same Debian 13 master(8). Where Debian 13 logs differently from
+// Debian 12, the log is compared with Debian 13's tlsproxy's, not with a
+// fixed text.
+
+import (
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// deb13Established is the server role's "established" rule with the
+// key-exchange group in either case: which case is right is decided by
+// the comparison with Debian 13's own tlsproxy.
+var deb13Established = logRule{"established", `postfix/tlsproxy\[\d+\]: Anonymous TLS connection established from \[127\.0\.0\.1\]:{PORT}: TLSv1\.3 with cipher {CIPHER} \(\d+/\d+ bits\) key-exchange (?i:x25519) server-signature RSA-PSS \(2048 bits\) server-digest SHA256$`, true}
+
+// deb13Rules is rules with the "established" rule replaced.
+func deb13Rules(rules []logRule) []logRule {
+	out := append([]logRule(nil), rules...)
+	for i, r := range out {
+		if r.name == deb13Established.name {
+			out[i] = deb13Established
+		}
+	}
+	return out
+}
+
+// normalizeDeb13 is normalizeVerbose without OpenSSL's own error words
+// after a failed handshake ("warning: TLS library problem: ..."), which
+// ours, not built on libssl, does not write (see handshakeFailureRules).
+func normalizeDeb13(s string) string {
+	s = regexp.MustCompile(`(?m)^.*postfix/tlsproxy\[\d+\]: warning: TLS library problem: .*\n`).ReplaceAllString(s, "")
+	return normalizeVerbose(s)
+}
+
+// TestDeb13ServerRole: TestServerRole's sessions (crypto/tls, openssl
+// s_client, garbage instead of a ClientHello) through Debian 13's
+// postscreen, to Debian 13's tlsproxy and to ours; the same rules for
+// both, then each session's tlsproxy lines compared.
+func TestDeb13ServerRole(t *testing.T) {
+	requireDeb13(t)
+	clients := []struct {
+		name  string
+		run   func(*testing.T, *instance) session
+		rules []logRule
+	}{
+		{"go-client", func(t *testing.T, in *instance) session { return goClientSession(t, in, nil) }, deb13Rules(serverRoleRules)},
+		{"openssl", opensslSession, deb13Rules(serverRoleRules)},
+		{"garbage-hello", garbageSession, handshakeFailureRules},
+	}
+	var lmu sync.Mutex
+	lines := map[string]string{} // impl/client → normalized tlsproxy lines
+	t.Run("impls", func(t *testing.T) {
+		for _, im := range deb13Impls {
+			t.Run(im.name, func(t *testing.T) {
+				t.Parallel()
+				in := instanceFor(t, im, false)
+				for _, cl := range clients {
+					t.Run(cl.name, func(t *testing.T) {
+						offset := in.logSize(t)
+						s := cl.run(t, in)
+						seg := sessionLog(t, in, offset, s.port)
+						checkLog(t, seg, s, cl.rules)
+						lmu.Lock()
+						lines[im.name+"/"+cl.name] = normalizeDeb13(tlsproxyLines(seg))
+						lmu.Unlock()
+					})
+				}
+			})
+		}
+	})
+	for _, cl := range clients {
+		t.Run("compare/"+cl.name, func(t *testing.T) {
+			deb, ours := lines["deb13-debian/"+cl.name], lines["deb13-ours/"+cl.name]
+			if deb == "" || ours == "" {
+				t.Skip("a session above failed; nothing to compare")
+			}
+			compareDeb13(t, cl.name+" session", deb, ours)
+		})
+	}
+}
+
+// TestDeb13ClientRoleReuse: TestClientRoleReuse's two messages to one
+// destination through Debian 13's smtp(8) with connection reuse, over one
+// tlsproxy session (Debian 13's, then ours) to Debian 13's smtpd, and to
+// our close_notify-checking sink; then tlsproxy's lines compared.
+func TestDeb13ClientRoleReuse(t *testing.T) {
+	requireDeb13(t)
+	established := strings.Replace(crEstablished, `key-exchange X25519`, `key-exchange (?i:x25519)`, 1)
+	if established == crEstablished {
+		t.Fatal("crEstablished no longer names the key exchange as expected; update this test")
+	}
+	var lmu sync.Mutex
+	lines := map[string]string{} // impl/sink → normalized tlsproxy lines
+	t.Run("impls", func(t *testing.T) {
+		for _, im := range deb13Impls {
+			t.Run(im.name, func(t *testing.T) {
+				t.Parallel()
+				cr := clientRoleInstanceFor(t, im)
+				t.Run("smtpd-sink", func(t *testing.T) {
+					c := crCase{name: "sink.test", transport: "sinkrelay", host: "127.0.0.1", word: "Trusted"}
+					_, seg := crReuseWith(t, cr, c, cr.sinkPort, established)
+					lmu.Lock()
+					lines[im.name+"/smtpd-sink"] = normalizeDeb13(crLinesFor(seg, cr.sinkPort, c.host))
+					lmu.Unlock()
+				})
+				t.Run("close-notify", func(t *testing.T) {
+					c := crCase{name: "closesink", transport: "sinkrelay", host: "127.0.0.1", word: "Trusted"}
+					_, seg := crReuseWith(t, cr, c, cr.closeSink.port, established)
+					var s sinkSession
+					select {
+					case s = <-cr.closeSink.sessions:
+					case <-time.After(15 * time.Second):
+						t.Fatal("the sink's session did not end within 15s of tlsproxy's DISCONNECT")
+					}
+					if want := "EHLO STARTTLS EHLO MAIL RCPT DATA RSET MAIL RCPT DATA"; strings.Join(s.cmds, " ") != want {
+						t.Errorf("the sink got %s, want %s", strings.Join(s.cmds, " "), want)
+					}
+					if s.end != endCloseNotify {
+						t.Errorf("the TLS session to the sink ended with %s, want %s", s.end, endCloseNotify)
+					}
+					lmu.Lock()
+					lines[im.name+"/close-notify"] = normalizeDeb13(crLinesFor(seg, cr.closeSink.port, c.host))
+					lmu.Unlock()
+				})
+			})
+		}
+	})
+	for _, sink := range []string{"smtpd-sink", "close-notify"} {
+		t.Run("compare/"+sink, func(t *testing.T) {
+			deb, ours := lines["deb13-debian/"+sink], lines["deb13-ours/"+sink]
+			if deb == "" || ours == "" {
+				t.Skip("a delivery above failed; nothing to compare")
+			}
+			compareDeb13(t, "client role, "+sink, deb, ours)
+		})
+	}
+}
+
+// TestDeb13Resumption: TestResumptionAcrossProcesses with Debian 13's
+// tlsmgr(8) and postscreen(8): tickets and tlsmgr's session cache, TLS 1.3
+// and 1.2, a session from one tlsproxy process resumed in another.
+func TestDeb13Resumption(t *testing.T) {
+	requireDeb13(t)
+	testResumption(t, deb13Impls)
+}
+
+// TestDeb13ServerRoleVerboseLog: TestServerRoleVerboseLog's level-2 log
+// comparison with Debian 13's tlsproxy as the reference.
+func TestDeb13ServerRoleVerboseLog(t *testing.T) {
+	requireDeb13(t)
+	logs := verboseLogs(t, deb13Impls)
+	checkVerboseWords(t, logs["deb13-ours"])
+	compareDeb13(t, "level-2 server-role log", logs["deb13-debian"], logs["deb13-ours"])
+}
+
+// TestDeb13KnownDiffs: each known difference turns our 3.7-style lines
+// (as seen in a Debian 13 run) into Debian 13's, and leaves Debian 13's
+// lines alone, so that a landed feature makes the comparison pass.
+func TestDeb13KnownDiffs(t *testing.T) {
+	for _, tc := range []struct{ name, ours, deb string }{
+		{"group case",
+			"Anonymous TLS connection established from [127.0.0.1]:PORT: TLSv1.3 with cipher CIPHER key-exchange X25519 server-signature RSA-PSS (2048 bits) server-digest SHA256\n",
+			"Anonymous TLS connection established from [127.0.0.1]:PORT: TLSv1.3 with cipher CIPHER key-exchange x25519 server-signature RSA-PSS (2048 bits) server-digest SHA256\n"},
+		{"fingerprints",
+			"[127.0.0.1]:PORT: subject_CN=localhost, issuer=localhost, fingerprint=HEX, pkey_fingerprint=HEX\n",
+			"[127.0.0.1]:PORT: subject_CN=localhost, issuer=localhost, cert fingerprint=HEX, pkey fingerprint=HEX\n"},
+		{"resumed session",
+			"[127.0.0.1]:PORT: Reusing old session (RFC 5077 session ticket)\nsubject=/CN=localhost\n" +
+				"Untrusted TLS connection established from [127.0.0.1]:PORT: TLSv1.3 with cipher CIPHER key-exchange X25519 server-signature RSA-PSS (2048 bits) client-signature RSA-PSS (2048 bits)\nDISCONNECT [127.0.0.1]:PORT\n",
+			"[127.0.0.1]:PORT: Reusing old session (RFC 5077 session ticket)\nsubject=/CN=localhost\n" +
+				"Untrusted TLS connection established from [127.0.0.1]:PORT: TLSv1.3 with cipher CIPHER key-exchange x25519\nDISCONNECT [127.0.0.1]:PORT\n"},
+		{"new session keeps its signatures",
+			"Issuing session ticket\nUntrusted TLS connection established from [127.0.0.1]:PORT: TLSv1.3 with cipher CIPHER key-exchange x25519 server-signature RSA-PSS (2048 bits)\n",
+			"Issuing session ticket\nUntrusted TLS connection established from [127.0.0.1]:PORT: TLSv1.3 with cipher CIPHER key-exchange x25519 server-signature RSA-PSS (2048 bits)\n"},
+		{"medium cipher list",
+			`[127.0.0.1]:PORT: TLS cipher list "aNULL:-aNULL:HIGH:MEDIUM:+RC4:@STRENGTH:!aNULL"` + "\n",
+			`[127.0.0.1]:PORT: TLS cipher list "aNULL:-aNULL:HIGH:MEDIUM:!SEED:!IDEA:!3DES:!RC2:!RC4:!RC5:!kDH:!kECDH:!aDSS:!MD5:+RC4:@STRENGTH:!aNULL"` + "\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fixed, deb := tc.ours, tc.deb
+			for _, k := range deb13KnownDiffs {
+				fixed, deb = k.fix(fixed), k.fix(deb)
+			}
+			if fixed != tc.deb {
+				t.Errorf("ours after the known differences:\n%s\nwant Debian 13's:\n%s", fixed, tc.deb)
+			}
+			if deb != tc.deb {
+				t.Errorf("Debian 13's lines changed by the known differences:\n%s\nwas:\n%s", deb, tc.deb)
+			}
+		})
+	}
+}
