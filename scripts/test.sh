@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # test.sh — run every test of the project: unit tests with the race
 # detector, the interop tests against Debian's Postfix (installed with apt
-# when missing), and a short run of every fuzz target.
+# when missing) and against Debian 13's Postfix in a debootstrap tree
+# (scripts/debian13.sh, made when missing), and a short run of every fuzz
+# target.
 #
 #   scripts/test.sh            # as root on Debian 12
 #   FUZZTIME=1000000x scripts/test.sh   # fuzz longer (executions per target)
@@ -13,6 +15,9 @@ scripts/install-deps.sh
 # With Postfix present the interop tests must run, not skip.
 if [ "$(id -u)" = 0 ]; then
     export TLSPROXY_INTEROP_REQUIRED=1
+    # The Debian 13 tree of the TestDeb13* interop tests: about a minute
+    # the first time, nothing to do afterwards.
+    echo "== Debian 13 tree: $(scripts/debian13.sh)"
 fi
 
 # With a C compiler and libssl-dev (installed above) everything is built
