@@ -125,7 +125,11 @@ func (in *instance) start(t *testing.T, args ...string) *pftest.FakeMaster {
 
 // session runs one postscreen-like session against the daemon and
 // returns what the remote side received after sending "EHLO".
-func (in *instance) session(t *testing.T) {
+func (in *instance) session(t *testing.T) { t.Helper(); in.sessionWith(t, nil) }
+
+// sessionWith is session with the remote client's session cache (nil:
+// none); it returns the remote client's view of the TLS connection.
+func (in *instance) sessionWith(t *testing.T, cache tls.ClientSessionCache) tls.ConnectionState {
 	t.Helper()
 	c, err := pftest.DialTLSProxy(in.sock)
 	if err != nil {
@@ -164,7 +168,7 @@ func (in *instance) session(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	tc := tls.Client(rc, &tls.Config{RootCAs: in.pool, ServerName: "mx.example.test"})
+	tc := tls.Client(rc, &tls.Config{RootCAs: in.pool, ServerName: "mx.example.test", ClientSessionCache: cache})
 	if err := tc.Handshake(); err != nil {
 		t.Fatal(err)
 	}
@@ -179,6 +183,7 @@ func (in *instance) session(t *testing.T) {
 	if _, err := io.ReadAll(tc); err != nil {
 		t.Fatalf("remote: %v", err)
 	}
+	return tc.ConnectionState()
 }
 
 func TestDaemonUnderFakeMaster(t *testing.T) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/tls"
+	"errors"
 
 	"tlsproxy/internal/conf"
 	"tlsproxy/internal/logs"
@@ -17,7 +18,10 @@ import (
 //   - stateless tickets (tls_session_ticket_cipher set, the default; a
 //     name Postfix would refuse is logged and counts as empty):
 //     sealed with tlsmgr's ticket keys, so that every tlsproxy process
-//     resumes the others' sessions;
+//     resumes the others' sessions; with a tlsmgr that has no ticket keys
+//     (Postfix 2.8 - 2.10: a policy reply without timeout), sealed with
+//     keys of this process, as OpenSSL does for those releases' tlsproxy,
+//     valid for smtpd_tls_session_cache_timeout;
 //   - stateful tickets (tls_session_ticket_cipher empty, and tlsmgr has an
 //     smtpd_tls_session_cache_database: cachable): the session is kept in
 //     tlsmgr's smtpd cache and the ticket only names it, as OpenSSL does
@@ -49,7 +53,17 @@ func tlsmgrSetup(cfg *conf.Config, srv *tlspolicy.Server, log logs.Logger) (*tls
 		return nil, nil
 	}
 	cachable, lifetime, err := c.Policy(tlsmgr.CacheSMTPD)
-	if err != nil {
+	// tlsmgr of Postfix 2.8 - 2.10 has no ticket keys and reports no
+	// timeout. Their tlsproxy left tickets to OpenSSL, which seals them
+	// with keys of its own process, valid for the SSL context's timeout,
+	// smtpd_tls_session_cache_timeout.
+	oldMgr := errors.Is(err, tlsmgr.ErrNoTicketKeys)
+	switch {
+	case oldMgr:
+		if lifetime, err = cfg.Time("smtpd_tls_session_cache_timeout"); err != nil {
+			return nil, err
+		}
+	case err != nil:
 		lifetime = 0 // no session cache, no tickets
 	}
 	if srv.Options.NoTickets {
@@ -57,7 +71,7 @@ func tlsmgrSetup(cfg *conf.Config, srv *tlspolicy.Server, log logs.Logger) (*tls
 		// issues TLS 1.3 tickets that name a session cache entry.
 		ticketCipher = ""
 	}
-	if ticketCipher != "" && !tlsmgr.TicketCipherValid(ticketCipher) {
+	if !oldMgr && ticketCipher != "" && !tlsmgr.TicketCipherValid(ticketCipher) {
 		// As Postfix: then as if the parameter were empty.
 		log.Warnf("tls_session_ticket_cipher: invalid value: %s; session tickets disabled", ticketCipher)
 		ticketCipher = ""
@@ -73,6 +87,9 @@ func tlsmgrSetup(cfg *conf.Config, srv *tlspolicy.Server, log logs.Logger) (*tls
 		},
 	}
 	switch {
+	case oldMgr && !srv.Options.NoTickets:
+		opts.LogCache = srv.LogMask&tlspolicy.LogCache != 0
+		return tlsmgr.NewTickets(tlsmgr.NewLocalKeys(lifetime, nil), opts), nil
 	case ticketCipher != "":
 	case cachable:
 		opts.Cache = c

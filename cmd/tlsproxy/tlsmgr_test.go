@@ -1,7 +1,9 @@
 package main
 
 import (
+	"crypto/tls"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -15,13 +17,14 @@ import (
 
 // policyTLSMgr serves private/tlsmgr in the current directory, answering
 // seed, and policy with the given cachable flags (by cache type) and
-// timeout; policy fails (status -2) when timeout is negative.
+// timeout; policy fails (status -2) when timeout is -1, and answers as
+// Postfix 2.8 - 2.10 do, without a timeout, when it is oldTLSMgr.
 func policyTLSMgr(t *testing.T, cachable map[string]bool, timeout int) {
 	t.Helper()
 	if err := os.Mkdir("private", 0o755); err != nil {
 		t.Fatal(err)
 	}
-	serveTLSMgr(t, "private/tlsmgr", false, func(req string, l attr.List) attr.List {
+	serveTLSMgr(t, "private/tlsmgr", false, oldOr(t, func(req string, l attr.List) attr.List {
 		switch {
 		case req == "seed":
 			return attr.List{attr.Int("status", 0), attr.Data("seed", make([]byte, 32))}
@@ -30,7 +33,30 @@ func policyTLSMgr(t *testing.T, cachable map[string]bool, timeout int) {
 			return attr.List{attr.Int("status", 0), attr.Int("cachable", policyFlag(cachable[ct])), attr.Int("timeout", timeout)}
 		}
 		return attr.List{attr.Int("status", -2)}
-	})
+	}, timeout == oldTLSMgr, cachable))
+}
+
+// oldTLSMgr as policyTLSMgr's timeout: a tlsmgr of Postfix 2.8 - 2.10.
+const oldTLSMgr = -2
+
+// oldOr returns answer, or, when old, the answers of Postfix 2.8's
+// tlsmgr: a policy reply without timeout, and a test failure for a
+// tktkey request, which that tlsmgr does not know.
+func oldOr(t *testing.T, answer func(string, attr.List) attr.List, old bool, cachable map[string]bool) func(string, attr.List) attr.List {
+	if !old {
+		return answer
+	}
+	return func(req string, l attr.List) attr.List {
+		switch req {
+		case "policy":
+			ct, _ := l.Get("cache_type")
+			return attr.List{attr.Int("status", 0), attr.Int("cachable", policyFlag(cachable[ct]))}
+		case "tktkey":
+			t.Errorf("tktkey request sent to a tlsmgr that has none")
+			return attr.List{attr.Int("status", -2)}
+		}
+		return answer(req, l)
+	}
 }
 
 func policyFlag(b bool) int {
@@ -60,6 +86,9 @@ func TestSessionResumptionModes(t *testing.T) {
 		{"no ticket cipher, no cache", "tls_session_ticket_cipher =\n", nil, 3600, tlsmgr.ModeOff, "", ""},
 		{"cache timeout 0", "tls_session_ticket_cipher =\n", map[string]bool{"smtpd": true, "smtp": true}, 0, tlsmgr.ModeOff, "", ""},
 		{"policy fails", "", nil, -1, tlsmgr.ModeOff, "", ""},
+		{"Postfix 2.8 tlsmgr: tickets with keys of our own", "", nil, oldTLSMgr, tlsmgr.ModeStateless, "", ""},
+		{"Postfix 2.8 tlsmgr with a cache", "", map[string]bool{"smtpd": true}, oldTLSMgr, tlsmgr.ModeStateless, "", ""},
+		{"Postfix 2.8 tlsmgr, a ticket cipher Postfix would refuse", "tls_session_ticket_cipher = bogus\n", nil, oldTLSMgr, tlsmgr.ModeStateless, "", ""},
 		{"smtp cache", "", map[string]bool{"smtp": true}, 3600, tlsmgr.ModeStateless, "smtp", ""},
 		{"lmtp cache", "", map[string]bool{"lmtp": true}, 3600, tlsmgr.ModeStateless, "lmtp", ""},
 		{"smtp and lmtp caches", "", map[string]bool{"smtp": true, "lmtp": true}, 3600, tlsmgr.ModeStateless, "lmtp smtp", ""},
@@ -134,5 +163,37 @@ func TestClientRoleWithoutTLSMgr(t *testing.T) {
 	}
 	if got := strings.Join(warnings, "\n"); !strings.Contains(got, "no entropy for TLS key generation: disabling TLS support") {
 		t.Errorf("warnings %q", warnings)
+	}
+}
+
+// TestDaemonOldTLSMgrResumes: with the tlsmgr of Postfix 2.8 - 2.10 (no
+// ticket keys, no timeout in its policy reply), the remote client's second
+// session resumes from a ticket sealed with the process's own keys, as
+// those releases' tlsproxy (OpenSSL) does, and tlsmgr is never asked for
+// a key.
+func TestDaemonOldTLSMgrResumes(t *testing.T) {
+	in := newInstance(t, "tlsmgr_service_name = oldmgr\n")
+	serveTLSMgr(t, filepath.Join(in.queueDir, "private", "oldmgr"), false, oldOr(t, func(req string, l attr.List) attr.List {
+		if req == "seed" {
+			return attr.List{attr.Int("status", 0), attr.Data("seed", make([]byte, 32))}
+		}
+		return attr.List{attr.Int("status", -2)}
+	}, true, nil))
+	m := in.start(t, "-z", "-t", "unix", "-V")
+	cache := tls.NewLRUClientSessionCache(4)
+	if cs := in.sessionWith(t, cache); cs.DidResume {
+		t.Fatal("the first session resumed")
+	}
+	if cs := in.sessionWith(t, cache); !cs.DidResume {
+		t.Error("the second session did not resume")
+	}
+	if err := m.CloseStatus(); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := m.Wait(); err != nil || code != 0 {
+		t.Fatalf("exit %d, %v; stderr:\n%s", code, err, m.Stderr())
+	}
+	if strings.Contains(m.Stderr(), "ticket") {
+		t.Errorf("stderr mentions tickets:\n%s", m.Stderr())
 	}
 }

@@ -151,8 +151,11 @@ func TestReplyParsing(t *testing.T) {
 		{"keybuf 87", "status\x000\x00keybuf\x00" + b64(key88[:87]) + "\x00\x00", tkt,
 			"error: tlsmgr tktkey request: status -2: ticket key of 87 bytes, want 88", 1, 0},
 		{"policy", "status\x000\x00cachable\x001\x00timeout\x00300\x00\x00", pol, "cachable=true timeout=5m0s", 1, 0},
+		// Postfix 2.8 - 2.10: no timeout, and no ticket keys.
 		{"policy missing timeout", "status\x000\x00cachable\x001\x00\x00", pol,
-			"error: tlsmgr policy request: status -2: missing attribute timeout in reply", 1, 0},
+			"error: tlsmgr: policy reply without a timeout (before Postfix 2.11): no ticket keys", 1, 0},
+		{"policy missing cachable", "status\x000\x00\x00", pol,
+			"error: tlsmgr policy request: status -2: missing attribute cachable in reply", 1, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

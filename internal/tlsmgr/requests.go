@@ -138,10 +138,15 @@ func (c *Client) Seed(n int) ([]byte, error) {
 // Policy asks whether sessions of cacheType (CacheSMTPD, ...) may be cached
 // in tlsmgr's database and for the cache timeout (the
 // *_tls_session_cache_timeout, reported even when not cachable; for smtpd it
-// is also the ticket lifetime).
+// is also the ticket lifetime). A reply without the timeout (tlsmgr before
+// Postfix 2.11) gives cachable and ErrNoTicketKeys.
 func (c *Client) Policy(cacheType string) (cachable bool, timeout time.Duration, err error) {
 	r, err := c.do(attr.List{attr.Str("request", "policy"), attr.Str("cache_type", cacheType)}, wantPolicy)
 	if err != nil {
+		if r.n == 2 && r.ints["status"] == StatusOK {
+			// status and cachable, no timeout: Postfix 2.8 – 2.10.
+			return r.ints["cachable"] != 0, 0, ErrNoTicketKeys
+		}
 		return false, 0, err
 	}
 	return r.ints["cachable"] != 0, time.Duration(r.ints["timeout"]) * time.Second, nil
