@@ -136,7 +136,7 @@ func (ss *session) serverHandshake() []tlspolicy.NameValue {
 		for _, w := range info.NameWarnings(ss.endpoint) {
 			log.Warnf("%s", w) // names left out of the context reply
 		}
-		if mask&(tlspolicy.LogPeerCert|tlspolicy.LogVerbose) != 0 {
+		if info.PeerCertWanted(mask) {
 			log.Infof("%s", info.PeerCertLine(ss.endpoint))
 		}
 	}

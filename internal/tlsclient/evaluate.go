@@ -132,11 +132,9 @@ func (s *Session) evaluate(cs tls.ConnectionState, now time.Time) Result {
 	return res
 }
 
-// PeerCertLine is the client role's peer certificate log line.
-func PeerCertLine(namaddr string, i tlspolicy.Info) string {
-	return fmt.Sprintf("%s: subject_CN=%s, issuer_CN=%s, fingerprint=%s, pkey_fingerprint=%s",
-		namaddr, i.PeerCN, i.IssuerCN, i.PeerFingerprint, i.PeerPubkeyFingerprint)
-}
+// PeerCertLine is the client role's peer certificate log line, as the
+// installed release words it (tlspolicy.SetRelease).
+func PeerCertLine(namaddr string, i tlspolicy.Info) string { return i.ClientPeerCertLine(namaddr) }
 
 // daneLine is Postfix's tls_dane_log line for a TLSA-based success.
 func (s *Session) daneLine(namaddr string, a *daneAuth) string {

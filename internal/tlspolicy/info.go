@@ -22,6 +22,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"tlsproxy/internal/pfversion"
 )
 
 // peer_status bits (TLS_CERT_FLAG_*, docs/protocol.md, "The TLS context reply").
@@ -71,8 +73,10 @@ type Info struct {
 	VerifyFailure string
 
 	// brief: the installed release ends the summary line after the
-	// bit counts (before 3.4; SetRelease).
-	brief bool
+	// bit counts (before 3.4; SetRelease); peerCert is its wording of
+	// the peer certificate line.
+	brief    bool
+	peerCert pfversion.PeerCertShape
 
 	nameProblems []nameProblem // see NameWarnings
 }
@@ -128,11 +132,14 @@ func ServerInfoWith(cs tls.ConnectionState, srv *Server, localCert *tls.Certific
 		}
 	}
 	rl := releaseLog()
-	info.brief = !rl.Details
+	info.brief, info.peerCert = !rl.Details, rl.PeerCert
 	if cs.Version < tls.VersionTLS13 {
 		return info // Postfix reports no key-exchange/signature details
 	}
 	info.KexName, info.KexCurve = kexName(cs.CurveID, rl.GroupNames)
+	if cs.DidResume && !rl.ResumedSignatures {
+		return info // no signatures on resumption (3.7.13, 3.10, …)
+	}
 	if localCert == nil && len(srv.certs) > 0 {
 		localCert = &srv.certs[0]
 	}
@@ -356,11 +363,57 @@ func writeSignature(b *strings.Builder, side string, sig Signature) {
 	}
 }
 
-// PeerCertLine is the server-role peer certificate log line (loglevel
-// VERBOSE or PEERCERT); only meaningful when a certificate was presented.
+// PeerCertLine is the server-role peer certificate log line, as the
+// installed release words it (SetRelease); only meaningful when a
+// certificate was presented. PeerCertWanted says when it is logged.
 func (i Info) PeerCertLine(namaddr string) string {
+	switch i.peerCert {
+	case pfversion.PeerCert28:
+		trust := "Untrusted"
+		if i.PeerStatus&PeerTrusted != 0 {
+			trust = "Trusted"
+		}
+		return fmt.Sprintf("%s: %s: subject_CN=%s, issuer=%s, fingerprint=%s",
+			strings.ToLower(namaddr), trust, i.PeerCN, i.IssuerCN, i.PeerFingerprint)
+	case pfversion.PeerCert39:
+		return i.peerCertLine39(strings.ToLower(namaddr))
+	}
 	return fmt.Sprintf("%s: subject_CN=%s, issuer=%s, fingerprint=%s, pkey_fingerprint=%s",
 		strings.ToLower(namaddr), i.PeerCN, i.IssuerCN, i.PeerFingerprint, i.PeerPubkeyFingerprint)
+}
+
+// ClientPeerCertLine is the client role's peer certificate log line, as
+// the installed release words it.
+func (i Info) ClientPeerCertLine(namaddr string) string {
+	if i.peerCert == pfversion.PeerCert39 {
+		return i.peerCertLine39(strings.ToLower(namaddr))
+	}
+	return fmt.Sprintf("%s: subject_CN=%s, issuer_CN=%s, fingerprint=%s, pkey_fingerprint=%s",
+		namaddr, i.PeerCN, i.IssuerCN, i.PeerFingerprint, i.PeerPubkeyFingerprint)
+}
+
+// peerCertLine39 is the line of 3.9 and later, both roles: each
+// fingerprint only when there is one.
+func (i Info) peerCertLine39(namaddr string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: subject_CN=%s, issuer=%s", namaddr, i.PeerCN, i.IssuerCN)
+	if i.PeerFingerprint != "" {
+		b.WriteString(", cert fingerprint=" + i.PeerFingerprint)
+	}
+	if i.PeerPubkeyFingerprint != "" {
+		b.WriteString(", pkey fingerprint=" + i.PeerPubkeyFingerprint)
+	}
+	return b.String()
+}
+
+// PeerCertWanted reports whether the server role logs the peer
+// certificate line at mask: 2.8 at every log level from 1, later
+// releases with "peercert" or at level 2.
+func (i Info) PeerCertWanted(mask LogMask) bool {
+	if i.peerCert == pfversion.PeerCert28 {
+		return mask&(LogSummary|LogPeerCert|LogVerbose) != 0
+	}
+	return mask&(LogPeerCert|LogVerbose) != 0
 }
 
 // Context returns the TLS context reply (3.6+ order, 22 attributes).

@@ -69,3 +69,69 @@ func TestSummaryByRelease(t *testing.T) {
 		})
 	}
 }
+
+// TestResumedByRelease: a resumed TLS 1.3 session reports the signature
+// names without digests up to the fix (3.7.12 here), nothing after it.
+func TestResumedByRelease(t *testing.T) {
+	t.Cleanup(func() { tlsLog.Store(nil) })
+	f := newFixture(t)
+	ecOnly := f.settings()
+	ecOnly.CertFile, ecOnly.KeyFile, ecOnly.ECCertFile, ecOnly.ECKeyFile = "", "", f.ecCert, f.ecKey
+	srv := mustServer(t, ecOnly)
+	cs := tls.ConnectionState{Version: tls.VersionTLS13, CipherSuite: tls.TLS_AES_128_GCM_SHA256, CurveID: tls.X25519, DidResume: true}
+	for _, tc := range []struct{ release, tail string }{
+		{"3.4.0", " key-exchange X25519 server-signature ECDSA (prime256v1)"},
+		{"3.7.11", " key-exchange X25519 server-signature ECDSA (prime256v1)"},
+		{"3.7.13", " key-exchange X25519"},
+		{"3.9.1", " key-exchange X25519 server-signature ECDSA (prime256v1)"},
+		{"3.10.13", " key-exchange x25519"},
+		{"3.3.22", ""},
+	} {
+		SetRelease(pfversion.MustParse(tc.release))
+		line := ServerInfoWith(cs, srv, nil, nil).Summary("from", "[127.0.0.1]:1025")
+		if _, tail, _ := strings.Cut(line, " bits)"); tail != tc.tail {
+			t.Errorf("%s: %q\nwant tail %q", tc.release, line, tc.tail)
+		}
+	}
+}
+
+// TestPeerCertLineByRelease: the peer certificate line of each wording,
+// in both roles, and when the server role logs it.
+func TestPeerCertLineByRelease(t *testing.T) {
+	base := Info{PeerCN: "client.example", IssuerCN: "Example CA", PeerFingerprint: "AA:BB",
+		PeerPubkeyFingerprint: "CC:DD", PeerStatus: PeerPresent | PeerTrusted}
+	for _, tc := range []struct {
+		release        string
+		server, client string
+		level1, level2 bool // logged at tlsproxy_tls_loglevel 1, 2
+	}{
+		{"2.8.0", "[127.0.0.1]:1025: Trusted: subject_CN=client.example, issuer=Example CA, fingerprint=AA:BB", "", true, true},
+		{"3.7.11", "[127.0.0.1]:1025: subject_CN=client.example, issuer=Example CA, fingerprint=AA:BB, pkey_fingerprint=CC:DD",
+			"Mx.Example[192.0.2.1]:25: subject_CN=client.example, issuer_CN=Example CA, fingerprint=AA:BB, pkey_fingerprint=CC:DD", false, true},
+		{"3.10.13", "[127.0.0.1]:1025: subject_CN=client.example, issuer=Example CA, cert fingerprint=AA:BB, pkey fingerprint=CC:DD",
+			"mx.example[192.0.2.1]:25: subject_CN=client.example, issuer=Example CA, cert fingerprint=AA:BB, pkey fingerprint=CC:DD", false, true},
+	} {
+		i := base
+		i.peerCert = pfversion.MustParse(tc.release).TLSLog().PeerCert
+		if got := i.PeerCertLine("[127.0.0.1]:1025"); got != tc.server {
+			t.Errorf("%s server: %q\nwant %q", tc.release, got, tc.server)
+		}
+		if tc.client != "" {
+			if got := i.ClientPeerCertLine("Mx.Example[192.0.2.1]:25"); got != tc.client {
+				t.Errorf("%s client: %q\nwant %q", tc.release, got, tc.client)
+			}
+		}
+		for _, l := range []struct {
+			level string
+			want  bool
+		}{{"1", tc.level1}, {"2", tc.level2}, {"0", false}} {
+			mask, err := ParseLogLevel(l.level)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := i.PeerCertWanted(mask); got != l.want {
+				t.Errorf("%s at level %s: logged %v, want %v", tc.release, l.level, got, l.want)
+			}
+		}
+	}
+}
