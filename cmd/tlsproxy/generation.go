@@ -3,11 +3,13 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 
 	"tlsproxy/internal/conf"
 	"tlsproxy/internal/logs"
@@ -193,9 +195,13 @@ func (f releaseFinder) learnRelease() (pfversion.Version, string, error) {
 	return pfversion.Version{}, "", errors.New(strings.Join(tried, "; "))
 }
 
-// stampOf reads the version stamp of the regular file at path.
+// maxProgramSize bounds what stampOf reads of one file.
+const maxProgramSize = 64 << 20
+
+// stampOf reads the version stamp of the regular file at path (opened
+// without blocking, should it be a FIFO), at most maxProgramSize bytes.
 func stampOf(path string) (pfversion.Version, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return pfversion.Version{}, err
 	}
@@ -203,7 +209,7 @@ func stampOf(path string) (pfversion.Version, error) {
 	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
 		return pfversion.Version{}, fmt.Errorf("%s: not a regular file", path)
 	}
-	v, err := pfversion.FromProgram(f)
+	v, err := pfversion.FromProgram(io.LimitReader(f, maxProgramSize))
 	if err != nil {
 		return v, fmt.Errorf("%s: %w", path, err)
 	}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"tlsproxy/internal/conf"
@@ -102,6 +103,15 @@ func TestLearnRelease(t *testing.T) {
 			stampedProgram(t, root+"/sbin/postconf", "3.10.13")
 			return "daemon_directory = " + root + "/other\ncommand_directory = " + root + "/sbin\n"
 		}, "3.10.13", "/sbin/postconf"},
+		{"a FIFO named in main.cf is not waited for", func(t *testing.T, root, proc string) string {
+			if err := os.MkdirAll(root+"/fifo", 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := syscall.Mkfifo(root+"/fifo/master", 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return "daemon_directory = " + root + "/fifo\n"
+		}, "", ""},
 		{"nothing: the defaults of main.cf are not asked", func(t *testing.T, root, proc string) string {
 			stampedProgram(t, root+"/bin/init", "")
 			symlink(t, root+"/bin/init", proc+"/4242/exe")
