@@ -18,7 +18,9 @@ import (
 
 // BenchmarkSetupG4 measures what the generation detection costs a 3.6+
 // session: the time from connect() to the status reply, with the client
-// release pinned (no detection) and on "auto" (a look for early bytes),
+// release pinned (no detection), learned from the installation (one look
+// at accept time) and on "auto" with nothing learned (the last resort: a
+// look, sched_yield, a second look),
 // one client at a time and 16 at once. It reports p50 and p99 in
 // microseconds; the bound we hold it to is auto p99 − pinned p99 ≤ 1 ms.
 //
@@ -31,8 +33,10 @@ func BenchmarkSetupG4(b *testing.B) {
 		parallelism int // clients per GOMAXPROCS; 0: one client
 	}{
 		{"pinned/1-client", &Generations{Expect: v, Pinned: true}, 0},
+		{"learned/1-client", &Generations{Expect: v, Learned: true}, 0},
 		{"auto/1-client", &Generations{Expect: v}, 0},
 		{"pinned/16-clients", &Generations{Expect: v, Pinned: true}, 8},
+		{"learned/16-clients", &Generations{Expect: v, Learned: true}, 8},
 		{"auto/16-clients", &Generations{Expect: v}, 8},
 	} {
 		b.Run(mode.name, func(b *testing.B) {
