@@ -106,6 +106,9 @@ func run(args []string, environ []string, stderr io.Writer) int {
 		return early("%v", err)
 	}
 	useInstalledDefaults(cfg)
+	if err := tlsconf.CheckMaillogFile(cfg); err != nil {
+		return early("%v", err)
+	}
 
 	log, err := openLog(cfg, process, environ, opts, stderr)
 	if log == nil {

@@ -59,7 +59,7 @@ type crCase struct {
 // with "!" must not match.
 const (
 	crConnect     = `{TP}: CONNECT to \[127\.0\.0\.1\]:{PORT}$`
-	crEstablished = `{TP}: {WORD} TLS connection established to {NA}: TLSv1\.3 with cipher \S+ \(\d+/\d+ bits\) key-exchange X25519 server-signature \S+ \(\w+( bits)?\) server-digest SHA256$`
+	crEstablished = `{TP}: {WORD} TLS connection established to {NA}: TLSv1\.3 with cipher \S+ \(\d+/\d+ bits\) key-exchange X25519(MLKEM768)? server-signature \S+ \(\w+( bits)?\) server-digest SHA256$`
 	crSMTPTLS     = `{SMTP}: {WORD} TLS connection established to {NA}: TLSv1\.3 with cipher \S+ `
 	crSinkTLS     = `{SINK}: Anonymous TLS connection established from unknown\[127\.0\.0\.1\]: TLSv1\.3 `
 	crDisconnect  = `{TP}: DISCONNECT \[127\.0\.0\.1\]:{PORT}$`

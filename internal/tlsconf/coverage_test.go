@@ -36,7 +36,7 @@ var coverage = map[string]handling{
 	"syslog_name":                  {"honoured", "log ident"},
 	"syslog_facility":              {"honoured", "syslog facility"},
 	"maillog_file":                 {"honoured", "postlogd logging"},
-	"maillog_file_prefixes":        {"warned", "/var/log"},
+	"maillog_file_prefixes":        {"honoured", "CheckMaillogFile: fatal when maillog_file matches none"},
 	"postlog_service_name":         {"honoured", "postlogd socket"},
 	"myhostname":                   {"honoured", "log host name, expansions"},
 	"mydomain":                     {"honoured", "expansions"},

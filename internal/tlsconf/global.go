@@ -83,7 +83,6 @@ var unhonoured = []struct{ name, why string }{
 	{"ipc_timeout", "the tlsmgr(8) conversation has its own fixed time limits"},
 	{"ipc_idle", "the tlsmgr(8) connection stays open for the life of the process"},
 	{"ipc_ttl", "the tlsmgr(8) connection stays open for the life of the process"},
-	{"maillog_file_prefixes", "postlogd(8), which writes maillog_file, checks it; tlsproxy only sends it lines"},
 }
 
 // release is the installed release's series, major*100+minor.

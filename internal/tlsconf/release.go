@@ -2,6 +2,7 @@ package tlsconf
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -33,4 +34,26 @@ func UseRelease(cfg *conf.Config, v pfversion.Version) {
 	if v.Major != 0 {
 		cfg.SetRelease(conf.Release{Major: v.Major, Minor: v.Minor, Patch: v.Patch, Snapshot: v.Snapshot})
 	}
+}
+
+// CheckMaillogFile applies the rule every Postfix daemon applies when it
+// logs to postlogd: maillog_file must start with one of the
+// maillog_file_prefixes; the error is Postfix's fatal message.
+func CheckMaillogFile(cfg *conf.Config) error {
+	file, err := cfg.Str("maillog_file")
+	if err != nil || file == "" {
+		return err
+	}
+	pfxs, err := cfg.Str("maillog_file_prefixes")
+	if err != nil {
+		return err
+	}
+	for _, p := range strings.FieldsFunc(pfxs, func(r rune) bool {
+		return r == ',' || r == ' ' || r == '\t' || r == '\r' || r == '\n'
+	}) {
+		if strings.HasPrefix(file, p) {
+			return nil
+		}
+	}
+	return fmt.Errorf("maillog_file value '%s' does not match any prefix in maillog_file_prefixes", file)
 }
