@@ -4,6 +4,8 @@
 //
 // Everything is read when the tables are opened, before the jail:
 //
+//   - fail: fails every lookup (a way to test that a failed lookup ends
+//     the handshake);
 //   - texthash:, inline:, static:, regexp:, pcre: are parsed here, as
 //     Postfix's own readers do (logical lines, comments, quoting, IF/ENDIF),
 //     and the files each value lists are read at once;

@@ -78,6 +78,8 @@ func Open(title, spec string, env Env) (*Maps, error) {
 			e.t = openInline(name, env)
 		case "static":
 			e.t = openStatic(name, env)
+		case "fail":
+			e.t = failTable{}
 		case "regexp", "pcre":
 			e.t, e.fold = openRegexp(typ, name, env), false
 		case "cdb":

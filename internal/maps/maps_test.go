@@ -101,6 +101,8 @@ func TestSurrogate(t *testing.T) {
 			"error: " + dup + ", line 2: duplicate entry: \"x.example\"",
 			"warning: texthash:" + dup + " is unavailable. " + dup + ", line 2: duplicate entry: \"x.example\"",
 			"warning: texthash:" + dup + " lookup error for \"x.example\""}},
+		{"fail:sni", []string{
+			"warning: fail:sni lookup error for \"x.example\""}},
 		{"cdb:" + dir + "/none", []string{
 			"error: open database " + dir + "/none.cdb: No such file or directory",
 			"warning: cdb:" + dir + "/none is unavailable. open database " + dir + "/none.cdb: No such file or directory",

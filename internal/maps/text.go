@@ -240,3 +240,8 @@ func openStatic(name string, env Env) table {
 type staticTable string
 
 func (s staticTable) get(string) (string, bool, bool, error) { return string(s), false, true, nil }
+
+// failTable (fail:name) fails every lookup, silently: the caller logs.
+type failTable struct{}
+
+func (failTable) get(string) (string, bool, bool, error) { return "", false, false, ErrLookup }
