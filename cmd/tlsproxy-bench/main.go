@@ -69,6 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	ours := fs.String("ours", "", "our tlsproxy binary (required)")
 	c := fs.String("c", "/usr/lib/postfix/sbin/tlsproxy", `Debian's tlsproxy; "" measures ours only`)
+	deb13 := fs.String("deb13", "", `a Debian 13 tree (scripts/debian13.sh) whose Postfix and C tlsproxy are measured too; "" : not measured`)
 	script := fs.String("pfinstance", "scripts/pfinstance.sh", "the instance script")
 	quick := fs.Bool("quick", false, "a short run with few figures (CI)")
 	workDir := fs.String("dir", "", "work directory for instances and certificates, kept afterwards (default: a new one under /tmp, removed afterwards)")
@@ -78,7 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	hsDur := fs.Duration("hs-time", 0, "time per handshake measurement (default 2s, quick 0.5s)")
 	version := fs.String("postfix", bench.DefaultVersion.String(), "the Postfix release whose postscreen(8) the bench plays")
 	only := fs.String("only", "", "run only the steps whose name matches this regular expression")
-	idle := fs.String("idle", "", "idle session counts, comma-separated (default 1000,10000, quick 200)")
+	idle := fs.String("idle", "", "idle session counts, comma-separated (default 1000, quick 200)")
 	cidle := fs.String("client-idle", "", "idle client-role session counts, comma-separated (default 1000, quick 200)")
 	one := fs.Int("one-process", 0, "also measure this many idle sessions held by one tlsproxy process (opened one after another; slow for the C tlsproxy); -1: 10,000 or the most the open-files limit allows")
 	if err := fs.Parse(args); err != nil {
@@ -128,6 +129,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	opt.Ours, opt.C, opt.Script = *ours, *c, *script
+	if *deb13 != "" {
+		if opt.Root13, err = filepath.Abs(*deb13); err != nil {
+			return err
+		}
+	}
 	if exe, err := os.Executable(); err == nil && filepath.Base(exe) == "tlsproxy-bench" {
 		opt.Exe = exe // idle workers are this binary again
 	}
@@ -153,7 +159,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "tlsproxy-bench: %s\nours %s; C %s; %s; %.0f s\n\n%s", rep.Machine, rep.Ours, orNone(rep.C), rep.Go, time.Since(t0).Seconds(), rep.Table())
+	c13 := ""
+	if rep.C13 != "" {
+		c13 = "; C Deb13 in " + rep.C13
+	}
+	fmt.Fprintf(stdout, "tlsproxy-bench: %s\nours %s; C %s%s; %s; %.0f s\n\n%s", rep.Machine, rep.Ours, orNone(rep.C), c13, rep.Go, time.Since(t0).Seconds(), rep.Table())
 	if *jsonOut != "" {
 		b, err := rep.JSON()
 		if err != nil {

@@ -56,7 +56,7 @@ func TestQuickSmoke(t *testing.T) {
 		t.Fatalf("run: %v\nstderr:\n%s", err, stderr.String())
 	}
 	out := stdout.String()
-	for _, want := range []string{"full handshakes, TLS 1.3", "resumed handshakes", "bulk relay", "added round-trip latency", "RSS per idle session",
+	for _, want := range []string{"full sessions/s, TLS 1.3", "CPU per full session, all tlsproxy processes", "resumed sessions/s", "session setup p99", "bulk relay", "added round-trip latency", "RSS per idle session", "RSS of all tlsproxy processes",
 		"client role: full handshakes", "client role: bulk relay", "client role: RSS per idle session"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table has no %q row:\n%s", want, out)

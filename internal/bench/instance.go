@@ -25,6 +25,10 @@ type Instance struct {
 	// processes serve one session each (max_use = 1), as every process
 	// does at its start; "" unless InstanceSpec.Once.
 	OnceSocket string
+	// LongSocket is the socket of a third tlsproxy service whose
+	// processes live long (max_use = 1,000,000, max_idle = 3600s), so that
+	// process start-up is out of its figures; "" unless InstanceSpec.Long.
+	LongSocket string
 	ConfigDir  string // main.cf and master.cf
 	Log        string // the instance's maillog
 	MasterPID  int
@@ -44,10 +48,18 @@ type InstanceSpec struct {
 	Ports    [3]int    // postscreen, sink, submit (unused by the bench, but must be free)
 	// Once adds the service tlsproxy-once (Instance.OnceSocket).
 	Once bool
+	// Long adds the service tlsproxy-long (Instance.LongSocket).
+	Long bool
+	// Root runs another Debian release's Postfix in this tree (chroot);
+	// Dir must be inside it.
+	Root string
 }
 
 // onceService is the master.cf line of the one-session tlsproxy service.
 const onceService = "tlsproxy-once unix - - n - 0 tlsproxy -o max_use=1"
+
+// longService is the master.cf line of the long-lived tlsproxy service.
+const longService = "tlsproxy-long unix - - n - 0 tlsproxy -o max_use=1000000 -o max_idle=3600s"
 
 // StartInstance runs "pfinstance.sh start" and reads DIR/instance.env.
 //
@@ -79,6 +91,12 @@ func StartInstance(ctx context.Context, spec InstanceSpec) (*Instance, error) {
 	if spec.Once {
 		args = append(args, "--master-line", onceService)
 	}
+	if spec.Long {
+		args = append(args, "--master-line", longService)
+	}
+	if spec.Root != "" {
+		args = append(args, "--root", spec.Root)
+	}
 	out, err := exec.CommandContext(ctx, spec.Script, args...).CombinedOutput()
 	if err != nil {
 		return nil, fmt.Errorf("%s start: %w\n%s", spec.Script, err, out)
@@ -105,6 +123,9 @@ func StartInstance(ctx context.Context, spec InstanceSpec) (*Instance, error) {
 	}
 	if spec.Once {
 		in.OnceSocket = filepath.Join(env["PF_QUEUE_DIR"], "private", "tlsproxy-once")
+	}
+	if spec.Long {
+		in.LongSocket = filepath.Join(env["PF_QUEUE_DIR"], "private", "tlsproxy-long")
 	}
 	if in.SMTPLogLevel, err = in.Param(ctx, "smtp_tls_loglevel"); err != nil {
 		in.Stop(context.WithoutCancel(ctx))

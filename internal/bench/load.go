@@ -17,13 +17,15 @@ const maxLoops = 10_000_000
 
 // LoadResult is the outcome of one handshake run.
 type LoadResult struct {
-	Sessions int           // completed: handshake and one Ping
-	Resumed  int           // of those, resumed from a session ticket
-	Errors   int           // sessions that failed
-	FirstErr error         // the first failure, for the report
-	Elapsed  time.Duration // from start to the end of the last session
-	CPU      time.Duration // tlsproxy CPU time over the run
-	Lost     int           // tlsproxy processes that exited during the run
+	Sessions int             // completed: handshake and one Ping
+	Resumed  int             // of those, resumed from a session ticket
+	Errors   int             // sessions that failed
+	FirstErr error           // the first failure, for the report
+	Elapsed  time.Duration   // from start to the end of the last session
+	CPU      time.Duration   // CPU time of every tlsproxy process over the run, ended ones too
+	Ended    int             // tlsproxy processes that ended during the run (their CPU is counted)
+	Others   []string        // master's other children that ended (their CPU is counted too)
+	Setup    []time.Duration // per completed session: request, descriptor, handshake
 	State    tls.ConnectionState
 }
 
@@ -97,6 +99,8 @@ func Handshakes(ctx context.Context, d *Dialer, masterPID, conc int, dur time.Du
 		done, resumed atomic.Int64
 		state         atomic.Pointer[tls.ConnectionState]
 		wg            sync.WaitGroup
+		setupMu       sync.Mutex
+		setup         []time.Duration
 	)
 	start := time.Now()
 	stop := start.Add(dur)
@@ -105,12 +109,21 @@ func Handshakes(ctx context.Context, d *Dialer, masterPID, conc int, dur time.Du
 		go func() {
 			defer wg.Done()
 			buf := make([]byte, 256)
+			var mine []time.Duration
+			defer func() {
+				setupMu.Lock()
+				setup = append(setup, mine...)
+				setupMu.Unlock()
+			}()
 			for n := 0; n < maxLoops && time.Now().Before(stop) && ctx.Err() == nil; n++ {
+				t0 := time.Now()
 				s, err := d.Open(lns[i], cfgs[i])
+				took := time.Since(t0)
 				if err == nil {
 					err = s.Ping(pingMsg, pingReply, buf, d.Timeout)
 					if err == nil {
 						done.Add(1)
+						mine = append(mine, took)
 						cs := s.Conn.ConnectionState()
 						if cs.DidResume {
 							resumed.Add(1)
@@ -133,11 +146,11 @@ func Handshakes(ctx context.Context, d *Dialer, masterPID, conc int, dur time.Du
 	if err != nil {
 		return LoadResult{}, err
 	}
-	cpu, lost := after.CPUSince(before)
+	cpu, ended, others := after.CPUSince(before)
 	r := LoadResult{
 		Sessions: int(done.Load()), Resumed: int(resumed.Load()),
 		Errors: fail.n, FirstErr: fail.first,
-		Elapsed: elapsed, CPU: cpu, Lost: lost,
+		Elapsed: elapsed, CPU: cpu, Ended: ended, Others: others, Setup: setup,
 	}
 	if cs := state.Load(); cs != nil {
 		r.State = *cs
@@ -255,7 +268,7 @@ func Bulk(ctx context.Context, d *Dialer, masterPID, n int, dir Direction, dur t
 	if fail.first != nil {
 		return BulkResult{}, fmt.Errorf("%d transfer errors, first: %w", fail.n, fail.first)
 	}
-	cpu, _ := after.CPUSince(before)
+	cpu, _, _ := after.CPUSince(before)
 	return BulkResult{Bytes: b1 - b0, Elapsed: t1.Sub(t0), CPU: cpu}, ctx.Err()
 }
 
@@ -448,4 +461,103 @@ func (h *Held) Close() {
 		s.Close()
 	}
 	h.Sessions = nil
+}
+
+// Paced opens sessions at a fixed rate (one every 1/rate s, each in its own
+// goroutine, at most maxOpen at a time) for dur, as mail arrives at an MTA,
+// rather than as fast as the proxy allows. Unlike Handshakes' closed loop,
+// which keeps every tlsproxy process busy, this leaves moments with no
+// session open, so a process ends after max_use sessions, as master(8)'s
+// multi-server processes do (a process past max_use goes on while it has a
+// client), and the figures include the start of new processes. Rate in the
+// result is the completed sessions per second, which is the pace unless the
+// proxy cannot keep it.
+func Paced(ctx context.Context, d *Dialer, masterPID int, rate float64, dur time.Duration) (LoadResult, error) {
+	const maxOpen = 64
+	lns := make(chan *net.TCPListener, maxOpen)
+	defer func() {
+		close(lns)
+		for ln := range lns {
+			ln.Close()
+		}
+	}()
+	for range maxOpen {
+		ln, err := Listen()
+		if err != nil {
+			return LoadResult{}, err
+		}
+		lns <- ln
+	}
+	before, err := Snapshot(masterPID)
+	if err != nil {
+		return LoadResult{}, err
+	}
+	var (
+		done    atomic.Int64
+		fail    errs
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		setup   []time.Duration
+		state   atomic.Pointer[tls.ConnectionState]
+		skipped int
+	)
+	interval := time.Duration(float64(time.Second) / rate)
+	start := time.Now()
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for n := 0; n < maxLoops && time.Since(start) < dur && ctx.Err() == nil; n++ {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+		}
+		var ln *net.TCPListener
+		select {
+		case ln = <-lns:
+		default:
+			skipped++ // maxOpen sessions open: the proxy is behind
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { lns <- ln }()
+			t0 := time.Now()
+			s, err := d.Open(ln, nil)
+			took := time.Since(t0)
+			if err == nil {
+				err = s.Ping(pingMsg, pingReply, make([]byte, 256), d.Timeout)
+				if err == nil {
+					done.Add(1)
+					mu.Lock()
+					setup = append(setup, took)
+					mu.Unlock()
+					cs := s.Conn.ConnectionState()
+					state.CompareAndSwap(nil, &cs)
+				}
+				s.Close()
+			}
+			if err != nil {
+				fail.add(err)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	after, err := Snapshot(masterPID)
+	if err != nil {
+		return LoadResult{}, err
+	}
+	cpu, ended, others := after.CPUSince(before)
+	r := LoadResult{
+		Sessions: int(done.Load()), Errors: fail.n, FirstErr: fail.first,
+		Elapsed: elapsed, CPU: cpu, Ended: ended, Others: others, Setup: setup,
+	}
+	if skipped > 0 && r.FirstErr == nil {
+		r.FirstErr = fmt.Errorf("%d sessions not started: %d already open", skipped, maxOpen)
+	}
+	r.Errors += skipped
+	if cs := state.Load(); cs != nil {
+		r.State = *cs
+	}
+	return r, ctx.Err()
 }

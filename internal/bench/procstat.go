@@ -20,12 +20,20 @@ type ProcStat struct {
 	Comm      string
 	UTime     uint64 // ticks of 1/userHZ s
 	STime     uint64
-	RSSPages  int64
+	// CUTime and CSTime are the times of the children the process has
+	// waited for (reaped), with their own reaped children's.
+	CUTime, CSTime uint64
+	RSSPages       int64
 }
 
 // CPU is the process's user plus system time.
 func (p ProcStat) CPU() time.Duration {
 	return time.Duration(p.UTime+p.STime) * time.Second / userHZ
+}
+
+// ReapedCPU is the user plus system time of the process's reaped children.
+func (p ProcStat) ReapedCPU() time.Duration {
+	return time.Duration(p.CUTime+p.CSTime) * time.Second / userHZ
 }
 
 // RSS is the resident set size in bytes.
@@ -68,6 +76,12 @@ func ParseStat(b []byte) (ProcStat, error) {
 	if p.STime, err = num(15); err != nil {
 		return p, err
 	}
+	if p.CUTime, err = num(16); err != nil {
+		return p, err
+	}
+	if p.CSTime, err = num(17); err != nil {
+		return p, err
+	}
 	if rss, err = num(24); err != nil {
 		return p, err
 	}
@@ -76,8 +90,8 @@ func ParseStat(b []byte) (ProcStat, error) {
 }
 
 // Children returns the stat of every process whose parent is ppid and
-// whose command name is comm. Processes that vanish while the scan runs are
-// skipped.
+// whose command name is comm ("" for any). Processes that vanish while the
+// scan runs are skipped.
 func Children(ppid int, comm string) ([]ProcStat, error) {
 	paths, err := filepath.Glob("/proc/[0-9]*/stat")
 	if err != nil {
@@ -93,29 +107,70 @@ func Children(ppid int, comm string) ([]ProcStat, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
-		if p.PPID == ppid && p.Comm == comm {
+		if p.PPID == ppid && (comm == "" || p.Comm == comm) {
 			out = append(out, p)
 		}
 	}
 	return out, nil
 }
 
-// Usage is a snapshot of all tlsproxy processes of one master.
+// Usage is a snapshot of all tlsproxy processes of one master, and of what
+// master has reaped.
+//
+// How the CPU of every tlsproxy process is counted, exited ones included:
+// when master(8) reaps a child, the kernel adds the child's CPU time to
+// master's cutime and cstime (/proc/MASTER/stat). The bench's instances
+// run nothing that exits during a measurement but tlsproxy processes (the
+// bench plays postscreen and smtp itself; the other daemons are
+// long-lived), so the growth of master's reaped time is the CPU of the
+// tlsproxy processes that ended. Others records master's other children,
+// so that a measurement during which one of them ended says so.
 type Usage struct {
-	Procs map[int]ProcStat
+	Procs  map[int]ProcStat
+	Reaped time.Duration  // master's cutime + cstime
+	Others map[int]string // master's other children: PID → command
 }
 
-// Snapshot reads the tlsproxy children of masterPID.
+// Snapshot reads the tlsproxy children of masterPID and master's reaped
+// time. A child that master reaps during the scan would count twice (or
+// not at all), so the scan is repeated until master's reaped time is the
+// same before and after it.
 func Snapshot(masterPID int) (Usage, error) {
-	ps, err := Children(masterPID, "tlsproxy")
-	if err != nil {
-		return Usage{}, err
+	master := func() (ProcStat, error) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", masterPID))
+		if err != nil {
+			return ProcStat{}, err
+		}
+		return ParseStat(b)
 	}
-	u := Usage{Procs: make(map[int]ProcStat, len(ps))}
-	for _, p := range ps {
-		u.Procs[p.PID] = p
+	var last Usage
+	for range 20 {
+		m0, err := master()
+		if err != nil {
+			return Usage{}, err
+		}
+		ps, err := Children(masterPID, "")
+		if err != nil {
+			return Usage{}, err
+		}
+		m1, err := master()
+		if err != nil {
+			return Usage{}, err
+		}
+		u := Usage{Procs: make(map[int]ProcStat, len(ps)), Others: map[int]string{}, Reaped: m1.ReapedCPU()}
+		for _, p := range ps {
+			if p.Comm == "tlsproxy" {
+				u.Procs[p.PID] = p
+			} else {
+				u.Others[p.PID] = p.Comm
+			}
+		}
+		last = u
+		if m0.ReapedCPU() == m1.ReapedCPU() {
+			return u, nil
+		}
 	}
-	return u, nil
+	return last, nil
 }
 
 // RSS is the summed resident memory of the snapshot's processes.
@@ -127,20 +182,29 @@ func (u Usage) RSS() int64 {
 	return n
 }
 
-// CPUSince returns the CPU time the processes used between before and u.
-// A process that is new in u counts in full; one that has gone is reported
-// in lost (its last interval cannot be known).
-func (u Usage) CPUSince(before Usage) (cpu time.Duration, lost int) {
+// CPUSince returns the CPU time the tlsproxy processes used between
+// before and u: the growth of the live ones, all of the new ones, and what
+// master reaped, less what the processes that ended had used before. gone
+// is how many tlsproxy processes ended; others lists master's other
+// children that ended (their CPU is in the reaped time too).
+func (u Usage) CPUSince(before Usage) (cpu time.Duration, gone int, others []string) {
 	for pid, p := range u.Procs {
 		cpu += p.CPU()
 		if b, ok := before.Procs[pid]; ok {
 			cpu -= b.CPU()
 		}
 	}
-	for pid := range before.Procs {
+	cpu += u.Reaped - before.Reaped
+	for pid, b := range before.Procs {
 		if _, ok := u.Procs[pid]; !ok {
-			lost++
+			gone++
+			cpu -= b.CPU()
 		}
 	}
-	return cpu, lost
+	for pid, comm := range before.Others {
+		if _, ok := u.Others[pid]; !ok {
+			others = append(others, comm)
+		}
+	}
+	return cpu, gone, others
 }

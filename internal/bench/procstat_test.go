@@ -61,9 +61,19 @@ func TestCPUSince(t *testing.T) {
 		1: {PID: 1, UTime: 130, STime: 70, RSSPages: 1}, // +50 ticks
 		3: {PID: 3, UTime: 5, STime: 5, RSSPages: 2},    // new: 10 ticks
 	}}
-	cpu, lost := after.CPUSince(before)
-	if cpu != 600*time.Millisecond || lost != 1 {
-		t.Errorf("CPUSince = %v, %d lost; want 600ms, 1", cpu, lost)
+	cpu, lost, _ := after.CPUSince(before)
+	if cpu != 500*time.Millisecond || lost != 1 {
+		// +50 and +10 ticks, less the 10 of process 2 before it ended
+		// (its reaped time is not in after.Reaped here).
+		t.Errorf("CPUSince = %v, %d lost; want 500ms, 1", cpu, lost)
+	}
+	// Process 2 ended with 30 ticks, master reaped it, and an anvil
+	// that master reaped too: 30 of the reaped time are tlsproxy's.
+	before.Reaped, before.Others = time.Second, map[int]string{9: "anvil", 10: "qmgr"}
+	after.Reaped, after.Others = time.Second+400*time.Millisecond, map[int]string{10: "qmgr"}
+	cpu, lost, others := after.CPUSince(before)
+	if cpu != 900*time.Millisecond || lost != 1 || len(others) != 1 || others[0] != "anvil" {
+		t.Errorf("CPUSince = %v, %d lost, others %v; want 900ms, 1, [anvil]", cpu, lost, others)
 	}
 	if got := after.RSS(); got != 3*int64(os.Getpagesize()) {
 		t.Errorf("RSS = %d", got)

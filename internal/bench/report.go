@@ -16,8 +16,9 @@ const (
 	Lower  Better = "lower"
 )
 
-// Figure is one measured quantity for both implementations: one sample per
-// round each, summarised by the median.
+// Figure is one measured quantity for each implementation (ours, Debian
+// 12's C tlsproxy and, when measured, Debian 13's): one sample per round
+// each, summarised by the median.
 type Figure struct {
 	Key    string    `json:"key"`
 	Title  string    `json:"title"`
@@ -26,14 +27,26 @@ type Figure struct {
 	Goal   float64   `json:"goal,omitempty"` // on ours/C: ≥ Goal if Higher, ≤ Goal if Lower; 0 = none
 	Ours   []float64 `json:"ours"`
 	C      []float64 `json:"c"`
+	C13    []float64 `json:"c13,omitempty"` // Debian 13's C tlsproxy
 	Notes  []string  `json:"notes,omitempty"`
 
 	// Filled by Summarise.
 	OursMedian *float64 `json:"ours_median,omitempty"`
 	CMedian    *float64 `json:"c_median,omitempty"`
-	Ratio      *float64 `json:"ratio,omitempty"` // ours / C
-	GoalMet    *bool    `json:"goal_met,omitempty"`
+	Ratio      *float64 `json:"ratio,omitempty"`    // ours / C
+	GoalMet    *bool    `json:"goal_met,omitempty"` // against every C measured
+	C13Median  *float64 `json:"c13_median,omitempty"`
+	Ratio13    *float64 `json:"ratio13,omitempty"` // ours / Debian 13's C
 }
+
+// Impl names one of the implementations a figure compares.
+type Impl int
+
+const (
+	Ours Impl = iota
+	C12       // Debian 12's C tlsproxy (the host's)
+	C13       // Debian 13's C tlsproxy (in a chroot)
+)
 
 // Summarise computes the medians, the ratio and whether the goal is met.
 func (f *Figure) Summarise() {
@@ -42,13 +55,24 @@ func (f *Figure) Summarise() {
 		return
 	}
 	f.Ratio = finite(*f.OursMedian / *f.CMedian)
+	f.C13Median, f.Ratio13 = finite(Median(f.C13)), nil
+	if f.C13Median != nil && *f.C13Median != 0 {
+		f.Ratio13 = finite(*f.OursMedian / *f.C13Median)
+	}
 	if f.Ratio != nil && f.Goal > 0 {
-		met := *f.Ratio >= f.Goal
-		if f.Better == Lower {
-			met = *f.Ratio <= f.Goal
+		met := f.meets(*f.Ratio)
+		if f.Ratio13 != nil {
+			met = met && f.meets(*f.Ratio13)
 		}
 		f.GoalMet = &met
 	}
+}
+
+func (f *Figure) meets(ratio float64) bool {
+	if f.Better == Lower {
+		return ratio <= f.Goal
+	}
+	return ratio >= f.Goal
 }
 
 // Advantage is how many times better ours is than C (above 1: ours is
@@ -78,6 +102,7 @@ type Report struct {
 	Go       string    `json:"go"`
 	Ours     string    `json:"ours"`
 	C        string    `json:"c"`
+	C13      string    `json:"c13,omitempty"`
 	Rounds   int       `json:"rounds"`
 	Quick    bool      `json:"quick"`
 	Notes    []string  `json:"notes,omitempty"`
@@ -114,12 +139,24 @@ func (r *Report) Define(f Figure) {
 	r.template[f.Key] = f
 }
 
-// Add records one sample for ours (c false) or for C.
+// Add records one sample for ours (c false) or for Debian 12's C.
 func (r *Report) Add(key string, c bool, v float64) {
-	f := r.Figure(key)
+	who := Ours
 	if c {
+		who = C12
+	}
+	r.AddFor(key, who, v)
+}
+
+// AddFor records one sample for one implementation.
+func (r *Report) AddFor(key string, who Impl, v float64) {
+	f := r.Figure(key)
+	switch who {
+	case C12:
 		f.C = append(f.C, v)
-	} else {
+	case C13:
+		f.C13 = append(f.C13, v)
+	default:
 		f.Ours = append(f.Ours, v)
 	}
 }
@@ -191,7 +228,14 @@ func numPtr(p *float64) string {
 // Table renders the report for a terminal: one row per figure with ours,
 // C, the ratio ours/C and the goal, then the notes.
 func (r *Report) Table() string {
+	with13 := false
+	for _, f := range r.Figures {
+		with13 = with13 || len(f.C13) > 0
+	}
 	head := []string{"figure", "unit", "ours", "C", "ours/C", "goal"}
+	if with13 {
+		head = []string{"figure", "unit", "ours", "C Deb12", "ours/C12", "C Deb13", "ours/C13", "goal"}
+	}
 	rows := [][]string{head}
 	var notes []string
 	for _, f := range r.Figures {
@@ -217,6 +261,14 @@ func (r *Report) Table() string {
 		for _, n := range f.Notes {
 			notes = append(notes, fmt.Sprintf("[%d] %s: %s", len(notes)+1, f.Title, n))
 			title += fmt.Sprintf(" [%d]", len(notes))
+		}
+		if with13 {
+			ratio13 := "-"
+			if f.Ratio13 != nil {
+				ratio13 = fmt.Sprintf("%.2f", *f.Ratio13)
+			}
+			rows = append(rows, []string{title, f.Unit, numPtr(f.OursMedian), numPtr(f.CMedian), ratio, numPtr(f.C13Median), ratio13, goal})
+			continue
 		}
 		rows = append(rows, []string{title, f.Unit, numPtr(f.OursMedian), numPtr(f.CMedian), ratio, goal})
 	}

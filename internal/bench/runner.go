@@ -24,6 +24,10 @@ type Options struct {
 	Script  string        // scripts/pfinstance.sh
 	Ours    string        // our tlsproxy binary
 	C       string        // Debian's tlsproxy; "" measures ours only
+	// Root13 is a Debian 13 tree (scripts/debian13.sh; "": not
+	// measured): its C tlsproxy runs under its own master(8), in an
+	// instance that Script starts with --root.
+	Root13 string
 	WorkDir string        // instances and certificates go here
 	Rounds  int           // A B rounds per figure
 	HSDur   time.Duration // one handshake measurement
@@ -49,7 +53,7 @@ func DefaultOptions(quick bool) Options {
 			Pings: 200, Idle: []int{200}, CIdle: []int{200}, Quick: true, PortBase: 10480, Version: DefaultVersion}
 	}
 	return Options{Rounds: 3, HSDur: 2 * time.Second, BulkDur: 1500 * time.Millisecond,
-		Pings: 2000, Idle: []int{1000, 10000}, CIdle: []int{1000}, PortBase: 10480, Version: DefaultVersion}
+		Pings: 2000, Idle: []int{1000}, CIdle: []int{1000}, PortBase: 10480, Version: DefaultVersion}
 }
 
 // OneProcessSessions is how many idle sessions one tlsproxy process is
@@ -83,8 +87,8 @@ const sessionsPerProcess = 2500
 
 // target is one implementation with one instance per certificate type.
 type target struct {
-	name string // "ours" or "C"
-	isC  bool
+	name string // "ours", "C" or "C13"
+	who  Impl
 	inst map[string]*Instance
 }
 
@@ -92,6 +96,10 @@ type target struct {
 type step struct {
 	name   string
 	cert   string
+	// notC13: the step does not apply to Debian 13's tlsproxy (the
+	// client role's request changes with every Postfix minor release,
+	// and the bench plays one release's smtp(8)).
+	notC13 bool
 	rounds int // 0: Options.Rounds
 	run    func(ctx context.Context, r *runner, tg *target, in *Instance) (string, error)
 }
@@ -164,47 +172,106 @@ var versions = []struct {
 
 var certNames = map[string]string{ECDSA: "ECDSA P-256", RSA: "RSA-2048"}
 
+// Services of an instance a step can use.
+const (
+	svcDefault = iota // "tlsproxy": Postfix's defaults (max_use = 100, max_idle = 100s)
+	svcLong           // "tlsproxy-long": max_use = 1,000,000, max_idle = 3600s
+	svcOnce           // "tlsproxy-once": max_use = 1
+)
+
+// socket is the instance's socket of service svc.
+func socket(in *Instance, svc int) string {
+	switch svc {
+	case svcLong:
+		return in.LongSocket
+	case svcOnce:
+		return in.OnceSocket
+	}
+	return in.Socket
+}
+
+// svcTitle is what a figure's title says about the service's settings.
+var svcTitle = map[int]string{svcDefault: "", svcLong: ", max_use=1e6", svcOnce: ", new process each (max_use=1)"}
+
 // plan lists the steps in the order they run, and defines their figures.
+// The headline figures come first: Postfix's default settings (max_use =
+// 100: master starts a new tlsproxy process every 100 sessions, and its
+// start-up counts), RSA-2048, TLS 1.3, 8 sessions at a time.
 func (r *runner) plan() []step {
 	var steps []step
 	rep := r.rep
-	concs, certs := []int{1, 64}, []string{ECDSA, RSA}
+	hs := func(ver, cert string, c, svc int) {
+		v := tls.VersionTLS13
+		if ver == "1.2" {
+			v = tls.VersionTLS12
+		}
+		key := fmt.Sprintf("%s/%s/c%d", ver, cert, c)
+		switch svc {
+		case svcLong:
+			key = "long/" + key
+		case svcOnce:
+			key = "once/" + key
+		}
+		what := fmt.Sprintf("TLS %s, %s, %d conc.%s", ver, certNames[cert], c, svcTitle[svc])
+		rep.Define(Figure{Key: "cpu/" + key, Title: "CPU per full session, all tlsproxy processes, " + what,
+			Unit: "µs", Better: Lower, Goal: 0.8})
+		rep.Define(Figure{Key: "hs/" + key, Title: "full sessions/s, " + what, Unit: "hs/s", Better: Higher, Goal: 1.2})
+		rep.Define(Figure{Key: "setup/" + key, Title: "session setup p99, " + what, Unit: "ms", Better: Lower, Goal: 0.9})
+		steps = append(steps, step{name: "handshakes " + key, cert: cert, run: r.handshakes(key, cert, uint16(v), c, false, svc)})
+	}
+	resCert := RSA
+	if r.opt.Quick {
+		resCert = ECDSA
+	}
+	res := func(ver string, c, svc int) {
+		v := tls.VersionTLS13
+		if ver == "1.2" {
+			v = tls.VersionTLS12
+		}
+		key := fmt.Sprintf("%s/c%d", ver, c)
+		if svc == svcLong {
+			key = "long/" + key
+		}
+		what := fmt.Sprintf("TLS %s, %d conc.%s", ver, c, svcTitle[svc])
+		rep.Define(Figure{Key: "rescpu/" + key, Title: "CPU per resumed session (ticket), all tlsproxy processes, " + what,
+			Unit: "µs", Better: Lower, Goal: 0.8})
+		rep.Define(Figure{Key: "res/" + key, Title: "resumed sessions/s (ticket), " + what, Unit: "hs/s", Better: Higher, Goal: 1.2})
+		rep.Define(Figure{Key: "ressetup/" + key, Title: "resumed session setup p99, " + what, Unit: "ms", Better: Lower, Goal: 0.9})
+		steps = append(steps, step{name: "resumed " + key, cert: resCert, run: r.handshakes(key, resCert, uint16(v), c, true, svc)})
+	}
+	paced := func(cert string, rate int) {
+		key := fmt.Sprintf("paced/1.3/%s/%d", cert, rate)
+		what := fmt.Sprintf("TLS 1.3, %s, %d sessions/s arriving", certNames[cert], rate)
+		rep.Define(Figure{Key: "cpu/" + key, Title: "CPU per full session, all tlsproxy processes, " + what,
+			Unit: "µs", Better: Lower, Goal: 0.8})
+		rep.Define(Figure{Key: "setup/" + key, Title: "session setup p99, " + what, Unit: "ms", Better: Lower, Goal: 0.9})
+		steps = append(steps, step{name: "paced " + key, cert: cert, run: r.paced(key, float64(rate))})
+	}
+	if r.opt.Quick {
+		hs("1.3", ECDSA, 8, svcDefault)
+		res("1.3", 8, svcDefault)
+	} else {
+		// Headline: Postfix's defaults.
+		paced(RSA, 200)
+		hs("1.3", RSA, 8, svcDefault)
+		res("1.3", 8, svcDefault)
+		hs("1.3", ECDSA, 8, svcDefault)
+		hs("1.2", RSA, 8, svcDefault)
+		hs("1.2", ECDSA, 8, svcDefault)
+		hs("1.3", RSA, 1, svcDefault)
+		hs("1.3", RSA, 64, svcDefault)
+		res("1.2", 8, svcDefault)
+		// Long-lived processes: no start-up in the figures.
+		hs("1.3", RSA, 8, svcLong)
+		hs("1.3", ECDSA, 8, svcLong)
+		res("1.3", 8, svcLong)
+		// A new process for every session: what a process start costs.
+		hs("1.3", RSA, 1, svcOnce)
+		hs("1.3", ECDSA, 1, svcOnce)
+	}
 	bulkN, dirs := []int{1, 64}, []Direction{Inbound, Outbound}
 	if r.opt.Quick {
-		concs, certs, bulkN, dirs = []int{8}, []string{ECDSA}, []int{1}, []Direction{Inbound}
-	}
-	for _, cert := range certs {
-		for _, ver := range versions {
-			for _, c := range concs {
-				key := fmt.Sprintf("%s/%s/c%d", ver.name, cert, c)
-				rep.Define(Figure{Key: "hs/" + key, Title: fmt.Sprintf("full handshakes, TLS %s, %s, %d conc.", ver.name, certNames[cert], c),
-					Unit: "hs/s", Better: Higher, Goal: 1})
-				rep.Define(Figure{Key: "cpu/" + key, Title: fmt.Sprintf("CPU per full handshake, TLS %s, %s, %d conc.", ver.name, certNames[cert], c),
-					Unit: "µs", Better: Lower, Goal: 1})
-				steps = append(steps, step{name: "handshakes " + key, cert: cert, run: r.handshakes(key, cert, ver.v, c, false)})
-			}
-		}
-	}
-	// A new tlsproxy process for every session: what each process start
-	// costs (Postfix starts one every max_use = 100 sessions). Rates only:
-	// the CPU of processes that are gone cannot be read.
-	for _, cert := range certs {
-		key := "start/1.3/" + cert
-		rep.Define(Figure{Key: key, Title: fmt.Sprintf("full handshakes, TLS 1.3, %s, 1 conc., new process each (max_use=1)", certNames[cert]),
-			Unit: "hs/s", Better: Higher, Goal: 1})
-		steps = append(steps, step{name: "process starts " + cert, cert: cert, run: r.processStarts(key)})
-	}
-	for _, ver := range versions {
-		c := 64
-		if r.opt.Quick {
-			c = 8
-		}
-		key := fmt.Sprintf("%s/c%d", ver.name, c)
-		rep.Define(Figure{Key: "res/" + key, Title: fmt.Sprintf("resumed handshakes (ticket), TLS %s, %d conc.", ver.name, c),
-			Unit: "hs/s", Better: Higher, Goal: 1})
-		rep.Define(Figure{Key: "rescpu/" + key, Title: fmt.Sprintf("CPU per resumed handshake, TLS %s, %d conc.", ver.name, c),
-			Unit: "µs", Better: Lower, Goal: 1})
-		steps = append(steps, step{name: "resumed " + key, cert: ECDSA, run: r.handshakes(key, ECDSA, ver.v, c, true)})
+		bulkN, dirs = []int{1}, []Direction{Inbound}
 	}
 	for _, dir := range dirs {
 		for _, n := range bulkN {
@@ -245,11 +312,11 @@ func (r *runner) plan() []step {
 			Unit: "hs/s", Better: Higher, Goal: 1})
 		rep.Define(Figure{Key: "client/cpu/" + key, Title: fmt.Sprintf("client role: CPU per full handshake, TLS 1.3, %d conc.", c),
 			Unit: "µs", Better: Lower, Goal: 1})
-		steps = append(steps, step{name: "client handshakes " + key, cert: ECDSA, run: r.clientHandshakes(key, c)})
+		steps = append(steps, step{name: "client handshakes " + key, cert: ECDSA, notC13: true, run: r.clientHandshakes(key, c)})
 	}
 	rep.Define(Figure{Key: "client/bulk/outbound/1", Title: "client role: bulk relay, outbound, 1 session(s), TLS 1.3",
 		Unit: "MB/s", Better: Higher, Goal: 1})
-	steps = append(steps, step{name: "client bulk/outbound/1", cert: ECDSA, run: r.clientBulk})
+	steps = append(steps, step{name: "client bulk/outbound/1", cert: ECDSA, notC13: true, run: r.clientBulk})
 	for _, n := range r.opt.CIdle {
 		steps = append(steps, r.idleStep(n, true))
 	}
@@ -263,7 +330,9 @@ func (r *runner) idleStep(n int, client bool) step {
 	if client {
 		key, title, name = "client/", "client role: ", "client idle"
 	}
-	r.rep.Define(Figure{Key: fmt.Sprintf("%smem/%d", key, n), Title: fmt.Sprintf("%sRSS per idle session, %s sessions", title, Num(float64(n))),
+	r.rep.Define(Figure{Key: fmt.Sprintf("%smemall/%d", key, n), Title: fmt.Sprintf("%sRSS of all tlsproxy processes, %s idle sessions", title, Num(float64(n))),
+		Unit: "MB", Better: Lower, Goal: 0.5})
+	r.rep.Define(Figure{Key: fmt.Sprintf("%smem/%d", key, n), Title: fmt.Sprintf("%sRSS per idle session above the first process's, %s sessions", title, Num(float64(n))),
 		Unit: "KiB", Better: Lower, Goal: 0.5})
 	r.rep.Define(Figure{Key: fmt.Sprintf("%salive/%d", key, n), Title: fmt.Sprintf("%sidle sessions held and alive, of %s", title, Num(float64(n))),
 		Unit: "sessions", Better: Higher, Goal: 1})
@@ -273,7 +342,7 @@ func (r *runner) idleStep(n int, client bool) step {
 	if n > 2*sessionsPerProcess {
 		rounds = 1
 	}
-	return step{name: fmt.Sprintf("%s %d", name, n), cert: ECDSA, rounds: rounds, run: r.idle(n, client)}
+	return step{name: fmt.Sprintf("%s %d", name, n), cert: ECDSA, rounds: rounds, notC13: client, run: r.idle(n, client)}
 }
 
 // Run starts the instances, runs every step for each target alternately
@@ -282,7 +351,7 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	start := time.Now()
 	r := &runner{opt: opt, rep: &Report{
 		Started: start.UTC(), Machine: machine(), Go: runtime.Version(),
-		Ours: opt.Ours, C: opt.C, Rounds: opt.Rounds, Quick: opt.Quick,
+		Ours: opt.Ours, C: opt.C, C13: opt.Root13, Rounds: opt.Rounds, Quick: opt.Quick,
 	}}
 	var steps []step
 	for _, st := range r.plan() {
@@ -303,12 +372,19 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	}
 	total := 0
 	for _, st := range steps {
-		total += rounds(st) * len(targets)
+		for _, tg := range targets {
+			if !st.notC13 || tg.who != C13 {
+				total += rounds(st)
+			}
+		}
 	}
 	n := 0
 	for _, st := range steps {
 		for round := 1; round <= rounds(st); round++ {
 			for _, tg := range targets {
+				if st.notC13 && tg.who == C13 {
+					continue
+				}
 				n++
 				if err := ctx.Err(); err != nil {
 					return nil, err
@@ -359,9 +435,12 @@ func (r *runner) start(ctx context.Context) ([]*target, func(), error) {
 		r.certs[kind], r.pairs[kind] = cf, pair
 	}
 	bins := []struct {
-		name, path string
-		isC        bool
-	}{{"ours", r.opt.Ours, false}, {"C", r.opt.C, true}}
+		name, path, script string
+		who                Impl
+	}{{"ours", r.opt.Ours, r.opt.Script, Ours}, {"C", r.opt.C, r.opt.Script, C12}, {"C13", "", r.opt.Script, C13}}
+	if r.opt.Root13 != "" {
+		bins[2].path = filepath.Join(r.opt.Root13, "usr/lib/postfix/sbin/tlsproxy")
+	}
 	certs := []string{ECDSA, RSA}
 	if r.opt.Quick {
 		certs = []string{ECDSA}
@@ -372,12 +451,24 @@ func (r *runner) start(ctx context.Context) ([]*target, func(), error) {
 		if b.path == "" {
 			continue
 		}
-		tg := &target{name: b.name, isC: b.isC, inst: map[string]*Instance{}}
+		tg := &target{name: b.name, who: b.who, inst: map[string]*Instance{}}
 		targets = append(targets, tg)
 		for _, cert := range certs {
+			dir := filepath.Join(r.opt.WorkDir, b.name+"-"+cert)
+			root := ""
+			if b.who == C13 { // inside the tree, where its Postfix can see it
+				root = r.opt.Root13
+				dir = filepath.Join(root, "tmp", filepath.Base(r.opt.WorkDir), b.name+"-"+cert)
+				if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
+					return nil, stop, err
+				}
+				if err := os.Chmod(filepath.Dir(dir), 0o755); err != nil {
+					return nil, stop, err
+				}
+			}
 			spec := InstanceSpec{
-				Script: r.opt.Script, Dir: filepath.Join(r.opt.WorkDir, b.name+"-"+cert),
-				TLSProxy: b.path, Main: mainCF, Cert: r.certs[cert], Once: true,
+				Script: b.script, Dir: dir, Root: root,
+				TLSProxy: b.path, Main: mainCF, Cert: r.certs[cert], Once: true, Long: true,
 			}
 			specs = append(specs, spec)
 			owners = append(owners, tg)
@@ -415,12 +506,13 @@ func (r *runner) start(ctx context.Context) ([]*target, func(), error) {
 	return targets, stop, errors.Join(errs...)
 }
 
-// mainCF is the bench's part of main.cf. max_idle and max_use are raised
-// so that no tlsproxy process exits during a measurement: the CPU time of
-// a process that is gone cannot be read any more. The certificate (RSA or
-// ECDSA, one per instance, so that both implementations sign with the same
-// key type) is smtpd_tls_cert_file, see StartInstance.
-var mainCF = []string{"max_idle = 3600s", "max_use = 1000000"}
+// mainCF is the bench's part of main.cf: nothing, so that the tlsproxy
+// service runs with Postfix's defaults (max_use = 100, max_idle = 100s), as
+// operators run it; the long-lived and one-session services override
+// max_use and max_idle in master.cf. The certificate (RSA or ECDSA, one
+// per instance, so that both implementations sign with the same key type)
+// is smtpd_tls_cert_file, see StartInstance.
+var mainCF []string
 
 // warm makes sure the instance has a tlsproxy process and that it has
 // done one session, so that start-up costs stay out of the figures.
@@ -438,47 +530,55 @@ func warm(d *Dialer) error {
 	return s.Ping(pingMsg, pingReply, make([]byte, 256), stepTimeout)
 }
 
-func (r *runner) handshakes(key, cert string, version uint16, conc int, resume bool) func(context.Context, *runner, *target, *Instance) (string, error) {
+func (r *runner) handshakes(key, cert string, version uint16, conc int, resume bool, svc int) func(context.Context, *runner, *target, *Instance) (string, error) {
 	return func(ctx context.Context, r *runner, tg *target, in *Instance) (string, error) {
 		d := r.dialer(in, version)
-		if err := warm(d); err != nil {
-			return "", err
+		sock := socket(in, svc)
+		if sock == "" {
+			return "", fmt.Errorf("the instance has no service %s", svcTitle[svc])
+		}
+		d.Opener = Postscreen{Socket: sock, Version: r.opt.Version, Timeout: stepTimeout}
+		if svc != svcOnce {
+			if err := warm(d); err != nil {
+				return "", err
+			}
 		}
 		res, err := Handshakes(ctx, d, in.MasterPID, conc, r.opt.HSDur, resume)
 		if err != nil {
 			return "", err
 		}
-		rate, cpu := "hs/", "cpu/"
+		rate, cpu, setup := "hs/", "cpu/", "setup/"
 		if resume {
-			rate, cpu = "res/", "rescpu/"
+			rate, cpu, setup = "res/", "rescpu/", "ressetup/"
 		}
-		r.rep.Add(rate+key, tg.isC, res.Rate())
-		r.rep.Add(cpu+key, tg.isC, float64(res.CPUPerSession())/float64(time.Microsecond))
-		r.checkLoad(rate+key, tg, res, cert, version, resume)
-		return fmt.Sprintf("%s hs/s, %s µs CPU/hs, %d errors", Num(res.Rate()), Num(float64(res.CPUPerSession())/1e3), res.Errors), nil
+		p99 := Percentile(Micros(res.Setup), 99) / 1000
+		r.rep.AddFor(rate+key, tg.who, res.Rate())
+		r.rep.AddFor(cpu+key, tg.who, float64(res.CPUPerSession())/float64(time.Microsecond))
+		r.rep.AddFor(setup+key, tg.who, p99)
+		r.checkLoad(cpu+key, tg, res, cert, version, resume)
+		return fmt.Sprintf("%s hs/s, %s µs CPU/hs, setup p99 %.2f ms, %d processes ended, %d errors",
+			Num(res.Rate()), Num(float64(res.CPUPerSession())/1e3), p99, res.Ended, res.Errors), nil
 	}
 }
 
-// processStarts measures sequential full handshakes on the instance's
-// one-session tlsproxy service, so that each is served by a new process.
-func (r *runner) processStarts(key string) func(context.Context, *runner, *target, *Instance) (string, error) {
+// paced measures sessions arriving at rate per second, for twice the
+// handshake time, on the default service (see Paced).
+func (r *runner) paced(key string, rate float64) func(context.Context, *runner, *target, *Instance) (string, error) {
 	return func(ctx context.Context, r *runner, tg *target, in *Instance) (string, error) {
-		if in.OnceSocket == "" {
-			return "", errors.New("the instance has no tlsproxy-once service")
-		}
 		d := r.dialer(in, tls.VersionTLS13)
-		d.Opener = Postscreen{Socket: in.OnceSocket, Version: r.opt.Version, Timeout: stepTimeout}
-		res, err := Handshakes(ctx, d, in.MasterPID, 1, r.opt.HSDur, false)
+		if err := warm(d); err != nil {
+			return "", err
+		}
+		res, err := Paced(ctx, d, in.MasterPID, rate, 2*r.opt.HSDur)
 		if err != nil {
 			return "", err
 		}
-		if res.Sessions == 0 {
-			r.rep.Note(key, fmt.Sprintf("%s completed no session: %v", tg.name, res.FirstErr))
-		} else if res.Errors > 0 {
-			r.rep.Note(key, fmt.Sprintf("%s: %d failed sessions, first: %v", tg.name, res.Errors, res.FirstErr))
-		}
-		r.rep.Add(key, tg.isC, res.Rate())
-		return fmt.Sprintf("%s hs/s, %d errors", Num(res.Rate()), res.Errors), nil
+		p99 := Percentile(Micros(res.Setup), 99) / 1000
+		r.rep.AddFor("cpu/"+key, tg.who, float64(res.CPUPerSession())/float64(time.Microsecond))
+		r.rep.AddFor("setup/"+key, tg.who, p99)
+		r.checkLoad("cpu/"+key, tg, res, RSA, tls.VersionTLS13, false)
+		return fmt.Sprintf("%s sessions/s, %s µs CPU/session, setup p99 %.2f ms, %d processes ended, %d errors",
+			Num(res.Rate()), Num(float64(res.CPUPerSession())/1e3), p99, res.Ended, res.Errors), nil
 	}
 }
 
@@ -491,8 +591,8 @@ func (r *runner) checkLoad(key string, tg *target, res LoadResult, cert string, 
 	if res.Errors > 0 {
 		r.rep.Note(key, fmt.Sprintf("%s: %d failed sessions, first: %v", tg.name, res.Errors, res.FirstErr))
 	}
-	if res.Lost > 0 {
-		r.rep.Note(key, fmt.Sprintf("%s: %d tlsproxy process(es) exited during the run; their CPU is missing", tg.name, res.Lost))
+	if len(res.Others) > 0 {
+		r.rep.Note(key, fmt.Sprintf("%s: other daemons of the instance ended during the run (%s); their CPU is in the figure", tg.name, strings.Join(res.Others, ", ")))
 	}
 	if resume && res.Resumed < res.Sessions*99/100 {
 		r.rep.Note(key, fmt.Sprintf("%s resumed only %d of %d sessions", tg.name, res.Resumed, res.Sessions))
@@ -525,8 +625,8 @@ func (r *runner) clientHandshakes(key string, conc int) func(context.Context, *r
 		if err != nil {
 			return "", err
 		}
-		r.rep.Add("client/hs/"+key, tg.isC, res.Rate())
-		r.rep.Add("client/cpu/"+key, tg.isC, float64(res.CPUPerSession())/float64(time.Microsecond))
+		r.rep.AddFor("client/hs/"+key, tg.who, res.Rate())
+		r.rep.AddFor("client/cpu/"+key, tg.who, float64(res.CPUPerSession())/float64(time.Microsecond))
 		r.checkLoad("client/hs/"+key, tg, res, "", tls.VersionTLS13, false)
 		if res.Resumed > 0 {
 			r.rep.Note("client/hs/"+key, fmt.Sprintf("%s resumed %d of %d sessions", tg.name, res.Resumed, res.Sessions))
@@ -547,7 +647,7 @@ func (r *runner) clientBulk(ctx context.Context, _ *runner, tg *target, in *Inst
 	if err != nil {
 		return "", err
 	}
-	r.rep.Add("client/bulk/outbound/1", tg.isC, res.MBps())
+	r.rep.AddFor("client/bulk/outbound/1", tg.who, res.MBps())
 	return fmt.Sprintf("%s MB/s, tlsproxy CPU %.2f s", Num(res.MBps()), res.CPU.Seconds()), nil
 }
 
@@ -558,7 +658,7 @@ func (r *runner) bulk(key string, n int, dir Direction) func(context.Context, *r
 		if err != nil {
 			return "", err
 		}
-		r.rep.Add(key, tg.isC, res.MBps())
+		r.rep.AddFor(key, tg.who, res.MBps())
 		return fmt.Sprintf("%s MB/s, tlsproxy CPU %.2f s", Num(res.MBps()), res.CPU.Seconds()), nil
 	}
 }
@@ -580,8 +680,8 @@ func (r *runner) latency(ctx context.Context, _ *runner, tg *target, in *Instanc
 	dx, px := Micros(direct), Micros(proxied)
 	add50 := Percentile(px, 50) - Percentile(dx, 50)
 	add99 := Percentile(px, 99) - Percentile(dx, 99)
-	r.rep.Add("lat/p50", tg.isC, add50)
-	r.rep.Add("lat/p99", tg.isC, add99)
+	r.rep.AddFor("lat/p50", tg.who, add50)
+	r.rep.AddFor("lat/p99", tg.who, add99)
 	return fmt.Sprintf("p50 %s µs (direct %s), p99 %s µs (direct %s)",
 		Num(Percentile(px, 50)), Num(Percentile(dx, 50)), Num(Percentile(px, 99)), Num(Percentile(dx, 99))), nil
 }
@@ -639,9 +739,10 @@ func (r *runner) idleOn(n int, client bool, prefix string, sequential bool) func
 		memKey, aliveKey := fmt.Sprintf("%smem/%d", prefix, n), fmt.Sprintf("%salive/%d", prefix, n)
 		if held > 0 {
 			perSession := float64(after.RSS()-before.RSS()) / 1024 / float64(held)
-			r.rep.Add(memKey, tg.isC, perSession)
+			r.rep.AddFor(fmt.Sprintf("%smemall/%d", prefix, n), tg.who, float64(after.RSS())/1e6)
+			r.rep.AddFor(memKey, tg.who, perSession)
 		}
-		r.rep.Add(aliveKey, tg.isC, float64(alive))
+		r.rep.AddFor(aliveKey, tg.who, float64(alive))
 		if errs > 0 {
 			r.rep.Note(aliveKey, fmt.Sprintf("%s: %d sessions could not be opened, first: %v", tg.name, errs, firstErr))
 		}
@@ -649,7 +750,7 @@ func (r *runner) idleOn(n int, client bool, prefix string, sequential bool) func
 			r.rep.Note(memKey, fmt.Sprintf("%s: per session of the %d sessions it held", tg.name, held))
 		}
 		if len(after.Procs) > 1 {
-			r.rep.Note(memKey, fmt.Sprintf("%s: %d tlsproxy processes", tg.name, len(after.Procs)))
+			r.rep.Note(fmt.Sprintf("%smemall/%d", prefix, n), fmt.Sprintf("%s: %d tlsproxy processes", tg.name, len(after.Procs)))
 		}
 		return fmt.Sprintf("held %d, alive %d, RSS %.1f → %.1f MB", held, alive, float64(before.RSS())/1e6, float64(after.RSS())/1e6), nil
 	}
