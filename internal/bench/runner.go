@@ -21,13 +21,13 @@ import (
 
 // Options control a comparison run.
 type Options struct {
-	Script  string        // scripts/pfinstance.sh
-	Ours    string        // our tlsproxy binary
-	C       string        // Debian's tlsproxy; "" measures ours only
+	Script string // scripts/pfinstance.sh
+	Ours   string // our tlsproxy binary
+	C      string // Debian's tlsproxy; "" measures ours only
 	// Root13 is a Debian 13 tree (scripts/debian13.sh; "": not
 	// measured): its C tlsproxy runs under its own master(8), in an
 	// instance that Script starts with --root.
-	Root13 string
+	Root13  string
 	WorkDir string        // instances and certificates go here
 	Rounds  int           // A B rounds per figure
 	HSDur   time.Duration // one handshake measurement
@@ -94,8 +94,8 @@ type target struct {
 
 // step is one measurement, run once per round for each target.
 type step struct {
-	name   string
-	cert   string
+	name string
+	cert string
 	// notC13: the step does not apply to Debian 13's tlsproxy (the
 	// client role's request changes with every Postfix minor release,
 	// and the bench plays one release's smtp(8)).
