@@ -82,6 +82,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	idle := fs.String("idle", "", "idle session counts, comma-separated (default 1000, quick 200)")
 	cidle := fs.String("client-idle", "", "idle client-role session counts, comma-separated (default 1000, quick 200)")
 	one := fs.Int("one-process", 0, "also measure this many idle sessions held by one tlsproxy process (opened one after another; slow for the C tlsproxy); -1: 10,000 or the most the open-files limit allows")
+	pause := fs.Duration("pause", 0, "wait this long after the instances have started (to attach a profiler to their masters)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -96,6 +97,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *hsDur > 0 {
 		opt.HSDur = *hsDur
 	}
+	opt.Pause = *pause
 	var err error
 	if *idle != "" {
 		if opt.Idle, err = counts(*idle); err != nil {

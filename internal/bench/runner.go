@@ -42,6 +42,9 @@ type Options struct {
 	Exe        string            // binary to re-run as an idle worker; "" = in-process only
 	PortBase   int               // first port to try for the instances' listeners
 	Only       *regexp.Regexp    // run only the steps whose name matches; nil: all
+	// Pause is how long to wait after the instances have started, e.g.
+	// to attach perf stat -p to their masters (see the "started" lines).
+	Pause time.Duration
 	Version    pfversion.Version // the Postfix release whose postscreen the bench plays
 	Log        io.Writer         // progress lines
 }
@@ -363,6 +366,10 @@ func Run(ctx context.Context, opt Options) (*Report, error) {
 	defer stop()
 	if err != nil {
 		return nil, err
+	}
+	if opt.Pause > 0 {
+		r.logf("pausing %v", opt.Pause)
+		sleepCtx(ctx, opt.Pause)
 	}
 	rounds := func(st step) int {
 		if st.rounds > 0 {

@@ -2,10 +2,13 @@
 
 package libcrypto
 
-// The libcrypto half: one EVP_PKEY per key, one EVP_PKEY_CTX per
-// signature (created, used and freed inside a single C call, so that
-// OpenSSL's thread-local error queue is read on the thread that filled it
-// and concurrent signatures share nothing but the reference-counted key).
+// The libcrypto half: one EVP_PKEY per key, and prepared EVP_PKEY_CTXs
+// (padding, digest and salt set, sign_init done) kept per key and
+// parameter set for the next signature. Making a context costs OpenSSL 3
+// a provider fetch and the parameter plumbing each time; a prepared one
+// only signs. A context is used by one signature at a time (taken from
+// the pool, returned after), and each C call reads OpenSSL's thread-local
+// error queue on the thread that filled it.
 
 /*
 #cgo LDFLAGS: -lcrypto
@@ -52,6 +55,41 @@ static EVP_PKEY *tp_load(int type, const unsigned char *der, long len, unsigned 
 	if (k == NULL)
 		*err = tp_error();
 	return k;
+}
+
+// tp_prepare makes an EVP_PKEY_CTX for signing with key and the given
+// parameters (see tp_sign). On failure it returns NULL and sets *err.
+static EVP_PKEY_CTX *tp_prepare(EVP_PKEY *key, int pad, int md_bits, int salt, unsigned long *err) {
+	const EVP_MD *md = tp_md(md_bits);
+	EVP_PKEY_CTX *ctx;
+	int ok;
+
+	ERR_clear_error();
+	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+	ok = ctx != NULL
+		&& EVP_PKEY_sign_init(ctx) > 0
+		&& (pad == 0 || EVP_PKEY_CTX_set_rsa_padding(ctx, pad) > 0)
+		&& (md == NULL || EVP_PKEY_CTX_set_signature_md(ctx, md) > 0)
+		&& (pad != RSA_PKCS1_PSS_PADDING || (md != NULL
+			&& EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) > 0
+			&& EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, salt) > 0));
+	if (!ok) {
+		*err = tp_error();
+		EVP_PKEY_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+// tp_sign_ctx signs tbs with a context made by tp_prepare. On failure it
+// returns 0 and sets *err.
+static int tp_sign_ctx(EVP_PKEY_CTX *ctx, const unsigned char *tbs, size_t tbslen,
+		unsigned char *sig, size_t *siglen, unsigned long *err) {
+	ERR_clear_error();
+	if (EVP_PKEY_sign(ctx, sig, siglen, tbs, tbslen) > 0)
+		return 1;
+	*err = tp_error();
+	return 0;
 }
 
 // tp_sign signs tbs with one EVP_PKEY_CTX. For an EC key pad and md_bits
@@ -103,10 +141,62 @@ func Available() bool { return true }
 // Describe names the libcrypto in use, e.g. "OpenSSL 3.0.19 27 Jan 2026".
 func Describe() string { return C.GoString(C.OpenSSL_version(C.OPENSSL_VERSION)) }
 
-// cKey owns one EVP_PKEY; a cleanup frees it once the cKey is unreachable.
+// cKey owns one EVP_PKEY and its prepared signing contexts; a cleanup
+// frees them once the cKey is unreachable.
 type cKey struct {
 	pkey *C.EVP_PKEY
 	size int // EVP_PKEY_get_size: the longest signature
+	pool *ctxPool
+}
+
+// ctxParams is what a prepared context was made for.
+type ctxParams struct{ pad, mdBits, salt C.int }
+
+// maxIdleCtx bounds the prepared contexts kept per parameter set: as many
+// as signatures run at once, which GOMAXPROCS bounds in practice.
+const maxIdleCtx = 16
+
+// ctxPool holds the prepared contexts of one key that no signature is
+// using.
+type ctxPool struct {
+	mu   sync.Mutex
+	idle map[ctxParams][]*C.EVP_PKEY_CTX
+}
+
+func (p *ctxPool) get(k ctxParams) *C.EVP_PKEY_CTX {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l := p.idle[k]
+	if len(l) == 0 {
+		return nil
+	}
+	ctx := l[len(l)-1]
+	p.idle[k] = l[:len(l)-1]
+	return ctx
+}
+
+func (p *ctxPool) put(k ctxParams, ctx *C.EVP_PKEY_CTX) {
+	p.mu.Lock()
+	if len(p.idle[k]) < maxIdleCtx {
+		p.idle[k] = append(p.idle[k], ctx)
+		ctx = nil
+	}
+	p.mu.Unlock()
+	if ctx != nil {
+		C.EVP_PKEY_CTX_free(ctx)
+	}
+}
+
+// free releases every idle context; it runs once the key is unreachable.
+func (p *ctxPool) free() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, l := range p.idle {
+		for _, ctx := range l {
+			C.EVP_PKEY_CTX_free(ctx)
+		}
+		delete(p.idle, k)
+	}
 }
 
 // initErr is the result of loading OpenSSL's configuration, done once and
@@ -138,8 +228,15 @@ func loadCKey(typ C.int, der []byte) (*cKey, error) {
 	if pkey == nil {
 		return nil, libError("d2i_PrivateKey", code)
 	}
-	c := &cKey{pkey: pkey, size: int(C.EVP_PKEY_get_size(pkey))}
-	runtime.AddCleanup(c, func(p *C.EVP_PKEY) { C.EVP_PKEY_free(p) }, pkey)
+	c := &cKey{pkey: pkey, size: int(C.EVP_PKEY_get_size(pkey)), pool: &ctxPool{idle: map[ctxParams][]*C.EVP_PKEY_CTX{}}}
+	type owned struct {
+		pkey *C.EVP_PKEY
+		pool *ctxPool
+	}
+	runtime.AddCleanup(c, func(o owned) {
+		o.pool.free() // each context holds a reference to the key
+		C.EVP_PKEY_free(o.pkey)
+	}, owned{pkey, c.pool})
 	return c, nil
 }
 
@@ -150,11 +247,23 @@ const (
 )
 
 func (c *cKey) sign(p signParams, digest []byte) ([]byte, error) {
-	var mdBits, salt C.int
+	pad, mdBits, salt := p.cParams()
+	return c.evpSign(pad, mdBits, salt, digest)
+}
+
+// signFresh is sign with a context made for this signature alone (for the
+// benchmark of the pool).
+func (c *cKey) signFresh(p signParams, digest []byte) ([]byte, error) {
+	pad, mdBits, salt := p.cParams()
+	return c.evpSignFresh(pad, mdBits, salt, digest)
+}
+
+// cParams are p as tp_prepare takes them.
+func (p signParams) cParams() (pad, mdBits, salt C.int) {
 	if p.hash != crypto.MD5SHA1 {
 		mdBits = C.int(p.hash.Size() * 8)
 	}
-	pad := C.int(C.RSA_PKCS1_PADDING)
+	pad = C.int(C.RSA_PKCS1_PADDING)
 	if p.pss {
 		pad, salt = C.RSA_PKCS1_PSS_PADDING, C.int(p.salt)
 		switch p.salt {
@@ -164,7 +273,7 @@ func (c *cKey) sign(p signParams, digest []byte) ([]byte, error) {
 			salt = saltMax
 		}
 	}
-	return c.evpSign(pad, mdBits, salt, digest)
+	return pad, mdBits, salt
 }
 
 // noDigest stands in for the data of an empty digest, which ECDSA signs
@@ -176,6 +285,39 @@ func (c *cKey) evpSign(pad, mdBits, salt C.int, tbs []byte) ([]byte, error) {
 	if c == nil || c.size <= 0 {
 		return nil, errors.New("libcrypto: key not loaded")
 	}
+	data := &noDigest[0]
+	if len(tbs) > 0 {
+		data = &tbs[0]
+	}
+	sig := make([]byte, c.size)
+	sigLen := C.size_t(len(sig))
+	var code C.ulong
+	k := ctxParams{pad, mdBits, salt}
+	ctx := c.pool.get(k)
+	if ctx == nil {
+		if ctx = C.tp_prepare(c.pkey, pad, mdBits, salt, &code); ctx == nil {
+			runtime.KeepAlive(c)
+			return nil, libError("EVP_PKEY_sign", code)
+		}
+	}
+	ok := C.tp_sign_ctx(ctx, (*C.uchar)(unsafe.Pointer(data)), C.size_t(len(tbs)),
+		(*C.uchar)(unsafe.Pointer(&sig[0])), &sigLen, &code)
+	if ok == 1 {
+		c.pool.put(k, ctx)
+	} else {
+		C.EVP_PKEY_CTX_free(ctx) // its state after a failure is unknown
+	}
+	runtime.KeepAlive(c)
+	if ok != 1 {
+		return nil, libError("EVP_PKEY_sign", code)
+	}
+	return sig[:sigLen], nil
+}
+
+// evpSignFresh is evpSign with a context made for this signature alone
+// (tp_sign), the way signatures were made before the pool; kept for the
+// benchmark that measures what the pool saves.
+func (c *cKey) evpSignFresh(pad, mdBits, salt C.int, tbs []byte) ([]byte, error) {
 	data := &noDigest[0]
 	if len(tbs) > 0 {
 		data = &tbs[0]
