@@ -1,28 +1,32 @@
-// Command tlsproxy-bench compares two tlsproxy(8) binaries, ours and
-// Debian's C one, the way an operator would judge them: full and resumed
-// handshakes per second (TLS 1.3 and 1.2, ECDSA P-256 and RSA-2048
-// certificates, 1 and 64 concurrent sessions), bulk relay MB/s, the
-// round-trip latency the proxy adds, tlsproxy CPU time per handshake and
-// resident memory per idle session at 1,000 and 10,000 sessions (and, with
-// -one-process, up to 10,000 idle sessions held by a single tlsproxy
-// process); and for
-// the client role (smtp(8) connection reuse) full TLS 1.3 handshakes per
-// second at 1 and 64 concurrent sessions, CPU per handshake, bulk MB/s
-// through one session and resident memory per idle session at 1,000.
+// Command tlsproxy-bench compares tlsproxy(8) binaries, ours and
+// Debian 12's C one (and, with -deb13, Debian 13's), the way an operator
+// would judge them, under Postfix's default settings (max_use = 100):
+// CPU per full session counted over every tlsproxy process, including the
+// ones master(8) reaped, with sessions arriving at a fixed rate and with 8
+// at a time; full and resumed sessions per second and the session setup
+// p99 (TLS 1.3 and 1.2, ECDSA P-256 and RSA-2048 certificates); the same
+// with long-lived processes (max_use = 1,000,000) and with a new process
+// per session (max_use = 1); bulk relay MB/s, the round-trip latency the
+// proxy adds, and the resident memory of all tlsproxy processes holding
+// 1,000 idle sessions (with -one-process, up to 10,000 idle sessions held
+// by a single process); and for the client role (smtp(8) connection
+// reuse; ours and Debian 12's only) full TLS 1.3 handshakes per second at
+// 1 and 64 concurrent sessions, CPU per handshake, bulk MB/s through one
+// session and memory at 1,000 idle sessions.
 //
 // Each binary runs as the tlsproxy service of its own loopback Postfix
-// instance under Debian's real master(8) (started with
+// instance under its release's real master(8) (started with
 // scripts/pfinstance.sh, same main.cf apart from paths). The bench plays
 // postscreen(8) of Postfix 3.6+ on the tlsproxy socket and the remote SMTP
 // client (Go crypto/tls) on the passed TCP socket, and for the client role
 // smtp(8) (the -postfix release's request, flags 6, and its TLS context)
 // and the remote SMTP server (Go crypto/tls, ECDSA P-256, no session
-// tickets); every figure is measured
-// for both binaries in turn, A B A B. It prints a table and writes JSON and
-// an SVG chart. It must run as root (private/ is mode 0700, master runs as
-// root).
+// tickets); every figure is measured for each binary in turn, A B C A B C.
+// It prints a table and writes JSON and an SVG chart. It must run as root
+// (private/ is mode 0700, master runs as root).
 //
-//	tlsproxy-bench -ours ./tlsproxy [-c /usr/lib/postfix/sbin/tlsproxy] [-quick]
+//	tlsproxy-bench -ours ./tlsproxy [-c /usr/lib/postfix/sbin/tlsproxy]
+//	               [-deb13 /var/lib/tlsproxy-test/trixie] [-quick]
 //	               [-json bench.json] [-svg bench.svg]
 //
 // scripts/bench.sh builds everything and runs it with the defaults.

@@ -28,11 +28,25 @@
 // no session tickets, so that every handshake is a full one.
 //
 // Each tlsproxy runs under Debian's real master(8) in a loopback
-// instance started with scripts/pfinstance.sh.
+// instance started with scripts/pfinstance.sh (Debian 13's under chroot
+// in its tree, with its own master). The instance's tlsproxy service has
+// Postfix's default settings (max_use = 100, max_idle = 100s): the
+// headline figures; two more services give the extra rows: tlsproxy-long
+// (max_use = 1,000,000, max_idle = 3600s: no process start in the
+// figures) and tlsproxy-once (max_use = 1: every session pays a process
+// start). Under a closed loop of 8 sessions at a time a multi-server
+// process past max_use rarely has no client, which is when it exits, so
+// the headline CPU figure is also measured with sessions arriving at a
+// fixed rate (Paced), where processes do end every max_use sessions.
 //
-// CPU and memory figures come from /proc/PID/stat of every tlsproxy
-// child of the instance's master(8), so a design with several processes
-// (or one that master restarts) is charged for all of them.
+// CPU figures count every tlsproxy process, including those that ended:
+// the growth of the live ones' utime+stime (/proc/PID/stat), all of the
+// new ones', and the growth of master's cutime+cstime, which is where the
+// kernel adds a child's CPU time when master reaps it, less what the ended
+// ones had used before the measurement (see Usage). Nothing else of the
+// instance ends during a measurement (the bench plays postscreen and smtp
+// itself); a figure during which another child of master ended says so in
+// a note. Memory figures are the summed RSS of every tlsproxy process.
 //
 // The package is a measuring tool, not part of the daemon: it is used by
 // cmd/tlsproxy-bench and by scripts/bench.sh.
