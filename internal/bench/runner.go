@@ -37,16 +37,16 @@ type Options struct {
 	// OneProcess is how many idle sessions one tlsproxy process must
 	// hold (0: no such figure); see OneProcessSessions.
 	OneProcess int
-	CIdle      []int             // the same for client-role sessions
-	Quick      bool              // fewer figures (CI)
-	Exe        string            // binary to re-run as an idle worker; "" = in-process only
-	PortBase   int               // first port to try for the instances' listeners
-	Only       *regexp.Regexp    // run only the steps whose name matches; nil: all
+	CIdle      []int          // the same for client-role sessions
+	Quick      bool           // fewer figures (CI)
+	Exe        string         // binary to re-run as an idle worker; "" = in-process only
+	PortBase   int            // first port to try for the instances' listeners
+	Only       *regexp.Regexp // run only the steps whose name matches; nil: all
 	// Pause is how long to wait after the instances have started, e.g.
 	// to attach perf stat -p to their masters (see the "started" lines).
-	Pause time.Duration
-	Version    pfversion.Version // the Postfix release whose postscreen the bench plays
-	Log        io.Writer         // progress lines
+	Pause   time.Duration
+	Version pfversion.Version // the Postfix release whose postscreen the bench plays
+	Log     io.Writer         // progress lines
 }
 
 // DefaultOptions are the README's full run, or the CI quick mode.
