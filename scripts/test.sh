@@ -33,6 +33,15 @@ if [ -n "$tags" ]; then
     go test -race -count=1 ./internal/libcrypto ./internal/tlspolicy
 fi
 
+# The Debian package cycle on this machine's Postfix (root only): build,
+# install, reinstall postfix, purge (scripts/deb-test.sh). It holds the
+# interop lock: while our package is installed, Debian's tlsproxy path
+# is ours.
+if [ "$(id -u)" = 0 ]; then
+    echo "== Debian package cycle"
+    flock /tmp/interop.lock scripts/deb-test.sh
+fi
+
 # fuzz_one PKG DIR TARGET: fuzz one target. The budget is a count of
 # executions (FUZZTIME=50000x by default), not a duration: with a duration,
 # Go 1.26's fuzz coordinator can end a run with a bare "context deadline

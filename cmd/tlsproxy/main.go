@@ -23,6 +23,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -42,6 +43,10 @@ import (
 var exitFunc = os.Exit
 
 func main() {
+	if versionRequested(os.Args) { // version.go
+		fmt.Print(versionText(debug.ReadBuildInfo()))
+		return
+	}
 	setProcs(os.Getenv("GOMAXPROCS"), runtime.GOMAXPROCS)
 	exitFunc(run(os.Args, os.Environ(), os.Stderr))
 }
