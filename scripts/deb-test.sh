@@ -61,7 +61,7 @@ dpkg -i "$deb" >/dev/null
 go_m=$(PATH=/usr/local/go/bin:$PATH go version -m "$prog")
 # vcs.revision where go build finds the repository (-buildvcs; not in a
 # git worktree, whose .git is a file), else deb.sh's -X main.commit=.
-commit=$(git rev-parse HEAD)
+commit=$("$prog" --version | sed -n 's/^commit: \([0-9a-f]\{40\}\).*/\1/p')
 grep -q "vcs.revision=$commit\|main.commit=$commit" <<<"$go_m" || fail "go version -m shows no commit $commit"
 [ "$(sha256sum < "$prog.postfix")" = "$orig_sum" ] || fail "Postfix's tlsproxy is not at $prog.postfix"
 zcat "$man" | grep -q 'tlsproxy in Go' || fail "tlsproxy(8postfix) is not ours"

@@ -13,7 +13,8 @@
 # the files tlsproxy made at run time ($data_directory/tlsproxy-postfix-version).
 #
 # Built with -tags libcrypto when this machine can (scripts/build-tags.sh),
-# and with -buildvcs, so that "go version -m" and "tlsproxy --version" name
+# and with -buildvcs (and no -trimpath, which would drop -ldflags from the
+# build information), so that "go version -m" and "tlsproxy --version" name
 # the commit. Needs go, git and dpkg-deb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,7 +41,7 @@ install -d "$root/DEBIAN" "$root/usr/lib/postfix/sbin" "$root/usr/sbin" \
 
 # GOFLAGS may say -buildvcs=false; this build wants the commit recorded.
 build() {
-    GOFLAGS= go build -trimpath -buildvcs=true -tags "$tags" \
+    GOFLAGS= go build -buildvcs=true -tags "$tags" \
         -ldflags "-X main.release=$version -X main.commit=$commit" -o "$1" "$2"
 }
 build "$root/usr/lib/postfix/sbin/tlsproxy" ./cmd/tlsproxy
