@@ -89,7 +89,7 @@ zcat "$man" | grep -q 'tlsproxy in Go' || fail "reinstalling postfix replaced ou
 
 echo "== purge"
 # A cache file as tlsproxy writes it at run time: purge must remove it.
-datadir=$(postconf -h data_directory)
+datadir=$(postconf -h data_directory 2>/dev/null || postconf -dh data_directory)
 [ -e "$datadir/tlsproxy-postfix-version" ] && cp -p "$datadir/tlsproxy-postfix-version" /tmp/deb-test.cache.$$
 echo "3.7.11 test" > "$datadir/tlsproxy-postfix-version"
 dpkg --purge "$pkg" >/dev/null
