@@ -37,30 +37,9 @@ func Read(rc syscall.RawConn, b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
-	var n int
-	var errno syscall.Errno
-	err := rc.Read(func(fd uintptr) bool {
-		for {
-			r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-			switch e {
-			case 0:
-				n = int(r)
-				return true
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false
-			default:
-				errno = e
-				return true
-			}
-		}
-	})
+	n, err := waitRead(rc, syscall.SYS_READ, unsafe.Pointer(&b[0]), uintptr(len(b)), 0, 0)
 	if err != nil {
 		return 0, err
-	}
-	if errno != 0 {
-		return 0, errno
 	}
 	raceAcquireRead(b[:n])
 	return n, nil
@@ -78,11 +57,10 @@ func Write(rc syscall.RawConn, b []byte) (int, error) {
 			if chunk > maxWrite {
 				chunk = maxWrite
 			}
-			r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[n])), uintptr(chunk))
+			r, e := retry(syscall.SYS_WRITE, fd, unsafe.Pointer(&b[n]), uintptr(chunk), 0, 0)
 			switch e {
 			case 0:
 				n += int(r)
-			case syscall.EINTR:
 			case syscall.EAGAIN:
 				return false
 			default:
@@ -112,14 +90,9 @@ func WriteOnce(rc syscall.RawConn, b []byte) (int, error) {
 	var n int
 	var errno syscall.Errno
 	err := rc.Write(func(fd uintptr) bool {
-		for {
-			r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
-			if e == syscall.EINTR {
-				continue
-			}
-			n, errno = int(r), e
-			return true
-		}
+		r, e := retry(syscall.SYS_WRITE, fd, unsafe.Pointer(&b[0]), uintptr(len(b)), 0, 0)
+		n, errno = int(r), e
+		return true
 	})
 	if err != nil {
 		return 0, err
@@ -147,29 +120,9 @@ func Recvmsg(rc syscall.RawConn, p, oob []byte) (n, oobn, flags int, err error) 
 		msg.Control = &oob[0]
 		msg.SetControllen(len(oob))
 	}
-	var errno syscall.Errno
-	err = rc.Read(func(fd uintptr) bool {
-		for {
-			r, _, e := syscall.RawSyscall(syscall.SYS_RECVMSG, fd, uintptr(unsafe.Pointer(&msg)), syscall.MSG_CMSG_CLOEXEC)
-			switch e {
-			case 0:
-				n = int(r)
-				return true
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false
-			default:
-				errno = e
-				return true
-			}
-		}
-	})
+	n, err = waitRead(rc, syscall.SYS_RECVMSG, unsafe.Pointer(&msg), syscall.MSG_CMSG_CLOEXEC, 0, 0)
 	if err != nil {
 		return 0, 0, 0, err
-	}
-	if errno != 0 {
-		return 0, 0, 0, errno
 	}
 	raceAcquireRead(p[:n])
 	raceAcquireRead(oob[:msg.Controllen])
@@ -183,18 +136,11 @@ func Recvmsg(rc syscall.RawConn, p, oob []byte) (n, oobn, flags int, err error) 
 // RawConn callback.
 func Peek(fd uintptr) (int, error) {
 	var b [1]byte
-	for {
-		r, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
-			syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
-		switch e {
-		case 0:
-			return int(r), nil
-		case syscall.EINTR:
-			continue
-		default:
-			return 0, e
-		}
+	r, e := retry(syscall.SYS_RECVFROM, fd, unsafe.Pointer(&b[0]), 1, syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0)
+	if e != 0 {
+		return 0, e
 	}
+	return int(r), nil
 }
 
 // Yield gives the CPU to any other runnable thread (sched_yield(2)).
@@ -236,18 +182,11 @@ func SendNow(fd uintptr, b []byte) (int, error) {
 		return 0, nil
 	}
 	raceReleaseWrite(b)
-	for {
-		r, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)),
-			syscall.MSG_DONTWAIT|syscall.MSG_NOSIGNAL, 0, 0)
-		switch e {
-		case 0:
-			return int(r), nil
-		case syscall.EINTR:
-			continue
-		default:
-			return 0, e
-		}
+	r, e := retry(syscall.SYS_SENDTO, fd, unsafe.Pointer(&b[0]), uintptr(len(b)), syscall.MSG_DONTWAIT|syscall.MSG_NOSIGNAL, 0)
+	if e != 0 {
+		return 0, e
 	}
+	return int(r), nil
 }
 
 // Readable reports, without waiting, whether the descriptor fd has input,
@@ -278,33 +217,44 @@ const pollIn = 0x1 // POLLIN
 // connection that was aborted before it could be taken is skipped, as
 // Go's net package does.
 func Accept(rc syscall.RawConn) (*os.File, error) {
-	fd := -1
-	var errno syscall.Errno
-	err := rc.Read(func(lfd uintptr) bool {
-		for {
-			r, _, e := syscall.RawSyscall6(syscall.SYS_ACCEPT4, lfd, 0, 0,
-				syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0, 0)
-			switch e {
-			case 0:
-				fd = int(r)
-				return true
-			case syscall.EINTR, syscall.ECONNABORTED:
-				continue
-			case syscall.EAGAIN:
-				return false
-			default:
-				errno = e
-				return true
-			}
-		}
-	})
+	fd, err := waitRead(rc, syscall.SYS_ACCEPT4, nil, 0, syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, syscall.ECONNABORTED)
 	if err != nil {
 		return nil, err
 	}
-	if errno != 0 {
-		return nil, errno
-	}
 	return os.NewFile(uintptr(fd), "accepted"), nil
+}
+
+// retry makes the raw system call trap(fd, p, a3, a4), again while it is
+// interrupted (EINTR) or fails with skip (when not 0). p stays an
+// unsafe.Pointer up to the call, so that what it points at is kept alive
+// and in place while the kernel uses it.
+func retry(trap, fd uintptr, p unsafe.Pointer, a3, a4 uintptr, skip syscall.Errno) (uintptr, syscall.Errno) {
+	for {
+		r, _, e := syscall.RawSyscall6(trap, fd, uintptr(p), a3, a4, 0, 0)
+		if e == syscall.EINTR || (e != 0 && e == skip) {
+			continue
+		}
+		return r, e
+	}
+}
+
+// waitRead makes retry(trap, fd, p, a3, a4, skip) on the descriptor fd
+// under rc, waiting in Go's poller while the call would block (EAGAIN),
+// and returns the call's result or its error.
+func waitRead(rc syscall.RawConn, trap uintptr, p unsafe.Pointer, a3, a4 uintptr, skip syscall.Errno) (int, error) {
+	var r uintptr
+	var errno syscall.Errno
+	err := rc.Read(func(fd uintptr) bool {
+		r, errno = retry(trap, fd, p, a3, a4, skip)
+		return errno != syscall.EAGAIN
+	})
+	if err != nil {
+		return 0, err
+	}
+	if errno != 0 {
+		return 0, errno
+	}
+	return int(r), nil
 }
 
 // OpError words err, returned by one of the calls here, the way Go's net

@@ -56,45 +56,33 @@ func filePair(t *testing.T, typ int, nonblock bool) (*os.File, *os.File) {
 	return a, b
 }
 
-func unixPair(t *testing.T) (endpoint, endpoint) {
+// netPair returns both ends of a connection made through a listener on
+// network and address, closed at the end of the test.
+func netPair(t *testing.T, network, address string) (endpoint, endpoint) {
 	t.Helper()
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(t.TempDir(), "s"), Net: "unix"})
+	ln, err := net.Listen(network, address)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	c, err := net.DialUnix("unix", nil, ln.Addr().(*net.UnixAddr))
+	c, err := net.Dial(network, ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := ln.AcceptUnix()
+	s, err := ln.Accept()
 	if err != nil {
 		c.Close()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close(); s.Close() })
-	return c, s
+	return c.(endpoint), s.(endpoint)
 }
 
-func tcpPair(t *testing.T) (endpoint, endpoint) {
-	t.Helper()
-	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	c, err := net.DialTCP("tcp", nil, ln.Addr().(*net.TCPAddr))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ln.AcceptTCP()
-	if err != nil {
-		c.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close(); s.Close() })
-	return c, s
+func unixPair(t *testing.T) (endpoint, endpoint) {
+	return netPair(t, "unix", filepath.Join(t.TempDir(), "s"))
 }
+
+func tcpPair(t *testing.T) (endpoint, endpoint) { return netPair(t, "tcp", "127.0.0.1:0") }
 
 func rawConn(t *testing.T, c syscall.Conn) syscall.RawConn {
 	t.Helper()
