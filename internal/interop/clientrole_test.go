@@ -36,6 +36,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"tlsproxy/internal/tlspolicy"
 )
 
 // crCase is one delivery: recipient domain NAME.test goes through
@@ -213,17 +215,9 @@ func writeClientRolePKI(dir, tlsDir string) (*crPKI, error) {
 			return nil, err
 		}
 		s256, s1, pk := sha256.Sum256(c.Raw), sha1.Sum(c.Raw), sha256.Sum256(c.RawSubjectPublicKeyInfo)
-		p.fp256[kind], p.fp1[kind], p.pkfp256[kind] = colonHex(s256[:]), colonHex(s1[:]), colonHex(pk[:])
+		p.fp256[kind], p.fp1[kind], p.pkfp256[kind] = tlspolicy.ColonHex(s256[:]), tlspolicy.ColonHex(s1[:]), tlspolicy.ColonHex(pk[:])
 	}
 	return p, nil
-}
-
-func colonHex(b []byte) string {
-	parts := make([]string, len(b))
-	for i, c := range b {
-		parts[i] = fmt.Sprintf("%02X", c)
-	}
-	return strings.Join(parts, ":")
 }
 
 func makeClientRolePKIOnce() (map[string][]byte, error) {

@@ -2,12 +2,12 @@ package pfclient
 
 import (
 	"crypto/sha256"
-	"fmt"
 	"strconv"
 	"strings"
 
 	"tlsproxy/internal/attr"
 	"tlsproxy/internal/pfversion"
+	"tlsproxy/internal/tlspolicy"
 )
 
 // The second list is three inline structures, "params" (TLS_*_PARAMS),
@@ -362,18 +362,18 @@ func appendOldDANE(items []item, d *DANE, fpAlg string) []item {
 		switch t.MType {
 		case 0:
 			sum := sha256.Sum256(t.Data)
-			file(list, "sha256", t.Selector, colonHex(sum[:]))
+			file(list, "sha256", t.Selector, tlspolicy.ColonHex(sum[:]))
 			if list == &ta && t.Selector == 1 {
 				pkeys = append(pkeys, t.Data)
 			} else if list == &ta {
 				certs = append(certs, t.Data)
 			}
 		case 1:
-			file(list, "sha256", t.Selector, colonHex(t.Data))
+			file(list, "sha256", t.Selector, tlspolicy.ColonHex(t.Data))
 		case 2:
-			file(list, "sha512", t.Selector, colonHex(t.Data))
+			file(list, "sha512", t.Selector, tlspolicy.ColonHex(t.Data))
 		default:
-			file(list, fpAlg, t.Selector, colonHex(t.Data))
+			file(list, fpAlg, t.Selector, tlspolicy.ColonHex(t.Data))
 		}
 	}
 	items = append(items, fixed(attr.Int("dane", 1)))
@@ -396,18 +396,6 @@ func appendOldDANE(items []item, d *DANE, fpAlg string) []item {
 	}
 	return append(items, fixed(attr.Str("domain", d.Domain)), fixed(attr.Int("flags", 0)),
 		fixed(attr.Long("exp", 0)))
-}
-
-// colonHex formats b as Postfix prints digests: "AB:CD:…".
-func colonHex(b []byte) string {
-	var sb strings.Builder
-	for i, c := range b {
-		if i > 0 {
-			sb.WriteByte(':')
-		}
-		fmt.Fprintf(&sb, "%02X", c)
-	}
-	return sb.String()
 }
 
 // appendTLSRPT appends the 3.10+ TLSRPT structure (§8.5).

@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"crypto/x509"
 	"fmt"
-	"strings"
 	"time"
 
 	"tlsproxy/internal/tlspolicy"
@@ -304,16 +303,7 @@ func (r usableTLSA) matches(c *x509.Certificate) bool {
 	if r.MType == 0 {
 		return bytes.Equal(data, r.Data)
 	}
-	return tlspolicy.Fingerprint(r.digest, data) == colonHex(r.Data)
-}
-
-// colonHex formats bytes like tlspolicy.Fingerprint: "AB:CD:...".
-func colonHex(b []byte) string {
-	parts := make([]string, len(b))
-	for i, c := range b {
-		parts[i] = fmt.Sprintf("%02X", c)
-	}
-	return strings.Join(parts, ":")
+	return tlspolicy.Fingerprint(r.digest, data) == tlspolicy.ColonHex(r.Data)
 }
 
 // logText is Postfix's tls_log_verify_error line for an error.

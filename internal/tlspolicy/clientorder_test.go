@@ -1,13 +1,10 @@
 package tlspolicy
 
 import (
-	"context"
 	"crypto/tls"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"tlsproxy/internal/pftest"
 )
@@ -64,32 +61,7 @@ func TestClientCipherOrder(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			srv := mustServer(t, tt.settings)
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			args := append([]string{"s_client", "-connect", ln.Addr().String(), "-brief"}, tt.args...)
-			cmd := exec.CommandContext(ctx, "openssl", args...)
-			if err := cmd.Start(); err != nil { // stdin is /dev/null: s_client quits after the handshake
-				t.Fatal(err)
-			}
-			defer cmd.Wait()
-			ln.(*net.TCPListener).SetDeadline(time.Now().Add(10 * time.Second))
-			c, err := ln.Accept()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(10 * time.Second))
-			cfg, _ := srv.SessionConfig()
-			tc := tls.Server(c, cfg)
-			if err := tc.Handshake(); err != nil {
-				t.Fatalf("handshake: %v", err)
-			}
+			tc, _ := opensslHandshake(t, mustServer(t, tt.settings), tt.args)
 			if got := tc.ConnectionState().CipherSuite; got != tt.want {
 				t.Errorf("cipher %s, want %s", tls.CipherSuiteName(got), tls.CipherSuiteName(tt.want))
 			}

@@ -169,36 +169,27 @@ func leafOf(c *tls.Certificate) *x509.Certificate {
 	return leaf
 }
 
+// kexNames names the key exchange groups Go negotiates: OpenSSL's group
+// name (SSL_get0_group_name), and the key exchange and curve of the
+// summary line.
+var kexNames = map[tls.CurveID]struct{ group, kex, curve string }{
+	tls.X25519:    {"x25519", "X25519", ""},
+	tls.CurveP256: {"secp256r1", "ECDHE", "prime256v1"},
+	tls.CurveP384: {"secp384r1", "ECDHE", "secp384r1"},
+	tls.CurveP521: {"secp521r1", "ECDHE", "secp521r1"},
+}
+
 func kexName(id tls.CurveID, groupNames bool) (name, curve string) {
-	if groupNames {
-		// OpenSSL's name of the negotiated group (SSL_get0_group_name).
-		switch id {
-		case 0:
-			return "", ""
-		case tls.X25519:
-			return "x25519", ""
-		case tls.CurveP256:
-			return "secp256r1", ""
-		case tls.CurveP384:
-			return "secp384r1", ""
-		case tls.CurveP521:
-			return "secp521r1", ""
-		}
-		return id.String(), ""
-	}
-	switch id {
-	case 0:
+	n, ok := kexNames[id]
+	switch {
+	case id == 0:
 		return "", ""
-	case tls.X25519:
-		return "X25519", ""
-	case tls.CurveP256:
-		return "ECDHE", "prime256v1"
-	case tls.CurveP384:
-		return "ECDHE", "secp384r1"
-	case tls.CurveP521:
-		return "ECDHE", "secp521r1"
+	case !ok:
+		return id.String(), ""
+	case groupNames:
+		return n.group, ""
 	}
-	return id.String(), ""
+	return n.kex, n.curve
 }
 
 // signatureOf infers the TLS 1.3 signature made with pub (see package doc).
@@ -306,15 +297,20 @@ func Fingerprint(digest string, data []byte) string {
 		return ""
 	}
 	h.Write(data)
-	sum := h.Sum(nil)
-	var b strings.Builder
-	for i, c := range sum {
+	return ColonHex(h.Sum(nil))
+}
+
+// ColonHex formats b as Postfix prints digests: upper-case hex bytes
+// joined by ':' ("AB:CD:…").
+func ColonHex(b []byte) string {
+	var sb strings.Builder
+	for i, c := range b {
 		if i > 0 {
-			b.WriteByte(':')
+			sb.WriteByte(':')
 		}
-		fmt.Fprintf(&b, "%02X", c)
+		fmt.Fprintf(&sb, "%02X", c)
 	}
-	return b.String()
+	return sb.String()
 }
 
 // Summary is the TLS loglevel 1 line, direction "from" (server role) or

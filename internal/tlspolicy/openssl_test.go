@@ -44,35 +44,44 @@ func TestOpenSSLClient(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := mustServer(t, tt.settings)
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ln.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			args := append([]string{"s_client", "-connect", ln.Addr().String(), "-brief"}, tt.args...)
-			cmd := exec.CommandContext(ctx, "openssl", args...)
-			if err := cmd.Start(); err != nil { // stdin is /dev/null: s_client quits after the handshake
-				t.Fatal(err)
-			}
-			defer cmd.Wait()
-			ln.(*net.TCPListener).SetDeadline(time.Now().Add(10 * time.Second))
-			c, err := ln.Accept()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(10 * time.Second))
-			cfg, served := srv.SessionConfig()
-			tc := tls.Server(c, cfg)
-			if err := tc.Handshake(); err != nil {
-				t.Fatalf("handshake: %v", err)
-			}
+			tc, served := opensslHandshake(t, srv, tt.args)
 			got := ServerInfo(tc.ConnectionState(), srv, served()).Summary("from", "[127.0.0.1]:38510")
 			if got != tt.want {
 				t.Errorf("summary:\n got %q\nwant %q", got, tt.want)
 			}
 		})
 	}
+}
+
+// opensslHandshake runs `openssl s_client` with args against srv on
+// loopback and returns the server's end after the handshake, with the
+// report of the certificate served that SessionConfig gave.
+func opensslHandshake(t *testing.T, srv *Server, args []string) (*tls.Conn, func() *tls.Certificate) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	args = append([]string{"s_client", "-connect", ln.Addr().String(), "-brief"}, args...)
+	cmd := exec.CommandContext(ctx, "openssl", args...)
+	if err := cmd.Start(); err != nil { // stdin is /dev/null: s_client quits after the handshake
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Wait(); cancel() })
+	ln.(*net.TCPListener).SetDeadline(time.Now().Add(10 * time.Second))
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	cfg, served := srv.SessionConfig()
+	tc := tls.Server(c, cfg)
+	if err := tc.Handshake(); err != nil {
+		t.Fatalf("handshake: %v", err)
+	}
+	return tc, served
 }
