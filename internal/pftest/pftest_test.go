@@ -1,6 +1,8 @@
 package pftest
 
 import (
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -311,5 +313,33 @@ func TestRemotePair(t *testing.T) {
 	client.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := io.ReadFull(client, buf); err != nil || string(buf) != "220 x\r\n" {
 		t.Errorf("%q, %v", buf, err)
+	}
+}
+
+func TestForgeChain(t *testing.T) {
+	certs, keys := ForgeChain(t, 3, KeyECDSA256, func(i int) *x509.Certificate {
+		return &x509.Certificate{Subject: pkix.Name{CommonName: "Same CA"}, BasicConstraintsValid: true, IsCA: i > 0}
+	})
+	if len(certs) != 4 || len(keys) != 4 {
+		t.Fatalf("%d certificates, %d keys", len(certs), len(keys))
+	}
+	for i, c := range certs {
+		if c.SerialNumber.Int64() != int64(i+1) {
+			t.Errorf("certs[%d] serial %v", i, c.SerialNumber)
+		}
+		parent := c
+		if i < len(certs)-1 {
+			parent = certs[i+1]
+		}
+		if err := c.CheckSignatureFrom(parent); err != nil {
+			t.Errorf("certs[%d] not signed by its issuer: %v", i, err)
+		}
+	}
+	self := ForgeSelf(t, &x509.Certificate{Subject: pkix.Name{CommonName: "self"}})
+	if err := self.Leaf.CheckSignature(self.Leaf.SignatureAlgorithm, self.Leaf.RawTBSCertificate, self.Leaf.Signature); err != nil {
+		t.Errorf("self-signed certificate: %v", err)
+	}
+	if time.Until(self.Leaf.NotAfter) <= 0 || time.Since(self.Leaf.NotBefore) <= 0 {
+		t.Errorf("validity %v … %v does not hold now", self.Leaf.NotBefore, self.Leaf.NotAfter)
 	}
 }

@@ -1,9 +1,6 @@
 package proxy
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -11,7 +8,6 @@ import (
 	"math/big"
 	"strings"
 	"testing"
-	"time"
 
 	"tlsproxy/internal/pftest"
 	"tlsproxy/internal/tlspolicy"
@@ -25,26 +21,18 @@ import (
 // common names are cn and issuerCN (self-issued, never verified).
 func hostileCert(t *testing.T, cn, issuerCN string) tls.Certificate {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(42),
 		Subject:      pkix.Name{CommonName: cn},
 		Issuer:       pkix.Name{CommonName: issuerCN},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}
 	parent := *tmpl
 	parent.Subject = pkix.Name{CommonName: issuerCN}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, &parent, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+	key := pftest.ECKey(t, pftest.KeyECDSA256)
+	c := pftest.Forge(t, tmpl, &parent, &key.PublicKey, key)
+	return tls.Certificate{Certificate: [][]byte{c.Raw}, PrivateKey: key}
 }
 
 func TestLogSafety(t *testing.T) {

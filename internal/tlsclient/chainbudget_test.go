@@ -1,13 +1,9 @@
 package tlsclient
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"math/big"
 	"net"
 	"slices"
 	"strings"
@@ -16,10 +12,11 @@ import (
 	"time"
 
 	"tlsproxy/internal/logs"
+	"tlsproxy/internal/pftest"
 	"tlsproxy/internal/tlspolicy"
 )
 
-// hostileChain is what the hostile remote server of issue 14 sends: a
+// hostileChain is what a hostile remote server sends: a
 // leaf and 31 CA certificates that all share one subject name and one
 // key identifier, so that neither the name nor the AKID/SKID pair tells
 // the issuers apart, sent in the order that makes every real issuer the
@@ -40,34 +37,19 @@ const hostileCAs = maxPeerChain - 1
 func hostileServerChain(t testing.TB) hostileChain {
 	hostileOnce.Do(func() {
 		now := time.Now()
-		keys := make([]*ecdsa.PrivateKey, hostileCAs+1)
-		for i := range keys {
-			keys[i], _ = ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
-		}
-		name := pkix.Name{CommonName: "Hostile CA"}
 		skid := []byte{1, 2, 3, 4, 5, 6, 7, 8}
 		// certs[i] (i ≥ 1) is a CA signed by keys[i+1]; certs[hostileCAs] is
 		// self-signed; certs[0] is the leaf, signed by keys[1].
-		certs := make([]*x509.Certificate, hostileCAs+1)
-		for i := hostileCAs; i >= 0; i-- {
-			tpl := &x509.Certificate{SerialNumber: big.NewInt(int64(i + 1)), Subject: name,
+		certs, keys := pftest.ForgeChain(t, hostileCAs, pftest.KeyECDSA521, func(i int) *x509.Certificate {
+			if i == 0 {
+				return &x509.Certificate{Subject: pkix.Name{CommonName: "mx.example.com"},
+					NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), BasicConstraintsValid: true,
+					DNSNames: []string{"mx.example.com"}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+			}
+			return &x509.Certificate{Subject: pkix.Name{CommonName: "Hostile CA"},
 				NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
 				BasicConstraintsValid: true, IsCA: true, SubjectKeyId: skid}
-			if i == 0 {
-				tpl.Subject, tpl.IsCA, tpl.SubjectKeyId = pkix.Name{CommonName: "mx.example.com"}, false, nil
-				tpl.DNSNames = []string{"mx.example.com"}
-				tpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
-			}
-			parent, signer := tpl, keys[i]
-			if i < hostileCAs {
-				parent, signer = certs[i+1], keys[i+1]
-			}
-			der, err := x509.CreateCertificate(rand.Reader, tpl, parent, &keys[i].PublicKey, signer)
-			if err != nil {
-				panic(err)
-			}
-			certs[i], _ = x509.ParseCertificate(der)
-		}
+		})
 		hostile.chain = []*x509.Certificate{certs[0]}
 		hostile.tls = tls.Certificate{Certificate: [][]byte{certs[0].Raw}, PrivateKey: keys[0], Leaf: certs[0]}
 		for i := hostileCAs; i >= 1; i-- {
@@ -158,7 +140,7 @@ func TestHostileSameSubjectChainBounded(t *testing.T) {
 // makes every certificate of the chain a candidate; the checks still come
 // out of the one budget.
 func TestHostileChainDANEBounded(t *testing.T) {
-	key, _ := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	key := pftest.ECKey(t, pftest.KeyECDSA521)
 	spki, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	if err != nil {
 		t.Fatal(err)

@@ -1,9 +1,6 @@
 package tlsclient
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -15,6 +12,7 @@ import (
 	"time"
 
 	"tlsproxy/internal/logs"
+	"tlsproxy/internal/pftest"
 	"tlsproxy/internal/tlspolicy"
 )
 
@@ -56,9 +54,7 @@ func TestDANELevelsWithoutRecordsNeverMatch(t *testing.T) {
 // buildChain runs out of iterations without recording an error, and the
 // peer is reported TRUSTED and MATCHED.
 func TestIssuerCycleIsNotTrusted(t *testing.T) {
-	kA, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	kB, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	kL, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	kA, kB, kL := pftest.ECKey(t, pftest.KeyECDSA256), pftest.ECKey(t, pftest.KeyECDSA256), pftest.ECKey(t, pftest.KeyECDSA256)
 	now := time.Now()
 	tmpl := func(serial int64, cn string, ca bool) *x509.Certificate {
 		c := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn},
@@ -68,18 +64,10 @@ func TestIssuerCycleIsNotTrusted(t *testing.T) {
 		}
 		return c
 	}
-	mk := func(t *testing.T, tpl, parent *x509.Certificate, pub any, signer any) *x509.Certificate {
-		der, err := x509.CreateCertificate(rand.Reader, tpl, parent, pub, signer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, _ := x509.ParseCertificate(der)
-		return c
-	}
 	tA, tB := tmpl(1, "A", true), tmpl(2, "B", true)
-	certA := mk(t, tA, tB, &kA.PublicKey, kB) // A issued by B
-	certB := mk(t, tB, tA, &kB.PublicKey, kA) // B issued by A
-	leaf := mk(t, tmpl(3, "mx.example.com", false), certA, &kL.PublicKey, kA)
+	certA := pftest.Forge(t, tA, tB, &kA.PublicKey, kB) // A issued by B
+	certB := pftest.Forge(t, tB, tA, &kB.PublicKey, kA) // B issued by A
+	leaf := pftest.Forge(t, tmpl(3, "mx.example.com", false), certA, &kL.PublicKey, kA)
 
 	cl := &Client{set: Settings{WildcardMultipleLabels: true}, roots: []*x509.Certificate{certA, certB}}
 	st := baseStart(LevelSecure)
@@ -100,22 +88,10 @@ func TestIssuerCycleIsNotTrusted(t *testing.T) {
 func TestLongHostileChainIsBounded(t *testing.T) {
 	const n = 300 // before the bound: 5.4 s of signature checks
 	now := time.Now()
-	keys := make([]*ecdsa.PrivateKey, n+1)
-	for i := range keys {
-		keys[i], _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	}
-	name := pkix.Name{CommonName: "X"}
-	certs := make([]*x509.Certificate, n+1) // certs[i] signed by keys[i+1]; certs[n] self-signed
-	for i := n; i >= 0; i-- {
-		tpl := &x509.Certificate{SerialNumber: big.NewInt(int64(i + 1)), Subject: name, NotBefore: now.Add(-time.Hour),
-			NotAfter: now.Add(time.Hour), BasicConstraintsValid: true, IsCA: true}
-		parent, signer := tpl, keys[i]
-		if i < n {
-			parent, signer = certs[i+1], keys[i+1]
-		}
-		der, _ := x509.CreateCertificate(rand.Reader, tpl, parent, &keys[i].PublicKey, signer)
-		certs[i], _ = x509.ParseCertificate(der)
-	}
+	certs, _ := pftest.ForgeChain(t, n, pftest.KeyECDSA256, func(i int) *x509.Certificate {
+		return &x509.Certificate{Subject: pkix.Name{CommonName: "X"},
+			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(time.Hour), BasicConstraintsValid: true, IsCA: true}
+	})
 	// leaf first, then the issuers in reverse order
 	chain := []*x509.Certificate{certs[0]}
 	for i := n; i >= 1; i-- {
@@ -138,11 +114,7 @@ func TestLongHostileChainIsBounded(t *testing.T) {
 // named neither in the context reply nor in the log lines; Postfix's
 // warning says why.
 func TestUnsafePeerCN(t *testing.T) {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "mx\r\nX-Injected: 1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, _ := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
-	c, _ := x509.ParseCertificate(der)
+	c := pftest.ForgeSelf(t, &x509.Certificate{Subject: pkix.Name{CommonName: "mx\r\nX-Injected: 1"}}).Leaf
 	cl := &Client{}
 	st := baseStart(LevelMay)
 	st.LogLevel = "2"

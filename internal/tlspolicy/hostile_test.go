@@ -1,9 +1,6 @@
 package tlspolicy
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -14,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"tlsproxy/internal/pftest"
 )
 
 // hostileClientCert is a hostile unauthenticated client: a leaf
@@ -26,32 +25,21 @@ var (
 
 const hostileIntermediates = 120
 
-func hostileClientCert() tls.Certificate {
+func hostileClientCert(t testing.TB) tls.Certificate {
 	hostileClientOnce.Do(func() {
 		now := time.Now()
-		name := pkix.Name{CommonName: "Hostile CA"}
 		skid := []byte{9, 8, 7, 6, 5, 4, 3, 2}
-		caKey, _ := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
-		junkKey, _ := ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
-		leafKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: name, NotBefore: now.Add(-time.Hour),
+		caKey, junkKey, leafKey := pftest.ECKey(t, pftest.KeyECDSA521), pftest.ECKey(t, pftest.KeyECDSA521), pftest.ECKey(t, pftest.KeyECDSA256)
+		ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Hostile CA"}, NotBefore: now.Add(-time.Hour),
 			NotAfter: now.Add(24 * time.Hour), BasicConstraintsValid: true, IsCA: true, SubjectKeyId: skid}
-		leafTpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "client.example.test"},
+		leaf := pftest.Forge(t, &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "client.example.test"},
 			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
-			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-		der, err := x509.CreateCertificate(rand.Reader, leafTpl, ca, &leafKey.PublicKey, caKey)
-		if err != nil {
-			panic(err)
-		}
-		hostileClient = tls.Certificate{Certificate: [][]byte{der}, PrivateKey: leafKey}
+			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}, ca, &leafKey.PublicKey, caKey)
+		hostileClient = tls.Certificate{Certificate: [][]byte{leaf.Raw}, PrivateKey: leafKey}
 		for i := range hostileIntermediates {
 			tpl := *ca
 			tpl.SerialNumber = big.NewInt(int64(100 + i))
-			der, err := x509.CreateCertificate(rand.Reader, &tpl, &tpl, &junkKey.PublicKey, junkKey)
-			if err != nil {
-				panic(err)
-			}
-			hostileClient.Certificate = append(hostileClient.Certificate, der)
+			hostileClient.Certificate = append(hostileClient.Certificate, pftest.Forge(t, &tpl, nil, &junkKey.PublicKey, junkKey).Raw)
 		}
 	})
 	return hostileClient
@@ -69,7 +57,7 @@ func hostileServer(t testing.TB) *Server {
 // at most SigCheckBudget signature checks, and the chain is not trusted.
 func TestHostileClientChainBounded(t *testing.T) {
 	srv := hostileServer(t)
-	cert := hostileClientCert()
+	cert := hostileClientCert(t)
 	res, _, err := handshake(t, srv, clientWith(cert))
 	if err != nil || res.err != nil {
 		t.Fatalf("handshake: %v / %v", err, res.err)
@@ -98,12 +86,12 @@ func TestHostileClientChainBounded(t *testing.T) {
 // hostile client as a level-2 session spends it: the handshake, the
 // verify trace and the context/summary description.
 func BenchmarkHostileClientHandshake(b *testing.B) {
-	benchClientHandshake(b, hostileClientCert())
+	benchClientHandshake(b, hostileClientCert(b))
 }
 
 // BenchmarkNormalClientHandshake: the same with the leaf alone.
 func BenchmarkNormalClientHandshake(b *testing.B) {
-	c := hostileClientCert()
+	c := hostileClientCert(b)
 	c.Certificate = c.Certificate[:1]
 	benchClientHandshake(b, c)
 }
@@ -183,20 +171,13 @@ func TestUnsafePeerNames(t *testing.T) {
 			"c", "", []string{"tls_text_name: [127.0.0.1]:25: non-printable content in peer issuer CN",
 				"tls_text_name: [127.0.0.1]:25: non-printable content in peer issuer Organization"}},
 	}
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	key := pftest.ECKey(t, pftest.KeyECDSA256)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: tt.iss, NotBefore: time.Now(),
 				NotAfter: time.Now().Add(time.Hour), BasicConstraintsValid: true, IsCA: true}
-			tpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: tt.subject, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour)}
-			der, err := x509.CreateCertificate(rand.Reader, tpl, ca, &key.PublicKey, key)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, err := x509.ParseCertificate(der)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := pftest.Forge(t, &x509.Certificate{SerialNumber: big.NewInt(2), Subject: tt.subject, NotBefore: time.Now(),
+				NotAfter: time.Now().Add(time.Hour)}, ca, &key.PublicKey, key)
 			info := ServerInfoWith(tls.ConnectionState{PeerCertificates: []*x509.Certificate{c}}, &Server{Digest: "sha256"}, nil, nil)
 			ctx := info.Context("[127.0.0.1]:25")
 			if ctx[0].Value != tt.peer || ctx[1].Value != tt.issuer {
