@@ -343,3 +343,10 @@ func TestForgeChain(t *testing.T) {
 		t.Errorf("validity %v … %v does not hold now", self.Leaf.NotBefore, self.Leaf.NotAfter)
 	}
 }
+
+func TestClientHello(t *testing.T) {
+	rec := ClientHello(t)
+	if len(rec) < 9 || rec[0] != 22 || int(rec[3])<<8|int(rec[4]) != len(rec)-5 || rec[5] != 1 {
+		t.Errorf("not one handshake record holding a ClientHello: % x", rec[:min(len(rec), 9)])
+	}
+}

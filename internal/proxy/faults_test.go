@@ -133,34 +133,11 @@ func reset(t *testing.T, c net.Conn) {
 	c.Close()
 }
 
-// clientHello returns the first record a Go TLS client sends.
-func clientHello(t testing.TB) []byte {
-	t.Helper()
-	a, b := net.Pipe()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = tls.Client(a, &tls.Config{ServerName: "mx.example.test", InsecureSkipVerify: true}).Handshake()
-	}()
-	rec := make([]byte, 5)
-	if _, err := io.ReadFull(b, rec); err != nil {
-		t.Fatal(err)
-	}
-	rec = append(rec, make([]byte, int(rec[3])<<8|int(rec[4]))...)
-	if _, err := io.ReadFull(b, rec[5:]); err != nil {
-		t.Fatal(err)
-	}
-	a.Close()
-	b.Close()
-	<-done
-	return rec
-}
-
 func faultResetMidHandshake(t *testing.T, fx *fixture, path string) {
 	rc, rf := pftest.RemotePair(t)
 	ep := "[127.0.0.1]:6001"
 	handOverTo(t, path, ep, 30, 30, rf)
-	ch := clientHello(t)
+	ch := pftest.ClientHello(t)
 	if _, err := rc.Write(ch[:len(ch)/2]); err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +255,7 @@ func faultSlowRemote(t *testing.T, fx *fixture, path string) {
 	rc, rf := pftest.RemotePair(t)
 	ep := "[127.0.0.1]:6006"
 	handOverTo(t, path, ep, 1, 30, rf)
-	ch := clientHello(t) // a few hundred bytes: many seconds at this pace
+	ch := pftest.ClientHello(t) // a few hundred bytes: many seconds at this pace
 	start := time.Now()
 	tick := time.NewTicker(20 * time.Millisecond) // pacing the slow peer, not synchronisation
 	defer tick.Stop()

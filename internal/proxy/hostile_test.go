@@ -21,7 +21,7 @@ import (
 // TLS alert back to the remote.
 
 func TestHostileHandshakes(t *testing.T) {
-	ch := clientHello(t)
+	ch := pftest.ClientHello(t)
 	tests := []struct {
 		name       string
 		send       []byte

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"tlsproxy/internal/pftest"
 )
 
 // Go's server refuses a ClientHello that offers 0-RTT early data with
@@ -49,23 +51,7 @@ func TestEarlyDataOfferIsRefused(t *testing.T) {
 // early_data extension appended.
 func earlyDataHello(t *testing.T) []byte {
 	t.Helper()
-	a, b := net.Pipe()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = tls.Client(a, &tls.Config{ServerName: "mx.example.test", InsecureSkipVerify: true}).Handshake()
-	}()
-	rec := make([]byte, 5)
-	if _, err := io.ReadFull(b, rec); err != nil {
-		t.Fatal(err)
-	}
-	rec = append(rec, make([]byte, int(rec[3])<<8|int(rec[4]))...)
-	if _, err := io.ReadFull(b, rec[5:]); err != nil {
-		t.Fatal(err)
-	}
-	a.Close()
-	b.Close()
-	<-done
+	rec := pftest.ClientHello(t)
 	// record(5) handshake header(4) version(2) random(32) session id,
 	// cipher suites, compression methods, then the extensions' length.
 	p := 5 + 4 + 2 + 32
