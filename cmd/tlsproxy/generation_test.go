@@ -59,69 +59,70 @@ func testConfig(t *testing.T, mainCF string) *conf.Config {
 // main.cf names), never from a postconf elsewhere on the host.
 func TestLearnRelease(t *testing.T) {
 	const ppid = 4242
+	type stamp struct{ path, release string } // a program under root and its stamp ("" = none)
 	for _, tc := range []struct {
-		name  string
-		setup func(t *testing.T, root, proc string) string // returns main.cf
-		want  string                                       // "" = nothing learned
-		from  string                                       // file the release came from, under root
+		name    string
+		stamped []stamp
+		links   map[string]string // link under proc → its target under root
+		fifo    string            // a FIFO made under root
+		mainCF  string            // $ROOT stands for root
+		want    string            // "" = nothing learned
+		from    string            // file the release came from, under root
 	}{
-		{"parent master", func(t *testing.T, root, proc string) string {
-			stampedProgram(t, root+"/pf33/libexec/master", "3.3.0")
-			symlink(t, root+"/pf33/libexec/master", proc+"/4242/exe")
-			return ""
-		}, "3.3.0", "/pf33/libexec/master"},
-		{"parent beats another postconf named in main.cf", func(t *testing.T, root, proc string) string {
-			stampedProgram(t, root+"/pf33/libexec/master", "3.3.0")
-			symlink(t, root+"/pf33/libexec/master", proc+"/4242/exe")
-			stampedProgram(t, root+"/usr/sbin/postconf", "3.7.11")
-			return "command_directory = " + root + "/usr/sbin\n"
-		}, "3.3.0", "/pf33/libexec/master"},
-		{"upgraded under a running master", func(t *testing.T, root, proc string) string {
-			stampedProgram(t, root+"/libexec/master (deleted)", "3.5.20") // the running image
-			stampedProgram(t, root+"/libexec/master", "3.7.11")           // what it starts now
-			symlink(t, root+"/libexec/master (deleted)", proc+"/4242/exe")
-			return ""
-		}, "3.7.11", "/libexec/master"},
-		{"running image of a removed master", func(t *testing.T, root, proc string) string {
-			stampedProgram(t, root+"/libexec/master (deleted)", "3.5.20")
-			symlink(t, root+"/libexec/master (deleted)", proc+"/4242/exe")
-			return ""
-		}, "3.5.20", "/libexec/master (deleted)"},
-		{"parent is no Postfix program: master beside this program", func(t *testing.T, root, proc string) string {
-			stampedProgram(t, root+"/bin/init", "")
-			symlink(t, root+"/bin/init", proc+"/4242/exe")
-			stampedProgram(t, root+"/libexec/master", "2.11.11")
-			stampedProgram(t, root+"/libexec/tlsproxy", "")
-			symlink(t, root+"/libexec/tlsproxy", proc+"/self/exe")
-			return ""
-		}, "2.11.11", "/libexec/master"},
-		{"daemon_directory set in main.cf", func(t *testing.T, root, proc string) string {
-			stampedProgram(t, root+"/other/master", "3.4.0")
-			return "daemon_directory = " + root + "/other\ncommand_directory = " + root + "/sbin\n"
-		}, "3.4.0", "/other/master"},
-		{"command_directory set in main.cf", func(t *testing.T, root, proc string) string {
-			stampedProgram(t, root+"/sbin/postconf", "3.10.13")
-			return "daemon_directory = " + root + "/other\ncommand_directory = " + root + "/sbin\n"
-		}, "3.10.13", "/sbin/postconf"},
-		{"a FIFO named in main.cf is not waited for", func(t *testing.T, root, proc string) string {
-			if err := os.MkdirAll(root+"/fifo", 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := syscall.Mkfifo(root+"/fifo/master", 0o600); err != nil {
-				t.Fatal(err)
-			}
-			return "daemon_directory = " + root + "/fifo\n"
-		}, "", ""},
-		{"nothing: the defaults of main.cf are not asked", func(t *testing.T, root, proc string) string {
-			stampedProgram(t, root+"/bin/init", "")
-			symlink(t, root+"/bin/init", proc+"/4242/exe")
-			return ""
-		}, "", ""},
+		{name: "parent master",
+			stamped: []stamp{{"/pf33/libexec/master", "3.3.0"}},
+			links:   map[string]string{"/4242/exe": "/pf33/libexec/master"},
+			want:    "3.3.0", from: "/pf33/libexec/master"},
+		{name: "parent beats another postconf named in main.cf",
+			stamped: []stamp{{"/pf33/libexec/master", "3.3.0"}, {"/usr/sbin/postconf", "3.7.11"}},
+			links:   map[string]string{"/4242/exe": "/pf33/libexec/master"},
+			mainCF:  "command_directory = $ROOT/usr/sbin\n",
+			want:    "3.3.0", from: "/pf33/libexec/master"},
+		{name: "upgraded under a running master",
+			// the running image, and what the master starts now
+			stamped: []stamp{{"/libexec/master (deleted)", "3.5.20"}, {"/libexec/master", "3.7.11"}},
+			links:   map[string]string{"/4242/exe": "/libexec/master (deleted)"},
+			want:    "3.7.11", from: "/libexec/master"},
+		{name: "running image of a removed master",
+			stamped: []stamp{{"/libexec/master (deleted)", "3.5.20"}},
+			links:   map[string]string{"/4242/exe": "/libexec/master (deleted)"},
+			want:    "3.5.20", from: "/libexec/master (deleted)"},
+		{name: "parent is no Postfix program: master beside this program",
+			stamped: []stamp{{"/bin/init", ""}, {"/libexec/master", "2.11.11"}, {"/libexec/tlsproxy", ""}},
+			links:   map[string]string{"/4242/exe": "/bin/init", "/self/exe": "/libexec/tlsproxy"},
+			want:    "2.11.11", from: "/libexec/master"},
+		{name: "daemon_directory set in main.cf",
+			stamped: []stamp{{"/other/master", "3.4.0"}},
+			mainCF:  "daemon_directory = $ROOT/other\ncommand_directory = $ROOT/sbin\n",
+			want:    "3.4.0", from: "/other/master"},
+		{name: "command_directory set in main.cf",
+			stamped: []stamp{{"/sbin/postconf", "3.10.13"}},
+			mainCF:  "daemon_directory = $ROOT/other\ncommand_directory = $ROOT/sbin\n",
+			want:    "3.10.13", from: "/sbin/postconf"},
+		{name: "a FIFO named in main.cf is not waited for",
+			fifo: "/fifo/master", mainCF: "daemon_directory = $ROOT/fifo\n"},
+		{name: "nothing: the defaults of main.cf are not asked",
+			stamped: []stamp{{"/bin/init", ""}},
+			links:   map[string]string{"/4242/exe": "/bin/init"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
 			proc := filepath.Join(root, "proc")
-			cfg := testConfig(t, tc.setup(t, root, proc))
+			for _, s := range tc.stamped {
+				stampedProgram(t, root+s.path, s.release)
+			}
+			for link, target := range tc.links {
+				symlink(t, root+target, proc+link)
+			}
+			if tc.fifo != "" {
+				if err := os.MkdirAll(filepath.Dir(root+tc.fifo), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := syscall.Mkfifo(root+tc.fifo, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cfg := testConfig(t, strings.ReplaceAll(tc.mainCF, "$ROOT", root))
 			f := releaseFinder{procDir: proc, ppid: ppid, cfg: cfg}
 			v, from, err := f.learnRelease()
 			if tc.want == "" {
