@@ -80,12 +80,7 @@ func Handshakes(ctx context.Context, d *Dialer, masterPID, conc int, dur time.Du
 		cfgs[i] = d.TLS.Clone()
 		if resume {
 			cfgs[i].ClientSessionCache = tls.NewLRUClientSessionCache(4)
-			s, err := d.Open(ln, cfgs[i])
-			if err == nil {
-				err = s.Ping(pingMsg, pingReply, make([]byte, 256), d.Timeout) // reads the ticket
-				s.Close()
-			}
-			if err != nil {
+			if _, _, err := d.pingOnce(ln, cfgs[i], make([]byte, 256)); err != nil { // reads the ticket
 				return LoadResult{}, fmt.Errorf("priming session ticket: %w", err)
 			}
 		}
@@ -116,46 +111,64 @@ func Handshakes(ctx context.Context, d *Dialer, masterPID, conc int, dur time.Du
 				setupMu.Unlock()
 			}()
 			for n := 0; n < maxLoops && time.Now().Before(stop) && ctx.Err() == nil; n++ {
-				t0 := time.Now()
-				s, err := d.Open(lns[i], cfgs[i])
-				took := time.Since(t0)
-				if err == nil {
-					err = s.Ping(pingMsg, pingReply, buf, d.Timeout)
-					if err == nil {
-						done.Add(1)
-						mine = append(mine, took)
-						cs := s.Conn.ConnectionState()
-						if cs.DidResume {
-							resumed.Add(1)
-						}
-						if n == 0 {
-							state.Store(&cs)
-						}
-					}
-					s.Close()
-				}
+				took, cs, err := d.pingOnce(lns[i], cfgs[i], buf)
 				if err != nil {
 					fail.add(err)
+					continue
+				}
+				done.Add(1)
+				mine = append(mine, took)
+				if cs.DidResume {
+					resumed.Add(1)
+				}
+				if n == 0 {
+					state.Store(&cs)
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	r, err := measured(masterPID, before, time.Since(start), state.Load(), LoadResult{
+		Sessions: int(done.Load()), Resumed: int(resumed.Load()),
+		Errors: fail.n, FirstErr: fail.first, Setup: setup,
+	})
+	if err != nil {
+		return LoadResult{}, err
+	}
+	return r, ctx.Err()
+}
+
+// pingOnce opens a session on ln with cfg, pings it through buf and
+// closes it: its setup time (Open's) and connection state, or the error
+// that ended it.
+func (d *Dialer) pingOnce(ln *net.TCPListener, cfg *tls.Config, buf []byte) (time.Duration, tls.ConnectionState, error) {
+	t0 := time.Now()
+	s, err := d.Open(ln, cfg)
+	took := time.Since(t0)
+	if err != nil {
+		return took, tls.ConnectionState{}, err
+	}
+	defer s.Close()
+	if err := s.Ping(pingMsg, pingReply, buf, d.Timeout); err != nil {
+		return took, tls.ConnectionState{}, err
+	}
+	return took, s.Conn.ConnectionState(), nil
+}
+
+// measured completes r, the counts of a run that took elapsed, with the
+// CPU the proxy's processes used since before and the connection state
+// of one session (when any completed).
+func measured(masterPID int, before Usage, elapsed time.Duration, state *tls.ConnectionState, r LoadResult) (LoadResult, error) {
 	after, err := Snapshot(masterPID)
 	if err != nil {
 		return LoadResult{}, err
 	}
-	cpu, ended, others := after.CPUSince(before)
-	r := LoadResult{
-		Sessions: int(done.Load()), Resumed: int(resumed.Load()),
-		Errors: fail.n, FirstErr: fail.first,
-		Elapsed: elapsed, CPU: cpu, Ended: ended, Others: others, Setup: setup,
+	r.Elapsed = elapsed
+	r.CPU, r.Ended, r.Others = after.CPUSince(before)
+	if state != nil {
+		r.State = *state
 	}
-	if cs := state.Load(); cs != nil {
-		r.State = *cs
-	}
-	return r, ctx.Err()
+	return r, nil
 }
 
 // Direction of a bulk transfer.
@@ -521,43 +534,28 @@ func Paced(ctx context.Context, d *Dialer, masterPID int, rate float64, dur time
 		go func() {
 			defer wg.Done()
 			defer func() { lns <- ln }()
-			t0 := time.Now()
-			s, err := d.Open(ln, nil)
-			took := time.Since(t0)
-			if err == nil {
-				err = s.Ping(pingMsg, pingReply, make([]byte, 256), d.Timeout)
-				if err == nil {
-					done.Add(1)
-					mu.Lock()
-					setup = append(setup, took)
-					mu.Unlock()
-					cs := s.Conn.ConnectionState()
-					state.CompareAndSwap(nil, &cs)
-				}
-				s.Close()
-			}
+			took, cs, err := d.pingOnce(ln, nil, make([]byte, 256))
 			if err != nil {
 				fail.add(err)
+				return
 			}
+			done.Add(1)
+			mu.Lock()
+			setup = append(setup, took)
+			mu.Unlock()
+			state.CompareAndSwap(nil, &cs)
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
-	after, err := Snapshot(masterPID)
+	r, err := measured(masterPID, before, time.Since(start), state.Load(), LoadResult{
+		Sessions: int(done.Load()), Errors: fail.n, FirstErr: fail.first, Setup: setup,
+	})
 	if err != nil {
 		return LoadResult{}, err
-	}
-	cpu, ended, others := after.CPUSince(before)
-	r := LoadResult{
-		Sessions: int(done.Load()), Errors: fail.n, FirstErr: fail.first,
-		Elapsed: elapsed, CPU: cpu, Ended: ended, Others: others, Setup: setup,
 	}
 	if skipped > 0 && r.FirstErr == nil {
 		r.FirstErr = fmt.Errorf("%d sessions not started: %d already open", skipped, maxOpen)
 	}
 	r.Errors += skipped
-	if cs := state.Load(); cs != nil {
-		r.State = *cs
-	}
 	return r, ctx.Err()
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strconv"
 	"time"
 )
@@ -51,6 +52,22 @@ func remotePair(ln *net.TCPListener) (client, server *net.TCPConn, err error) {
 	return client, server, nil
 }
 
+// remoteFile is remotePair with the server end as an *os.File, the
+// descriptor to hand to tlsproxy.
+func remoteFile(ln *net.TCPListener) (*net.TCPConn, *os.File, error) {
+	client, server, err := remotePair(ln)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := server.File()
+	server.Close()
+	if err != nil {
+		client.Close()
+		return nil, nil, err
+	}
+	return client, f, nil
+}
+
 // Listen opens the loopback listener a goroutine uses for remotePair.
 func Listen() (*net.TCPListener, error) {
 	return net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
@@ -64,14 +81,8 @@ func (d *Dialer) Open(ln *net.TCPListener, cfg *tls.Config) (*Session, error) {
 	if d.Server != nil {
 		return d.openClientRole(ln, cfg)
 	}
-	client, server, err := remotePair(ln)
+	client, f, err := remoteFile(ln)
 	if err != nil {
-		return nil, err
-	}
-	f, err := server.File()
-	server.Close()
-	if err != nil {
-		client.Close()
 		return nil, err
 	}
 	port := client.LocalAddr().(*net.TCPAddr).Port
@@ -105,14 +116,8 @@ func (d *Dialer) Open(ln *net.TCPListener, cfg *tls.Config) (*Session, error) {
 // handshake must run while the Opener waits for the TLS context, which
 // tlsproxy sends only once its own handshake is done.
 func (d *Dialer) openClientRole(ln *net.TCPListener, cfg *tls.Config) (*Session, error) {
-	remote, local, err := remotePair(ln)
+	remote, f, err := remoteFile(ln)
 	if err != nil {
-		return nil, err
-	}
-	f, err := local.File()
-	local.Close()
-	if err != nil {
-		remote.Close()
 		return nil, err
 	}
 	if cfg == nil {
