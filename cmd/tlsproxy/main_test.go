@@ -131,37 +131,10 @@ func (in *instance) session(t *testing.T) { t.Helper(); in.sessionWith(t, nil) }
 // none); it returns the remote client's view of the TLS connection.
 func (in *instance) sessionWith(t *testing.T, cache tls.ClientSessionCache) tls.ConnectionState {
 	t.Helper()
-	c, err := pftest.DialTLSProxy(in.sock)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := pftest.Connect(t, in.sock)
 	defer c.Close()
-	if err := pftest.ReadAnnouncement(c); err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	rc, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	sc, err := ln.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := sc.(*net.TCPConn).File()
-	sc.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pftest.SendRequest(c, "[127.0.0.1]:4242", 1, 30, 30, "smtpd"); err != nil {
-		t.Fatal(err)
-	}
-	if st, err := pftest.ReadStatus(c); err != nil || st != 1 {
+	rc, f := pftest.RemotePair(t)
+	if st, err := pftest.RequestStatus(c, "[127.0.0.1]:4242", 1, 30, 30, "smtpd"); err != nil || st != 1 {
 		t.Fatalf("status %d, %v", st, err)
 	}
 	if err := pftest.PassFD(c, f); err != nil {
@@ -275,18 +248,9 @@ func TestDaemonFatalStartup(t *testing.T) {
 func TestDaemonWithoutTLSMgr(t *testing.T) {
 	in := newInstance(t, "tlsmgr_service_name = nosuchmgr\n")
 	m := in.start(t, "-z", "-t", "unix", "-V")
-	c, err := pftest.DialTLSProxy(in.sock)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := pftest.Connect(t, in.sock)
 	defer c.Close()
-	if err := pftest.ReadAnnouncement(c); err != nil {
-		t.Fatal(err)
-	}
-	if err := pftest.SendRequest(c, "[127.0.0.1]:4242", 1, 30, 30, "smtpd"); err != nil {
-		t.Fatal(err)
-	}
-	if st, err := pftest.ReadStatus(c); err != nil || st != 0 {
+	if st, err := pftest.RequestStatus(c, "[127.0.0.1]:4242", 1, 30, 30, "smtpd"); err != nil || st != 0 {
 		t.Fatalf("status %d, %v; want 0", st, err)
 	}
 	c.Close()

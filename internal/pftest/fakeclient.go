@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"testing"
 	"time"
 
 	"tlsproxy/internal/fdpass"
@@ -27,6 +28,21 @@ const maxList = 4096
 // DialTLSProxy connects to the tlsproxy socket at path.
 func DialTLSProxy(path string) (*net.UnixConn, error) {
 	return net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+}
+
+// Connect dials the tlsproxy socket at path and reads its announcement,
+// failing t on error. The caller closes the connection.
+func Connect(t testing.TB, path string) *net.UnixConn {
+	t.Helper()
+	c, err := DialTLSProxy(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ReadAnnouncement(c); err != nil {
+		c.Close()
+		t.Fatal(err)
+	}
+	return c
 }
 
 // ReadAnnouncement reads the server's first attribute list and checks
@@ -68,6 +84,15 @@ func SendRequest(c *net.UnixConn, endpoint string, flags, hsTimeout, sessTimeout
 		return fmt.Errorf("send request: %w", err)
 	}
 	return nil
+}
+
+// RequestStatus sends the request (as SendRequest) and returns the status
+// the server answers with.
+func RequestStatus(c *net.UnixConn, endpoint string, flags, hsTimeout, sessTimeout int, serverid string) (int, error) {
+	if err := SendRequest(c, endpoint, flags, hsTimeout, sessTimeout, serverid); err != nil {
+		return 0, err
+	}
+	return ReadStatus(c)
 }
 
 // ReadStatus reads the {status = N} reply and returns N (0 or 1 from a

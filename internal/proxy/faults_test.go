@@ -73,18 +73,9 @@ func TestFaults(t *testing.T) {
 // with the given timeouts; it fails the test unless the status is 1.
 func handOverTo(t testing.TB, path, ep string, hs, idle int, remote *os.File) *net.UnixConn {
 	t.Helper()
-	c, err := pftest.DialTLSProxy(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := pftest.Connect(t, path)
 	t.Cleanup(func() { c.Close() })
-	if err := pftest.ReadAnnouncement(c); err != nil {
-		t.Fatal(err)
-	}
-	if err := pftest.SendRequest(c, ep, FlagRoleServer, hs, idle, "smtpd"); err != nil {
-		t.Fatal(err)
-	}
-	if st, err := pftest.ReadStatus(c); err != nil || st != 1 {
+	if st, err := pftest.RequestStatus(c, ep, FlagRoleServer, hs, idle, "smtpd"); err != nil || st != 1 {
 		t.Fatalf("status %d, %v", st, err)
 	}
 	if remote != nil {
@@ -220,14 +211,7 @@ func faultPlainVanishesBeforeFD(t *testing.T, fx *fixture, path string) {
 }
 
 func faultPlainVanishesBeforeRequest(t *testing.T, fx *fixture, path string) {
-	c, err := pftest.DialTLSProxy(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pftest.ReadAnnouncement(c); err != nil {
-		t.Fatal(err)
-	}
-	c.Close()
+	pftest.Connect(t, path).Close()
 	waitLine(t, fx, "tlsp_get_request_event: receive request attributes: unexpected end-of-input")
 	atMostWarnings(t, fx, 1)
 }
@@ -309,14 +293,8 @@ func faultRemoteStopsReading(t *testing.T, fx *fixture, path string) {
 }
 
 func faultNoRequest(t *testing.T, fx *fixture, path string) {
-	c, err := pftest.DialTLSProxy(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := pftest.Connect(t, path)
 	defer c.Close()
-	if err := pftest.ReadAnnouncement(c); err != nil {
-		t.Fatal(err)
-	}
 	waitLine(t, fx, "warning: tlsp_get_request_event: receive request attributes: timeout")
 	if n, err := c.Read(make([]byte, 1)); n != 0 || err == nil {
 		t.Errorf("after the timeout: read %d bytes, %v; want EOF", n, err)
@@ -349,14 +327,8 @@ func faultPanicBeforeRelay() faultCase {
 	ep := "[127.0.0.1]:6009"
 	setup := func(s *Server) { s.Log = panicLog{Logger: s.Log, trigger: "CONNECT from " + ep} }
 	run := func(t *testing.T, fx *fixture, path string) {
-		c, err := pftest.DialTLSProxy(path)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c := pftest.Connect(t, path)
 		defer c.Close()
-		if err := pftest.ReadAnnouncement(c); err != nil {
-			t.Fatal(err)
-		}
 		if err := pftest.SendRequest(c, ep, FlagRoleServer, 30, 30, "smtpd"); err != nil {
 			t.Fatal(err)
 		}

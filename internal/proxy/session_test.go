@@ -122,10 +122,7 @@ func handOverTimeouts(t *testing.T, p pair, flags, hs, idle int, remote *os.File
 	if err := pftest.ReadAnnouncement(p.plain); err != nil {
 		t.Fatal(err)
 	}
-	if err := pftest.SendRequest(p.plain, endpoint, flags, hs, idle, "smtpd"); err != nil {
-		t.Fatal(err)
-	}
-	st, err := pftest.ReadStatus(p.plain)
+	st, err := pftest.RequestStatus(p.plain, endpoint, flags, hs, idle, "smtpd")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,10 +382,7 @@ func TestSessionNoFD(t *testing.T) {
 	if err := pftest.ReadAnnouncement(p.plain); err != nil {
 		t.Fatal(err)
 	}
-	if err := pftest.SendRequest(p.plain, "[127.0.0.1]:1", FlagRoleServer, 30, 30, "smtpd"); err != nil {
-		t.Fatal(err)
-	}
-	if st, err := pftest.ReadStatus(p.plain); err != nil || st != 1 {
+	if st, err := pftest.RequestStatus(p.plain, "[127.0.0.1]:1", FlagRoleServer, 30, 30, "smtpd"); err != nil || st != 1 {
 		t.Fatal(st, err)
 	}
 	// Plain data where the descriptor should be.
