@@ -54,12 +54,7 @@ func newInstance(t *testing.T, mainCF string) *instance {
 		t.Fatal(err)
 	}
 	in.sock = filepath.Join(in.queueDir, "private", "tlsproxy")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: in.sock, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	in.listen = ln
+	in.listen = pftest.ListenUnix(t, in.sock)
 	startFakeTLSMgr(t, filepath.Join(in.queueDir, "private", "tlsmgr"))
 	return in
 }
@@ -85,11 +80,7 @@ func startFakeTLSMgr(t *testing.T, path string) {
 // a connection starts with tlsmgr's protocol announcement.
 func serveTLSMgr(t *testing.T, path string, announce bool, answer func(req string, l attr.List) attr.List) {
 	t.Helper()
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	ln := pftest.ListenUnix(t, path)
 	go func() {
 		for {
 			c, err := ln.AcceptUnix()

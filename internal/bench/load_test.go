@@ -16,6 +16,7 @@ import (
 
 	"tlsproxy/internal/attr"
 	"tlsproxy/internal/fdpass"
+	"tlsproxy/internal/pftest"
 	"tlsproxy/internal/pfversion"
 )
 
@@ -53,10 +54,7 @@ func startFakeProxy(t *testing.T) (*fakeProxy, *Dialer) {
 	dir := t.TempDir()
 	pair := ecdsaPair(t, dir)
 	sock := filepath.Join(dir, "tlsproxy")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := pftest.ListenUnix(t, sock)
 	p := &fakeProxy{ln: ln, cfg: &tls.Config{Certificates: []tls.Certificate{pair}}, pair: pair}
 	p.wg.Add(1)
 	go p.serve()
@@ -362,11 +360,7 @@ func TestClientRoleSessions(t *testing.T) {
 func TestClientRoleRefused(t *testing.T) {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "tlsproxy")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := pftest.ListenUnix(t, sock)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

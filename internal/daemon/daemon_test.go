@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"tlsproxy/internal/pftest"
 )
 
 // recNotifier records the status records the daemon would send master.
@@ -63,11 +65,7 @@ func (l *nopLog) Fatalf(f string, a ...any) { l.add("fatal: " + fmt.Sprintf(f, a
 func setup(t *testing.T) (*Daemon, string, chan *os.File) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "tlsproxy")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	ln := pftest.ListenUnix(t, path)
 	conns := make(chan *os.File, 16)
 	d := &Daemon{
 		Listener: ln,

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"tlsproxy/internal/pftest"
 )
 
 // Running out of descriptors: a daemon whose accept() fails with EMFILE
@@ -244,11 +246,7 @@ func TestAcceptEMFILE(t *testing.T) {
 		t.Skip("no /proc/self/fd")
 	}
 	sock := filepath.Join(t.TempDir(), "tlsproxy")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := pftest.ListenUnix(t, sock)
 	listener, err := ln.File() // master's copy, passed to each process
 	if err != nil {
 		t.Fatal(err)

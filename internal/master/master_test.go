@@ -165,11 +165,7 @@ func TestCheckFDs(t *testing.T) {
 // TestDaemonLifecycle runs helperDaemon under a fake master with the
 // Debian argv and GENERATION=14 (octal, so gen 12).
 func TestDaemonLifecycle(t *testing.T) {
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(t.TempDir(), "tlsproxy"), Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := pftest.ListenUnix(t, "")
 	env := append(os.Environ(), helperEnv+"=daemon", "GENERATION=14")
 	m := pftest.StartFakeMaster(t, os.Args[0], strings.Fields("-z -t unix -u -c -o tlsproxy_tls_loglevel=1"), env, ln)
 	c, err := net.Dial("unix", ln.Addr().String())

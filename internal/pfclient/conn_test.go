@@ -40,10 +40,7 @@ type script struct {
 func startFake(t *testing.T, s script) *fakeProxy {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "tlsproxy")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := pftest.ListenUnix(t, path)
 	fp := &fakeProxy{path: path, done: make(chan error, 1)}
 	go func() {
 		defer ln.Close()
@@ -223,11 +220,7 @@ func TestConversations(t *testing.T) {
 func serveRaw(t *testing.T, out []byte) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "tlsproxy")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	ln := pftest.ListenUnix(t, path)
 	go func() {
 		c, err := ln.AcceptUnix()
 		if err != nil {

@@ -125,3 +125,19 @@ func NewRemotePair() (client net.Conn, server *os.File, err error) {
 	}
 	return client, server, nil
 }
+
+// ListenUnix listens on an AF_UNIX stream socket at path (in a fresh
+// temporary directory when path is ""); the listener is closed when the
+// test ends.
+func ListenUnix(t testing.TB, path string) *net.UnixListener {
+	t.Helper()
+	if path == "" {
+		path = filepath.Join(t.TempDir(), "tlsproxy")
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatalf("pftest: %v", err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}

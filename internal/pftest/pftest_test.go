@@ -115,11 +115,7 @@ func TestReadLists(t *testing.T) {
 
 func TestDialAndPassFD(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "tlsproxy")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
+	ln := ListenUnix(t, path)
 	if _, err := DialTLSProxy(path + ".missing"); err == nil {
 		t.Error("DialTLSProxy to a missing socket succeeded")
 	}
@@ -156,16 +152,6 @@ func TestDialAndPassFD(t *testing.T) {
 	}
 }
 
-func listener(t *testing.T) *net.UnixListener {
-	t.Helper()
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(t.TempDir(), "l"), Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	return ln
-}
-
 // fakeDaemon checks the descriptor types, reports GENERATION on stderr,
 // writes one status record {1, 2, 1}, waits for EOF on fd 5, exits 7.
 const fakeDaemon = `[ -p /dev/fd/3 ] && [ -p /dev/fd/4 ] && [ -S /dev/fd/5 ] && [ -S /dev/fd/6 ] || exit 9
@@ -188,7 +174,7 @@ func TestFakeMaster(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			m := StartFakeMaster(t, "/bin/sh", []string{"-c", fakeDaemon}, tc.env, listener(t))
+			m := StartFakeMaster(t, "/bin/sh", []string{"-c", fakeDaemon}, tc.env, ListenUnix(t, ""))
 			pid, gen, avail, err := m.Status()
 			if err != nil || pid != 1 || gen != 2 || avail != 1 {
 				t.Fatalf("Status = %d %d %d %v; stderr %q", pid, gen, avail, err, m.Stderr())
@@ -207,7 +193,7 @@ func TestFakeMaster(t *testing.T) {
 }
 
 func TestFakeMasterTimeouts(t *testing.T) {
-	m := StartFakeMaster(t, "/bin/sh", []string{"-c", "cat <&5"}, nil, listener(t))
+	m := StartFakeMaster(t, "/bin/sh", []string{"-c", "cat <&5"}, nil, ListenUnix(t, ""))
 	m.Timeout = 50 * time.Millisecond
 	if _, _, _, err := m.Status(); err == nil {
 		t.Error("Status returned a record that was never written")
@@ -219,7 +205,7 @@ func TestFakeMasterTimeouts(t *testing.T) {
 }
 
 func TestFakeMasterSignal(t *testing.T) {
-	m := StartFakeMaster(t, "/bin/sh", []string{"-c", "kill -KILL $$"}, nil, listener(t))
+	m := StartFakeMaster(t, "/bin/sh", []string{"-c", "kill -KILL $$"}, nil, ListenUnix(t, ""))
 	if code, err := m.Wait(); code != -1 || err == nil || !strings.Contains(err.Error(), "killed") {
 		t.Errorf("Wait = %d, %v; want -1 and a signal error", code, err)
 	}

@@ -134,10 +134,7 @@ func seedBytes(seed uint64) [32]byte {
 func serveUnix(t testing.TB, srv *Server) (path string, stop func()) {
 	t.Helper()
 	path = filepath.Join(t.TempDir(), "tlsproxy")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := pftest.ListenUnix(t, path)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
