@@ -161,30 +161,12 @@ func emfileHelper(slots int) int {
 	return 0
 }
 
-// lockedBuffer collects the helper's stderr.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // emfileProc is one helper process.
 type emfileProc struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	out    *bufio.Scanner
-	stderr *lockedBuffer
+	stderr *pftest.SyncBuffer
 }
 
 func startEMFILEHelper(t *testing.T, listener *os.File, slots int) *emfileProc {
@@ -200,7 +182,7 @@ func startEMFILEHelper(t *testing.T, listener *os.File, slots int) *emfileProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &emfileProc{cmd: cmd, stdin: stdin, out: bufio.NewScanner(stdout), stderr: &lockedBuffer{}}
+	p := &emfileProc{cmd: cmd, stdin: stdin, out: bufio.NewScanner(stdout), stderr: &pftest.SyncBuffer{}}
 	cmd.Stderr = p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

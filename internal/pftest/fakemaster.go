@@ -29,7 +29,7 @@ type FakeMaster struct {
 	t      testing.TB
 	cmd    *exec.Cmd
 	status *net.UnixConn // master's end of the status socketpair
-	stderr syncBuffer
+	stderr SyncBuffer
 	done   chan struct{} // closed when the process has been waited for
 	err    error         // cmd.Wait result, valid after done
 }
@@ -152,19 +152,20 @@ func (m *FakeMaster) Wait() (exitCode int, err error) {
 // Stderr returns what the daemon has written to stderr so far.
 func (m *FakeMaster) Stderr() string { return m.stderr.String() }
 
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for one writer and concurrent readers:
+// a child process's stderr that the test reads while it runs.
+type SyncBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *syncBuffer) Write(p []byte) (int, error) {
+func (b *SyncBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)
 }
 
-func (b *syncBuffer) String() string {
+func (b *SyncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
