@@ -174,19 +174,10 @@ func startEMFILEHelper(t *testing.T, listener *os.File, slots int) *emfileProc {
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), emfileEnv+"="+strconv.Itoa(slots))
 	cmd.ExtraFiles = []*os.File{listener}
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &emfileProc{cmd: cmd, stdin: stdin, out: bufio.NewScanner(stdout), stderr: &pftest.SyncBuffer{}}
-	cmd.Stderr = p.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	stderr := &pftest.SyncBuffer{}
+	cmd.Stderr = stderr
+	stdin, stdout := pftest.StartPiped(t, cmd)
+	p := &emfileProc{cmd: cmd, stdin: stdin, out: bufio.NewScanner(stdout), stderr: stderr}
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			cmd.Process.Kill()

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"tlsproxy/internal/pftest"
 )
 
 // helperReport is what the helper process prints after Enter.
@@ -164,17 +166,7 @@ func TestEnterAsRoot(t *testing.T) {
 			cmd.Env = append(os.Environ(), "GO_WANT_HELPER_PROCESS=1",
 				"JAIL_USER="+tc.spec.User, "JAIL_ROOT="+tc.spec.Chroot)
 			cmd.Stderr = os.Stderr
-			stdin, err := cmd.StdinPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			stdout, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
+			stdin, stdout := pftest.StartPiped(t, cmd)
 			defer func() {
 				stdin.Close()
 				if err := cmd.Wait(); err != nil {
