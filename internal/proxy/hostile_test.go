@@ -93,8 +93,10 @@ type sClient struct {
 }
 
 // startSClient starts openssl s_client with args against a loopback
-// listener and returns it with the accepted socket, ready to hand over.
-func startSClient(t *testing.T, args ...string) (*sClient, *os.File) {
+// listener, hands the accepted socket to p's session as the remote ep and
+// waits for the end of the handshake; the plaintext side gets a deadline
+// d from then.
+func startSClient(t *testing.T, p pair, ep string, d time.Duration, args ...string) *sClient {
 	t.Helper()
 	if _, err := exec.LookPath("openssl"); err != nil {
 		t.Skip("openssl not installed")
@@ -145,7 +147,10 @@ func startSClient(t *testing.T, args ...string) (*sClient, *os.File) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return sc, f
+	handOver(t, p, FlagRoleServer, f, ep)
+	sc.waitFor(t, "Verify return code")
+	_ = p.plain.SetDeadline(time.Now().Add(d))
+	return sc
 }
 
 // waitFor reads output lines until one contains substr (20 s at most).
@@ -190,11 +195,8 @@ func readExactly(t *testing.T, c io.Reader, want string) {
 func TestClientRenegotiation(t *testing.T) {
 	fx := newFixture(t, nil)
 	p := fx.start(t)
-	sc, f := startSClient(t, "-tls1_2", "-no_ign_eof")
 	ep := "[127.0.0.1]:8100"
-	handOver(t, p, FlagRoleServer, f, ep)
-	sc.waitFor(t, "Verify return code")
-	_ = p.plain.SetDeadline(time.Now().Add(20 * time.Second))
+	sc := startSClient(t, p, ep, 20*time.Second, "-tls1_2", "-no_ign_eof")
 	sc.send(t, "hello\n")
 	readExactly(t, p.plain, "hello\n")
 	sc.send(t, "R\n")
@@ -216,11 +218,8 @@ func TestClientKeyUpdates(t *testing.T) {
 	const updates = 1000
 	fx := newFixture(t, nil)
 	p := fx.start(t)
-	sc, f := startSClient(t, "-tls1_3", "-no_ign_eof")
 	ep := "[127.0.0.1]:8101"
-	handOver(t, p, FlagRoleServer, f, ep)
-	sc.waitFor(t, "Verify return code")
-	_ = p.plain.SetDeadline(time.Now().Add(60 * time.Second))
+	sc := startSClient(t, p, ep, 60*time.Second, "-tls1_3", "-no_ign_eof")
 	for i := range updates {
 		// OpenSSL queues a KeyUpdate and sends it before its next
 		// record: the line that follows.
