@@ -3,7 +3,6 @@ package conf
 import (
 	"os"
 	"os/exec"
-	"sort"
 	"strings"
 	"testing"
 )
@@ -15,16 +14,8 @@ const (
 	hostDependent  = "(host-dependent)"
 )
 
-func tableNames() []string {
-	names := make([]string, 0, len(Defaults))
-	for n, p := range Defaults {
-		if !p.Ours {
-			names = append(names, n)
-		}
-	}
-	sort.Strings(names)
-	return names
-}
+// tableNames returns the Postfix parameter names of Defaults, sorted.
+func tableNames() []string { return releaseNames(Defaults) }
 
 // TestDefaultsGolden checks the table against the recorded postconf output.
 // With -update and postconf installed, the golden file is regenerated.

@@ -21,6 +21,8 @@ var releaseGoldens = []struct {
 	{rel(3, 10, 13), "testdata/postconf-d-3.10.13.golden", "/var/lib/tlsproxy-test/trixie"},
 }
 
+// releaseNames returns the names in d that are Postfix parameters (not
+// ours), sorted.
 func releaseNames(d map[string]Param) []string {
 	var names []string
 	for n, p := range d {
