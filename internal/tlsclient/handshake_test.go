@@ -230,6 +230,15 @@ func names(n ...string) func(f *fixture, st *Start) {
 	return func(f *fixture, st *Start) { st.MatchNames = n }
 }
 
+// daneMX is a case's start for a DANE lookup of mx.example.com, matched
+// by that name, with the TLSA records recs returns.
+func daneMX(recs func(f *fixture) []TLSA) func(*fixture, *Start) {
+	return func(f *fixture, st *Start) {
+		st.DANEDomain, st.MatchNames = "mx.example.com", []string{"mx.example.com"}
+		st.TLSA = recs(f)
+	}
+}
+
 var handshakeCases = []hsCase{
 	// may / encrypt: TRUSTED only, never a failure.
 	{name: "may trusted", server: "good", level: LevelMay, status: trusted},
@@ -349,35 +358,17 @@ var handshakeCases = []hsCase{
 			st.TLSA = []TLSA{tlsa(3, 1, 1, sum("sha256", spkiOf(f.certs["wrongname"].der)))}
 		}},
 	{name: "dane TA digest in chain", server: "withca", level: LevelDane, status: verified, sni: "mx.example.com",
-		start: func(f *fixture, st *Start) {
-			st.DANEDomain, st.MatchNames = "mx.example.com", []string{"mx.example.com"}
-			st.TLSA = []TLSA{tlsa(2, 0, 1, sum("sha256", f.ca.Cert.Raw))}
-		}},
+		start: daneMX(func(f *fixture) []TLSA { return []TLSA{tlsa(2, 0, 1, sum("sha256", f.ca.Cert.Raw))} })},
 	{name: "dane TA full cert not sent", server: "good", level: LevelDane, status: verified, sni: "mx.example.com",
-		start: func(f *fixture, st *Start) {
-			st.DANEDomain, st.MatchNames = "mx.example.com", []string{"mx.example.com"}
-			st.TLSA = []TLSA{tlsa(2, 0, 0, f.ca.Cert.Raw)}
-		}},
+		start: daneMX(func(f *fixture) []TLSA { return []TLSA{tlsa(2, 0, 0, f.ca.Cert.Raw)} })},
 	{name: "dane TA bare key", server: "chain", level: LevelDane, status: verified, sni: "mx.example.com",
-		start: func(f *fixture, st *Start) {
-			st.DANEDomain, st.MatchNames = "mx.example.com", []string{"mx.example.com"}
-			st.TLSA = []TLSA{tlsa(2, 1, 0, f.ca.Cert.RawSubjectPublicKeyInfo)}
-		}},
+		start: daneMX(func(f *fixture) []TLSA { return []TLSA{tlsa(2, 1, 0, f.ca.Cert.RawSubjectPublicKeyInfo)} })},
 	{name: "dane TA wrong name", server: "wrongname", level: LevelDane, status: present, fail: true, sni: "mx.example.com",
-		start: func(f *fixture, st *Start) {
-			st.DANEDomain, st.MatchNames = "mx.example.com", []string{"mx.example.com"}
-			st.TLSA = []TLSA{tlsa(2, 0, 0, f.ca.Cert.Raw)}
-		}},
+		start: daneMX(func(f *fixture) []TLSA { return []TLSA{tlsa(2, 0, 0, f.ca.Cert.Raw)} })},
 	{name: "dane TA expired leaf", server: "expired", level: LevelDane, status: present, fail: true, sni: "mx.example.com",
-		start: func(f *fixture, st *Start) {
-			st.DANEDomain, st.MatchNames = "mx.example.com", []string{"mx.example.com"}
-			st.TLSA = []TLSA{tlsa(2, 0, 0, f.ca.Cert.Raw)}
-		}},
+		start: daneMX(func(f *fixture) []TLSA { return []TLSA{tlsa(2, 0, 0, f.ca.Cert.Raw)} })},
 	{name: "dane TA mismatch", server: "chain", level: LevelDane, status: present, fail: true, sni: "mx.example.com",
-		start: func(f *fixture, st *Start) {
-			st.DANEDomain, st.MatchNames = "mx.example.com", []string{"mx.example.com"}
-			st.TLSA = []TLSA{tlsa(2, 0, 1, sum("sha256", f.other.Cert.Raw))}
-		}},
+		start: daneMX(func(f *fixture) []TLSA { return []TLSA{tlsa(2, 0, 1, sum("sha256", f.other.Cert.Raw))} })},
 	{name: "dane all unusable falls back", server: "untrusted", level: LevelDane, level2: LevelEncrypt, status: present,
 		sni: "mx.example.com",
 		start: func(f *fixture, st *Start) {
