@@ -153,12 +153,12 @@ func clientSessionCache(cfg *conf.Config, log logs.Logger) (cache tlsclient.Sess
 // clientCaches are tlsmgr's client session caches by type.
 type clientCaches map[string]*tlsmgr.ClientCache
 
-func (m clientCaches) Scoped(cacheType, serverid, scope string, logf func(format string, a ...any)) tls.ClientSessionCache {
+func (m clientCaches) Scoped(cacheType, serverid, scope string, log logs.Logger) tls.ClientSessionCache {
 	if cacheType == "" {
 		cacheType = tlsmgr.CacheSMTP
 	}
 	if c := m[cacheType]; c != nil {
-		return c.Scoped(serverid, scope, logf)
+		return c.Scoped(serverid, scope, log)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"tlsproxy/internal/fdpass"
+	"tlsproxy/internal/logs"
 	"tlsproxy/internal/pfversion"
 	"tlsproxy/internal/tlsmgr"
 	"tlsproxy/internal/tlspolicy"
@@ -104,11 +105,11 @@ func (ss *session) serverHandshake() []tlspolicy.NameValue {
 		}
 	}
 	if ss.srv.Tickets != nil {
-		var logf func(string, ...any)
+		var cacheLog logs.Logger
 		if mask&tlspolicy.LogCache != 0 {
-			logf = func(format string, a ...any) { log.Infof("%s: %s", ss.endpoint, fmt.Sprintf(format, a...)) }
+			cacheLog = logs.Prefixed(log, ss.endpoint)
 		}
-		ss.srv.Tickets.Install(cfg, ss.serverid+"|"+ss.srv.TicketScope, logf)
+		ss.srv.Tickets.Install(cfg, ss.serverid+"|"+ss.srv.TicketScope, cacheLog)
 	}
 	ss.tconn = tls.Server(ss.remote, cfg)
 	if err := ss.runHandshake(); err != nil {

@@ -64,11 +64,11 @@ func (c *Client) curves() []tls.CurveID {
 
 // SessionCache hands out the session cache of one destination: cacheType
 // is the requester's (smtp or lmtp; "" is smtp), serverid the request's,
-// scope everything else a resumed session must match; logf, if set,
-// receives cache hits, misses and saves. Nil means no such cache here:
-// the session is not resumed, nor saved.
+// scope everything else a resumed session must match; log, when not nil,
+// receives cache hits, misses and saves as Infof. Nil means no such cache
+// here: the session is not resumed, nor saved.
 type SessionCache interface {
-	Scoped(cacheType, serverid, scope string, logf func(format string, a ...any)) tls.ClientSessionCache
+	Scoped(cacheType, serverid, scope string, log logs.Logger) tls.ClientSessionCache
 }
 
 // Client is the prepared client role: client certificates and CA store.

@@ -361,12 +361,11 @@ func (s *Session) sessionCache() tls.ClientSessionCache {
 	for _, r := range st.TLSA {
 		scope += fmt.Sprintf(" tlsa=%d,%d,%d,%x", r.Usage, r.Selector, r.MType, r.Data)
 	}
-	var logf func(string, ...any)
+	var log logs.Logger
 	if s.mask&tlspolicy.LogCache != 0 {
-		namaddr := strings.ToLower(st.NamAddr)
-		logf = func(format string, a ...any) { s.log.Infof("%s: %s", namaddr, fmt.Sprintf(format, a...)) }
+		log = logs.Prefixed(s.log, strings.ToLower(st.NamAddr))
 	}
-	if c := s.c.set.SessionCache.Scoped(st.CacheType, st.ServerID, scope, logf); c != nil {
+	if c := s.c.set.SessionCache.Scoped(st.CacheType, st.ServerID, scope, log); c != nil {
 		return c
 	}
 	return nil // an explicit nil: no cache of the interface's type

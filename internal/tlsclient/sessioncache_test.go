@@ -21,28 +21,28 @@ type sharedStore struct {
 	scopes  []string
 }
 
-func (s *sharedStore) Scoped(cacheType, serverid, scope string, logf func(string, ...any)) tls.ClientSessionCache {
+func (s *sharedStore) Scoped(cacheType, serverid, scope string, log logs.Logger) tls.ClientSessionCache {
 	if cacheType != "" && cacheType != "smtp" {
 		return nil
 	}
 	s.mu.Lock()
 	s.scopes = append(s.scopes, scope)
 	s.mu.Unlock()
-	return storeView{s, serverid + "\x00" + scope + "\x00", logf}
+	return storeView{s, serverid + "\x00" + scope + "\x00", log}
 }
 
 type storeView struct {
 	s      *sharedStore
 	prefix string
-	logf   func(string, ...any)
+	log    logs.Logger
 }
 
 func (v storeView) Get(key string) (*tls.ClientSessionState, bool) {
 	v.s.mu.Lock()
 	defer v.s.mu.Unlock()
 	cs, ok := v.s.entries[v.prefix+key]
-	if v.logf != nil {
-		v.logf("lookup hit=%v", ok)
+	if v.log != nil {
+		v.log.Infof("lookup hit=%v", ok)
 	}
 	return cs, ok
 }

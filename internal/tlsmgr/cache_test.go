@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tlsproxy/internal/logs"
 )
 
 // cacheKeys lists the ids in the fake's cache.
@@ -223,10 +225,10 @@ func TestClientCache(t *testing.T) {
 				clk := &fakeClock{now: time.Now()}
 				serverCfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: version, MaxVersion: version}
 				var logB warnings
-				client := func(scope string, logf func(string, ...any)) *tls.Config {
+				client := func(scope string, log logs.Logger) *tls.Config {
 					cc := NewClientCache(mustClient(t, f.path, fastOpts(nil)), ClientCacheOptions{Lifetime: time.Hour, Now: clk.Now})
 					return &tls.Config{InsecureSkipVerify: true, ServerName: "localhost",
-						ClientSessionCache: cc.Scoped("smtp:127.0.0.1:25", scope, logf),
+						ClientSessionCache: cc.Scoped("smtp:127.0.0.1:25", scope, log),
 						MinVersion:         version, MaxVersion: version}
 				}
 				if handshake(t, serverCfg, client("p1", nil)) {
@@ -239,7 +241,7 @@ func TestClientCache(t *testing.T) {
 				if c.between != nil {
 					c.between(f, clk)
 				}
-				if got := handshake(t, serverCfg, client(c.scopeB, logB.warnf)); got != c.resume {
+				if got := handshake(t, serverCfg, client(c.scopeB, &logB)); got != c.resume {
 					t.Errorf("resumed = %v, want %v", got, c.resume)
 				}
 				// The id is the same for every session of this scope: a

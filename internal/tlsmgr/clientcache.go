@@ -55,21 +55,21 @@ func NewClientCache(store Store, opts ClientCacheOptions) *ClientCache {
 // Scoped returns the tls.ClientSessionCache for one session's destination
 // and policy: serverid (the request's, as Postfix's client cache id starts)
 // and scope (anything else that must match for a resumption) go into the
-// cache id with crypto/tls's own key. logf, if set, receives hits, misses
-// and saves (verbose logging).
-func (c *ClientCache) Scoped(serverid, scope string, logf func(format string, a ...any)) tls.ClientSessionCache {
-	return &clientScope{c: c, serverid: serverid, scope: scope, logf: logf}
+// cache id with crypto/tls's own key. log, when not nil, receives hits,
+// misses and saves as Infof (verbose logging).
+func (c *ClientCache) Scoped(serverid, scope string, log logs.Logger) tls.ClientSessionCache {
+	return &clientScope{c: c, serverid: serverid, scope: scope, logger: log}
 }
 
 type clientScope struct {
 	c               *ClientCache
 	serverid, scope string
-	logf            func(format string, a ...any)
+	logger          logs.Logger
 }
 
 func (s *clientScope) log(format string, a ...any) {
-	if s.logf != nil {
-		s.logf(format, a...)
+	if s.logger != nil {
+		s.logger.Infof(format, a...)
 	}
 }
 

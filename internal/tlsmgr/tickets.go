@@ -131,10 +131,10 @@ func (t *Tickets) Mode() Mode {
 // Install sets cfg's WrapSession and UnwrapSession for scope (the server id
 // and TLS policy identity: sessions never resume across scopes; in
 // ModeStateful the part before the last "|" is the serverid of the cache
-// id). In ModeOff (Lifetime <= 0) it turns tickets off instead. logf,
-// when set, receives Postfix's ticket lines for the "cache" log level
-// (stateless tickets only).
-func (t *Tickets) Install(cfg *tls.Config, scope string, logf func(format string, a ...any)) {
+// id). In ModeOff (Lifetime <= 0) it turns tickets off instead. log,
+// when not nil, receives Postfix's ticket lines for the "cache" log level
+// as Infof (stateless tickets only).
+func (t *Tickets) Install(cfg *tls.Config, scope string, log logs.Logger) {
 	if t.Mode() == ModeOff {
 		cfg.SessionTicketsDisabled = true
 		cfg.WrapSession, cfg.UnwrapSession = nil, nil
@@ -142,10 +142,10 @@ func (t *Tickets) Install(cfg *tls.Config, scope string, logf func(format string
 	}
 	cfg.SessionTicketsDisabled = false
 	cfg.WrapSession = func(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
-		return t.wrap(scope, cs, ss, logf)
+		return t.wrap(scope, cs, ss, log)
 	}
 	cfg.UnwrapSession = func(identity []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
-		return t.unwrap(scope, identity, cs, logf)
+		return t.unwrap(scope, identity, cs, log)
 	}
 }
 
@@ -157,12 +157,10 @@ func (t *Tickets) Wrap(scope string, cs tls.ConnectionState, ss *tls.SessionStat
 	return t.wrap(scope, cs, ss, nil)
 }
 
-// ticketLogf, when set, receives Postfix's ticket lines (log level
-// "cache"): a ticket issued, not after a resumption (Debian's tlsproxy
-// logs none then), and a ticket whose key is known.
-type ticketLogf = func(format string, a ...any)
-
-func (t *Tickets) wrap(scope string, cs tls.ConnectionState, ss *tls.SessionState, logf ticketLogf) ([]byte, error) {
+// wrap and unwrap give log, when not nil, Postfix's ticket lines (log
+// level "cache"): a ticket issued, not after a resumption (Debian's
+// tlsproxy logs none then), and a ticket whose key is known.
+func (t *Tickets) wrap(scope string, cs tls.ConnectionState, ss *tls.SessionState, log logs.Logger) ([]byte, error) {
 	if t.opts.Cache != nil {
 		return t.wrapStateful(scope, cs, ss)
 	}
@@ -177,8 +175,8 @@ func (t *Tickets) wrap(scope string, cs tls.ConnectionState, ss *tls.SessionStat
 		rand.Read(dud[KeyNameSize:])
 		return dud, nil
 	}
-	if logf != nil && !cs.DidResume {
-		logf("Issuing session ticket, key expiration: %d", k.key.Expires.Unix())
+	if log != nil && !cs.DidResume {
+		log.Infof("Issuing session ticket, key expiration: %d", k.key.Expires.Unix())
 	}
 	pt := make([]byte, headerSize, headerSize+len(state))
 	if len(cs.PeerCertificates) > 0 {
@@ -202,7 +200,7 @@ func (t *Tickets) Unwrap(scope string, identity []byte, cs tls.ConnectionState) 
 	return t.unwrap(scope, identity, cs, nil)
 }
 
-func (t *Tickets) unwrap(scope string, identity []byte, cs tls.ConnectionState, logf ticketLogf) (*tls.SessionState, error) {
+func (t *Tickets) unwrap(scope string, identity []byte, cs tls.ConnectionState, log logs.Logger) (*tls.SessionState, error) {
 	if t.opts.Lifetime <= 0 {
 		return nil, nil
 	}
@@ -222,8 +220,8 @@ func (t *Tickets) unwrap(scope string, identity []byte, cs tls.ConnectionState, 
 	if k == nil {
 		return nil, nil
 	}
-	if logf != nil {
-		logf("Decrypting session ticket, key expiration: %d", k.key.Expires.Unix())
+	if log != nil {
+		log.Infof("Decrypting session ticket, key expiration: %d", k.key.Expires.Unix())
 	}
 	nonce := identity[KeyNameSize : KeyNameSize+nonceSize]
 	pt, err := k.aead.Open(nil, nonce, identity[KeyNameSize+nonceSize:], additionalData(name, scope))

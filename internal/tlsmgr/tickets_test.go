@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"tlsproxy/internal/logs"
 	"tlsproxy/internal/pftest"
 )
 
@@ -275,11 +276,11 @@ func TestResumptionOverTLS(t *testing.T) {
 			f.set(func(f *fakeTLSMgr) { f.keys = []*Key{testKey(1, expires)} })
 			var lmu sync.Mutex
 			var lines []string
-			logf := func(format string, a ...any) {
+			log := logs.Lines(func(line string) {
 				lmu.Lock()
 				defer lmu.Unlock()
-				lines = append(lines, fmt.Sprintf(format, a...))
-			}
+				lines = append(lines, line)
+			})
 			logged := func() string {
 				lmu.Lock()
 				defer lmu.Unlock()
@@ -290,7 +291,7 @@ func TestResumptionOverTLS(t *testing.T) {
 			serverCfg := func(scope string) *tls.Config {
 				cfg := &tls.Config{Certificates: []tls.Certificate{cert},
 					MinVersion: tc.version, MaxVersion: tc.version}
-				NewTickets(mustClient(t, f.path, fastOpts(nil)), TicketOptions{Lifetime: time.Hour}).Install(cfg, scope, logf)
+				NewTickets(mustClient(t, f.path, fastOpts(nil)), TicketOptions{Lifetime: time.Hour}).Install(cfg, scope, log)
 				return cfg
 			}
 			issuing := fmt.Sprintf("Issuing session ticket, key expiration: %d", expires.Unix())
