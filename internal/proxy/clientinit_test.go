@@ -89,7 +89,7 @@ func TestClientInitProps(t *testing.T) {
 				lines: append(warnings("(server) 'CAfile=' != (client) 'CAfile="+missing+"'"),
 					`cannot load Certification Authority data, CAfile="`+missing+`": disabling TLS support`)},
 		}},
-		// Files a request names are read only when regular (issue 14):
+		// Files a request names are read only when regular:
 		// a device that never ends and a FIFO nobody writes to are
 		// refused at once, with Postfix's line and status 0.
 		{name: "CAfile /dev/zero", init: ours(""), preJail: "", requests: []request{

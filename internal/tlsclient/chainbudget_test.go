@@ -111,7 +111,7 @@ func hostileServerConfig(tb testing.TB) *tls.Config {
 	return &tls.Config{Certificates: []tls.Certificate{h.tls}, MaxVersion: tls.VersionTLS13}
 }
 
-// The hostile server of issue 14: at every level, one session costs a
+// The hostile server: at every level, one session costs a
 // bounded number of signature checks, and the chain is not trusted.
 func TestHostileSameSubjectChainBounded(t *testing.T) {
 	f := newFixture(t)
