@@ -272,24 +272,14 @@ func clientRoleInstanceFor(t *testing.T, im impl) *crInstance {
 	t.Helper()
 	bin := im.binary(t)
 	key := "clientrole:" + im.name
-	mu.Lock()
-	s := started[key]
-	if s == nil {
-		s = &startOnce{}
-		started[key] = s
-	}
-	mu.Unlock()
-	s.once.Do(func() {
+	onceFor(t, key, func() (*instance, error) {
 		cr, err := startClientRoleInstance(bin, im.root())
-		s.err = err
-		if cr != nil {
-			s.in = cr.instance
-			crStarted.Store(key, cr)
+		if cr == nil {
+			return nil, err
 		}
+		crStarted.Store(key, cr)
+		return cr.instance, err
 	})
-	if s.err != nil {
-		t.Fatalf("starting Postfix with %s tlsproxy for the client role: %v", im.name, s.err)
-	}
 	cr, _ := crStarted.Load(key)
 	return cr.(*crInstance)
 }

@@ -47,33 +47,18 @@ func normalizeDeb13(s string) string {
 // both, then each session's tlsproxy lines compared.
 func TestDeb13ServerRole(t *testing.T) {
 	requireDeb13(t)
-	clients := []struct {
-		name  string
-		run   func(*testing.T, *instance) session
-		rules []logRule
-	}{
-		{"go-client", func(t *testing.T, in *instance) session { return goClientSession(t, in, nil) }, deb13Rules(serverRoleRules)},
-		{"openssl", opensslSession, deb13Rules(serverRoleRules)},
-		{"garbage-hello", garbageSession, handshakeFailureRules},
-	}
+	clients := serverClients(deb13Rules(serverRoleRules))
 	var lmu sync.Mutex
 	lines := map[string]string{} // impl/client → normalized tlsproxy lines
 	t.Run("impls", func(t *testing.T) {
 		for _, im := range deb13Impls {
 			t.Run(im.name, func(t *testing.T) {
 				t.Parallel()
-				in := instanceFor(t, im, false)
-				for _, cl := range clients {
-					t.Run(cl.name, func(t *testing.T) {
-						offset := in.logSize(t)
-						s := cl.run(t, in)
-						seg := sessionLog(t, in, offset, s.port)
-						checkLog(t, seg, s, cl.rules)
-						lmu.Lock()
-						lines[im.name+"/"+cl.name] = normalizeDeb13(tlsproxyLines(seg))
-						lmu.Unlock()
-					})
-				}
+				runClients(t, instanceFor(t, im, false), clients, func(client, seg string) {
+					lmu.Lock()
+					lines[im.name+"/"+client] = normalizeDeb13(tlsproxyLines(seg))
+					lmu.Unlock()
+				})
 			})
 		}
 	})

@@ -46,6 +46,37 @@ func groupsSession(t *testing.T, in *instance, curves []tls.CurveID) (tls.CurveI
 	return tc.ConnectionState().CurveID, c.port, ""
 }
 
+// groupsCase runs one client case of the key-exchange group tests: a
+// session offering curves against in, whose group must be want (0:
+// refused). It returns the group, the key exchange of tlsproxy's
+// established line ("" when there is none) and the session's log
+// segment; a refused session must log no established line.
+func groupsCase(t *testing.T, in *instance, name string, curves []tls.CurveID, want tls.CurveID) (got tls.CurveID, kex, seg string) {
+	t.Helper()
+	offset := in.logSize(t)
+	got, port, detail := groupsSession(t, in, curves)
+	if got != want {
+		t.Errorf("%s: group %v, want %v %s", name, got, want, detail)
+	}
+	seg = sessionLog(t, in, offset, port)
+	est := regexp.MustCompile(fmt.Sprintf(`(?m)postfix/tlsproxy\[\d+\]: \w+ TLS connection established from \[127\.0\.0\.1\]:%d: .* key-exchange (\S+)`, port))
+	if m := est.FindStringSubmatch(seg); m != nil {
+		kex = m[1]
+	}
+	if got == 0 && kex != "" {
+		t.Errorf("%s: refused, but logged established", name)
+	}
+	return got, kex, seg
+}
+
+// groupsOutcome is a client case's entry in a test's summary line.
+func groupsOutcome(name string, got tls.CurveID) string {
+	if got == 0 {
+		return name + "=refused"
+	}
+	return name + "=" + got.String()
+}
+
 // TestKeyExchangeGroups: with tls_eecdh_auto_curves = prime256v1, Debian's
 // tlsproxy and ours refuse a client that only has X25519 and serve one
 // that has P-256; with X25519MLKEM768 listed, ours negotiates it with a Go
@@ -82,26 +113,16 @@ func TestKeyExchangeGroups(t *testing.T) {
 				in := policyInstanceFor(t, im, tc.p)
 				var summary []string
 				for _, cc := range tc.clients {
-					offset := in.logSize(t)
-					got, port, detail := groupsSession(t, in, cc.curves)
-					if want := cc.want[im.name]; got != want {
-						t.Errorf("%s: group %v, want %v %s", cc.name, got, want, detail)
-					}
-					seg := sessionLog(t, in, offset, port)
-					est := regexp.MustCompile(fmt.Sprintf(`(?m)postfix/tlsproxy\[\d+\]: \w+ TLS connection established from \[127\.0\.0\.1\]:%d: .* key-exchange (\S+)`, port))
-					m := est.FindStringSubmatch(seg)
-					switch {
-					case got == 0 && m != nil:
-						t.Errorf("%s: refused, but logged established", cc.name)
-					case got != 0 && (m == nil || m[1] != kexOf(tls.ConnectionState{CurveID: got})):
-						t.Errorf("%s: established line %q, want key-exchange %s:\n%s", cc.name, m, kexOf(tls.ConnectionState{CurveID: got}), tlsproxyLines(seg))
+					got, kex, seg := groupsCase(t, in, cc.name, cc.curves, cc.want[im.name])
+					if want := kexOf(tls.ConnectionState{CurveID: got}); got != 0 && kex != want {
+						t.Errorf("%s: established line with key-exchange %q, want %s:\n%s", cc.name, kex, want, tlsproxyLines(seg))
 					}
 					if got == 0 || im.name == "debian" {
 						t.Logf("%s:\n%s", cc.name, tlsproxyLines(seg))
 					} else if strings.Contains(seg, "warning:") {
 						t.Errorf("%s: warnings:\n%s", cc.name, tlsproxyLines(seg))
 					}
-					summary = append(summary, fmt.Sprintf("%s=%v", cc.name, map[bool]string{true: got.String(), false: "refused"}[got != 0]))
+					summary = append(summary, groupsOutcome(cc.name, got))
 				}
 				t.Logf("%s", strings.Join(summary, ", "))
 			})

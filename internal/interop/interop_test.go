@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/user"
 	"regexp"
 	"strconv"
@@ -126,16 +125,10 @@ func goClientSession(t *testing.T, in *instance, during func(port int)) session 
 // each after the previous reply arrived.
 func opensslSession(t *testing.T, in *instance) session {
 	t.Helper()
-	ports, err := freePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "openssl", "s_client", "-starttls", "smtp",
-		"-connect", in.addr(), "-bind", fmt.Sprintf("127.0.0.1:%d", ports[0]),
-		"-crlf", "-CAfile", in.cert, "-verify_return_error", "-verify_hostname", "localhost",
-		"-nocommands", "-brief")
+	cmd, port := sClientCommand(ctx, t, in, "-crlf", "-CAfile", in.cert, "-verify_return_error",
+		"-verify_hostname", "localhost", "-nocommands", "-brief")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +208,7 @@ func opensslSession(t *testing.T, in *instance) session {
 	if cipher == "" {
 		t.Fatalf("openssl printed no Ciphersuite:\n%s", strings.Join(transcript, "\n"))
 	}
-	return session{port: ports[0], cipher: cipher}
+	return session{port: port, cipher: cipher}
 }
 
 // garbageSession sends bytes that are no TLS ClientHello after STARTTLS.
@@ -239,30 +232,50 @@ func garbageSession(t *testing.T, in *instance) session {
 	return session{port: c.port}
 }
 
+// serverClient is one kind of remote SMTP client of the server-role
+// tests, with the log rules its session must meet.
+type serverClient struct {
+	name  string
+	run   func(*testing.T, *instance) session
+	rules []logRule
+}
+
+// serverClients are TestServerRole's clients (crypto/tls, openssl
+// s_client, garbage instead of a ClientHello); the two that complete a
+// handshake must meet established.
+func serverClients(established []logRule) []serverClient {
+	return []serverClient{
+		{"go-client", func(t *testing.T, in *instance) session { return goClientSession(t, in, nil) }, established},
+		{"openssl", opensslSession, established},
+		{"garbage-hello", garbageSession, handshakeFailureRules},
+	}
+}
+
+// runClients runs a session of each client against in, a subtest each,
+// and checks its log; seen, when set, gets each session's log segment.
+func runClients(t *testing.T, in *instance, clients []serverClient, seen func(client, seg string)) {
+	for _, cl := range clients {
+		t.Run(cl.name, func(t *testing.T) {
+			offset := in.logSize(t)
+			s := cl.run(t, in)
+			seg := sessionLog(t, in, offset, s.port)
+			checkLog(t, seg, s, cl.rules)
+			if seen != nil {
+				seen(cl.name, seg)
+			}
+		})
+	}
+}
+
 // TestServerRole runs the same sessions against Debian's tlsproxy and
 // ours and applies the same log rules to both.
 func TestServerRole(t *testing.T) {
 	requireInterop(t)
-	clients := []struct {
-		name  string
-		run   func(*testing.T, *instance) session
-		rules []logRule
-	}{
-		{"go-client", func(t *testing.T, in *instance) session { return goClientSession(t, in, nil) }, serverRoleRules},
-		{"openssl", opensslSession, serverRoleRules},
-		{"garbage-hello", garbageSession, handshakeFailureRules},
-	}
+	clients := serverClients(serverRoleRules)
 	for _, im := range impls {
 		t.Run(im.name, func(t *testing.T) {
 			t.Parallel()
-			in := instanceFor(t, im, false)
-			for _, cl := range clients {
-				t.Run(cl.name, func(t *testing.T) {
-					offset := in.logSize(t)
-					s := cl.run(t, in)
-					checkLog(t, sessionLog(t, in, offset, s.port), s, cl.rules)
-				})
-			}
+			runClients(t, instanceFor(t, im, false), clients, nil)
 		})
 	}
 }

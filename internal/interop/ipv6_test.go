@@ -30,20 +30,11 @@ func TestServerRoleIPv6(t *testing.T) {
 			c.expect("QUIT", 221, "221 ")
 			ep := regexp.QuoteMeta(fmt.Sprintf("[::1]:%d", c.port))
 			seg := in.waitLog(t, offset, regexp.MustCompile(`(?m)postfix/tlsproxy\[\d+\]: DISCONNECT `+ep+`$`))
-			for _, r := range []logRule{
+			checkLog(t, seg, session{}, []logRule{
 				{"CONNECT", `postfix/tlsproxy\[\d+\]: CONNECT from ` + ep + `$`, true},
 				{"established", `postfix/tlsproxy\[\d+\]: Anonymous TLS connection established from ` + ep + `: TLSv1\.3 with cipher \S+ \(\d+/\d+ bits\) key-exchange ` + kexOf(st) + ` server-signature RSA-PSS \(2048 bits\) server-digest SHA256$`, true},
 				{"no warning", `postfix/tlsproxy\[\d+\]: (warning|fatal|panic):`, false},
-			} {
-				if got := regexp.MustCompile("(?m)" + r.re).MatchString(seg); got != r.want {
-					t.Errorf("log rule %q: matched=%v, want %v for /%s/", r.name, got, r.want, r.re)
-				}
-			}
-			if t.Failed() {
-				t.Logf("log:\n%s", seg)
-			} else {
-				t.Logf("tlsproxy lines:\n%s", tlsproxyLines(seg))
-			}
+			})
 			if !strings.Contains(seg, "postfix/postscreen") {
 				t.Errorf("postscreen logged nothing for the session:\n%s", seg)
 			}
@@ -114,23 +105,14 @@ func TestClientRoleIPv6(t *testing.T) {
 			qid := cr.inject(t, "rcpt@sink.test")[0]
 			ep := regexp.QuoteMeta(fmt.Sprintf("[::1]:%d", port6))
 			seg := cr.waitLog(t, offset, regexp.MustCompile(`(?m)postfix/tlsproxy\[\d+\]: DISCONNECT `+ep+`$`))
-			for _, r := range []logRule{
+			checkLog(t, seg, session{}, []logRule{
 				{"sent", `postfix/sinkrelay/smtp\[\d+\]: ` + qid + `: to=<rcpt@sink\.test>, relay=\S+\[::1\]:\d+, .*status=sent `, true},
 				{"CONNECT", `postfix/tlsproxy\[\d+\]: CONNECT to ` + ep + `$`, true},
 				{"established", `postfix/tlsproxy\[\d+\]: \w+ TLS connection established to \S+\[::1\]:\d+: TLSv1\.3 with cipher `, true},
 				{"smtp established", `postfix/sinkrelay/smtp\[\d+\]: \w+ TLS connection established to \S+\[::1\]:\d+: TLSv1\.3 `, true},
 				{"sink TLS", `postfix/sink6/smtpd\[\d+\]: Anonymous TLS connection established from \S+\[::1\]: TLSv1\.3 `, true},
 				{"no warning", `postfix/tlsproxy\[\d+\]: (warning|fatal|panic):`, false},
-			} {
-				if got := regexp.MustCompile("(?m)" + r.re).MatchString(seg); got != r.want {
-					t.Errorf("log rule %q: matched=%v, want %v for /%s/", r.name, got, r.want, r.re)
-				}
-			}
-			if t.Failed() {
-				t.Logf("log:\n%s", seg)
-			} else {
-				t.Logf("tlsproxy lines:\n%s", tlsproxyLines(seg))
-			}
+			})
 		})
 	}
 }

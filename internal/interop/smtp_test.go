@@ -140,19 +140,26 @@ func offersSTARTTLS(ehlo []string) bool {
 // end); it returns openssl's output and the port.
 func sClient(t *testing.T, in *instance, stdin string, args ...string) (string, int) {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd, port := sClientCommand(ctx, t, in, append([]string{"-ign_eof"}, args...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
+	}
+	return string(out), port
+}
+
+// sClientCommand is `openssl s_client -starttls smtp` with args, to in's
+// postscreen from a free port of its own, which it returns.
+func sClientCommand(ctx context.Context, t *testing.T, in *instance, args ...string) (*exec.Cmd, int) {
+	t.Helper()
 	ports, err := freePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
 	all := append([]string{"s_client", "-starttls", "smtp", "-connect", in.addr(),
-		"-bind", fmt.Sprintf("127.0.0.1:%d", ports[0]), "-ign_eof"}, args...)
-	cmd := exec.CommandContext(ctx, "openssl", all...)
-	cmd.Stdin = strings.NewReader(stdin)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("openssl %s: %v\n%s", strings.Join(all, " "), err, out)
-	}
-	return string(out), ports[0]
+		"-bind", fmt.Sprintf("127.0.0.1:%d", ports[0])}, args...)
+	return exec.CommandContext(ctx, "openssl", all...), ports[0]
 }
