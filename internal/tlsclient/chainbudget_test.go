@@ -92,16 +92,7 @@ func hostileHandshake(tb testing.TB, cl *Client, level int, srv *tls.Config, tls
 	if err != nil {
 		tb.Fatal(err)
 	}
-	conn, err := net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tc := tls.Client(conn, sess.Config())
-	if err := tc.Handshake(); err != nil {
-		tb.Fatal(err)
-	}
-	res := sess.Evaluate(tc.ConnectionState())
-	tc.Close()
+	res := dialEvaluate(tb, sess, ln.Addr().String())
 	<-done
 	return sess, res
 }

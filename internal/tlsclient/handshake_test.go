@@ -230,6 +230,23 @@ func names(n ...string) func(f *fixture, st *Start) {
 	return func(f *fixture, st *Start) { st.MatchNames = n }
 }
 
+// dialEvaluate runs sess's handshake with the server at addr, closes the
+// connection and returns the session's evaluation of it.
+func dialEvaluate(tb testing.TB, sess *Session, addr string) Result {
+	tb.Helper()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tc := tls.Client(conn, sess.Config())
+	if err := tc.Handshake(); err != nil {
+		tb.Fatalf("handshake: %v", err)
+	}
+	res := sess.Evaluate(tc.ConnectionState())
+	tc.Close()
+	return res
+}
+
 // daneMX is a case's start for a DANE lookup of mx.example.com, matched
 // by that name, with the TLSA records recs returns.
 func daneMX(recs func(f *fixture) []TLSA) func(*fixture, *Start) {
@@ -423,16 +440,7 @@ func TestHandshakes(t *testing.T) {
 				t.Fatal(err)
 			}
 			addr, seen := serve(t, f.certs[tc.server], tc.tls13, tc.ask)
-			conn, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tconn := tls.Client(conn, sess.Config())
-			if err := tconn.Handshake(); err != nil {
-				t.Fatalf("handshake: %v", err)
-			}
-			res := sess.Evaluate(tconn.ConnectionState())
-			tconn.Close()
+			res := dialEvaluate(t, sess, addr)
 			srv := <-seen
 			if srv.err != nil {
 				t.Fatalf("server: %v", srv.err)

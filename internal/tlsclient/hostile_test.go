@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"math/big"
-	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -33,16 +32,7 @@ func TestDANELevelsWithoutRecordsNeverMatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		addr, seen := serve(t, f.certs["wrongname"], false, false)
-		conn, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tc := tls.Client(conn, sess.Config())
-		if err := tc.Handshake(); err != nil {
-			t.Fatal(err)
-		}
-		res := sess.Evaluate(tc.ConnectionState())
-		tc.Close()
+		res := dialEvaluate(t, sess, addr)
 		<-seen
 		if res.PeerStatus&tlspolicy.PeerMatched != 0 && res.Level == level {
 			t.Errorf("level %d without TLSA records: peer_status=%d (MATCHED) for other.example.net, level %d", level, res.PeerStatus, res.Level)
