@@ -2,11 +2,8 @@ package tlspolicy
 
 import (
 	"crypto/tls"
-	"os/exec"
 	"path/filepath"
 	"testing"
-
-	"tlsproxy/internal/pftest"
 )
 
 // TestClientCipherOrder handshakes with `openssl s_client` (skipped when
@@ -15,16 +12,8 @@ import (
 // policy allows and the certificate can serve, as OpenSSL does with
 // tls_preempt_cipherlist = no; with = yes the choice stays Go's.
 func TestClientCipherOrder(t *testing.T) {
-	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("openssl not installed")
-	}
-	f := newFixture(t)
-	ecCert, ecKey := f.ca.Issue(t, "mx-ec.example.test", nil, pftest.KeyECDSA384)
-	pftest.WriteFiles(t, f.dir, map[string][]byte{"ec.pem": cat(ecKey, ecCert)})
+	f, ecdsa := opensslFixture(t, "mx-ec.example.test")
 	rsa := f.settings()
-	ecdsa := f.settings()
-	ecdsa.ChainFiles = filepath.Join(f.dir, "ec.pem")
-	ecdsa.CertFile, ecdsa.KeyFile = "", ""
 	both := f.settings()
 	both.ECCertFile, both.ECKeyFile = filepath.Join(f.dir, "ec.pem"), ""
 	preempt := f.settings()

@@ -16,15 +16,7 @@ import (
 // command is missing) and compares the summary line with what Debian's
 // tlsproxy 3.7.11 logged for the same client options.
 func TestOpenSSLClient(t *testing.T) {
-	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("openssl not installed")
-	}
-	f := newFixture(t)
-	ecCert, ecKey := f.ca.Issue(t, "mx-ec384.example.test", nil, pftest.KeyECDSA384)
-	pftest.WriteFiles(t, f.dir, map[string][]byte{"ec384.pem": cat(ecKey, ecCert)})
-	ecSettings := f.settings()
-	ecSettings.ChainFiles = filepath.Join(f.dir, "ec384.pem")
-	ecSettings.CertFile, ecSettings.KeyFile = "", ""
+	f, ecSettings := opensslFixture(t, "mx-ec384.example.test")
 
 	tests := []struct {
 		name     string
@@ -51,6 +43,23 @@ func TestOpenSSLClient(t *testing.T) {
 			}
 		})
 	}
+}
+
+// opensslFixture is the fixture of a test that runs `openssl s_client`
+// (skipped when it is missing), with a P-384 ECDSA certificate for cn in
+// ec.pem and the settings that serve it alone.
+func opensslFixture(t *testing.T, cn string) (*fixture, ServerSettings) {
+	t.Helper()
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Skip("openssl not installed")
+	}
+	f := newFixture(t)
+	ecCert, ecKey := f.ca.Issue(t, cn, nil, pftest.KeyECDSA384)
+	pftest.WriteFiles(t, f.dir, map[string][]byte{"ec.pem": cat(ecKey, ecCert)})
+	ec := f.settings()
+	ec.ChainFiles = filepath.Join(f.dir, "ec.pem")
+	ec.CertFile, ec.KeyFile = "", ""
+	return f, ec
 }
 
 // opensslHandshake runs `openssl s_client` with args against srv on
