@@ -99,25 +99,19 @@ func (c *Cursor) Next(name string) (string, error) {
 }
 
 // NextInt consumes the next attribute, which must be an INT called name.
-func (c *Cursor) NextInt(name string) (int, error) {
-	v, err := c.Next(name)
-	if err != nil {
-		return 0, err
-	}
-	n, err := ParseInt(v)
-	if err != nil {
-		return 0, &ScanError{Kind: MalformedNumber, Peer: c.peer, Name: name, Value: v}
-	}
-	return n, nil
-}
+func (c *Cursor) NextInt(name string) (int, error) { return nextNumber(c, name, ParseInt) }
 
 // NextLong consumes the next attribute, which must be a LONG called name.
-func (c *Cursor) NextLong(name string) (int64, error) {
+func (c *Cursor) NextLong(name string) (int64, error) { return nextNumber(c, name, ParseLong) }
+
+// nextNumber consumes the next attribute, which must be called name and
+// hold a number that parse reads.
+func nextNumber[T int | int64](c *Cursor, name string, parse func(string) (T, error)) (T, error) {
 	v, err := c.Next(name)
 	if err != nil {
 		return 0, err
 	}
-	n, err := ParseLong(v)
+	n, err := parse(v)
 	if err != nil {
 		return 0, &ScanError{Kind: MalformedNumber, Peer: c.peer, Name: name, Value: v}
 	}
