@@ -2,15 +2,12 @@ package main
 
 import (
 	"bytes"
-	"flag"
 	"strings"
 	"testing"
 	"time"
 
 	"tlsproxy/internal/pftest"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/report.golden")
 
 // TestReport runs the command on a few configurations and compares its
 // output with testdata/report.golden (certificate descriptions do not
@@ -74,7 +71,7 @@ func TestReport(t *testing.T) {
 		got.WriteString("== " + c.name + "\n" + stdout.String() + stderr.String())
 	}
 	out := strings.ReplaceAll(got.String(), dir, "$DIR")
-	pftest.Golden(t, "report.golden", out, *update)
+	pftest.Golden(t, "report.golden", out, *pftest.Update)
 }
 
 // TestMailConfig: without -c the command reads $MAIL_CONFIG.

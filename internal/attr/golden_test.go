@@ -2,14 +2,13 @@ package attr
 
 import (
 	"bytes"
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden wire files in testdata/")
+	"tlsproxy/internal/pftest"
+)
 
 // Lists transcribed from byte dumps of real Postfix clients (Debian 12's
 // 3.7.11, and 2.x and 3.12 builds), captured with strace.
@@ -236,7 +235,7 @@ func encodeAll(lists []List) []byte {
 func readGolden(t *testing.T, name string, generated []byte) []byte {
 	t.Helper()
 	path := filepath.Join("testdata", name)
-	if *update {
+	if *pftest.Update {
 		if err := os.WriteFile(path, generated, 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -1,18 +1,14 @@
 package bench
 
 import (
-	"bytes"
 	"encoding/json"
-	"flag"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+	"tlsproxy/internal/pftest"
+)
 
 // sampleReport is a fixed report with every kind of figure: met and missed
 // goals in both directions, a figure without C (quick mode), client-role
@@ -53,19 +49,7 @@ func sampleReport() *Report {
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file; got:\n%s", name, got)
-	}
+	pftest.Golden(t, name, string(got), *pftest.Update)
 }
 
 func TestReportGolden(t *testing.T) {

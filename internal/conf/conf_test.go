@@ -1,7 +1,6 @@
 package conf
 
 import (
-	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,9 +9,8 @@ import (
 	"testing"
 
 	"tlsproxy/internal/logs"
+	"tlsproxy/internal/pftest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 // recorder collects warnings.
 type recorder struct{ msgs []string }
@@ -183,19 +181,7 @@ func TestDebianGolden(t *testing.T) {
 	if len(rec.msgs) != 0 {
 		t.Errorf("unexpected warnings: %q", rec.msgs)
 	}
-	golden := "testdata/debian/expanded.golden"
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("Dump differs from %s (run with -update after checking):\n%s", golden, diffLines(string(want), got))
-	}
+	pftest.Golden(t, "debian/expanded.golden", got, *pftest.Update)
 }
 
 // TestDebianAgainstPostconf compares the expanded values with those of the
@@ -243,22 +229,4 @@ func parsePostconf(out string) map[string]string {
 		}
 	}
 	return m
-}
-
-func diffLines(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	var b strings.Builder
-	for i := 0; i < len(w) || i < len(g); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			b.WriteString("-" + wl + "\n+" + gl + "\n")
-		}
-	}
-	return b.String()
 }

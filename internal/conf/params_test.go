@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"tlsproxy/internal/pftest"
 )
 
 // goldenDefaults holds "postconf -d" of Postfix 3.7.11 for every name in
@@ -20,7 +22,7 @@ func tableNames() []string { return releaseNames(Defaults) }
 // TestDefaultsGolden checks the table against the recorded postconf output.
 // With -update and postconf installed, the golden file is regenerated.
 func TestDefaultsGolden(t *testing.T) {
-	if *update {
+	if *pftest.Update {
 		out := runPostconfDefaults(t)
 		var b strings.Builder
 		for _, n := range tableNames() {

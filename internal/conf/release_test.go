@@ -6,6 +6,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"tlsproxy/internal/pftest"
 )
 
 // releaseGoldens are "postconf -d" of real installations, one file per
@@ -39,7 +41,7 @@ func TestDefaultsForReleases(t *testing.T) {
 		t.Run(g.release.String(), func(t *testing.T) {
 			d := DefaultsFor(g.release)
 			names := releaseNames(d)
-			if *update {
+			if *pftest.Update {
 				args := append([]string{"-d"}, names...)
 				cmd := exec.Command("postconf", args...)
 				if g.chroot != "" {

@@ -2,16 +2,13 @@ package maillog
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata golden files")
+	"tlsproxy/internal/pftest"
+)
 
 // goldenCases are rendered through every channel into testdata/records.golden.
 var goldenCases = []struct {
@@ -40,19 +37,7 @@ func TestGoldenRecords(t *testing.T) {
 		fmt.Fprintf(&out, "%s postlog4 %q\n", tc.name, postlogRecord("harness", tc.sev, testTimeDay4, "postfix/tlsproxy", 27685, text))
 		fmt.Fprintf(&out, "%s stderr  %q\n", tc.name, stderrRecord(tc.sev, "postfix/tlsproxy", text))
 	}
-	golden := filepath.Join("testdata", "records.golden")
-	if *update {
-		if err := os.WriteFile(golden, out.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create)", err)
-	}
-	if !bytes.Equal(out.Bytes(), want) {
-		t.Errorf("records differ from %s (run with -update after checking):\n got:\n%s\nwant:\n%s", golden, out.Bytes(), want)
-	}
+	pftest.Golden(t, "records.golden", out.String(), *pftest.Update)
 }
 
 // TestSpecVectors pins the exact lines given in the spec, independent of

@@ -2,17 +2,13 @@ package pfclient
 
 import (
 	"bytes"
-	"flag"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"tlsproxy/internal/attr"
+	"tlsproxy/internal/pftest"
 	"tlsproxy/internal/pfversion"
 	"tlsproxy/internal/tlsclient"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden request files in testdata/")
 
 // goldenVersions: every row of the §8.2 table (first and last release of
 // each range) and the older generations.
@@ -100,19 +96,7 @@ func TestGolden(t *testing.T) {
 				ext  string
 				data []byte
 			}{{".golden", wire}, {".txt", text}} {
-				path := filepath.Join("testdata", tc.name+f.ext)
-				if *update {
-					if err := os.WriteFile(path, f.data, 0o644); err != nil {
-						t.Fatal(err)
-					}
-				}
-				want, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatalf("%v (run go test -update to create it)", err)
-				}
-				if !bytes.Equal(f.data, want) {
-					t.Errorf("%s differs from the golden file:\n got %q\nwant %q", path, f.data, want)
-				}
+				pftest.Golden(t, tc.name+f.ext, string(f.data), *pftest.Update)
 			}
 			// The wire form decodes back into the same lists, and the
 			// reader stops exactly at the end of each.

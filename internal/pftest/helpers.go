@@ -5,6 +5,7 @@ package pftest
 // comparison.
 
 import (
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -37,6 +38,10 @@ func UnixPair(t testing.TB) (a, b *net.UnixConn) {
 	}
 	return conns[0], conns[1]
 }
+
+// Update is the -update flag of every test binary that imports pftest:
+// rewrite the golden files under testdata/ instead of comparing them.
+var Update = flag.Bool("update", false, "rewrite the golden files in testdata/ instead of comparing")
 
 // Golden compares got with the file testdata/name of the calling test's
 // package. With update set it writes got there instead (creating

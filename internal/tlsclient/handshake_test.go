@@ -7,7 +7,6 @@ import (
 	"crypto/sha512"
 	"crypto/tls"
 	"crypto/x509"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -21,8 +20,6 @@ import (
 	"tlsproxy/internal/pftest"
 	"tlsproxy/internal/tlspolicy"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
 // recLog records log lines as Postfix would print them.
 type recLog struct {
@@ -486,5 +483,5 @@ func TestHandshakes(t *testing.T) {
 			}
 		})
 	}
-	pftest.Golden(t, "handshakes.golden", golden.String(), *update)
+	pftest.Golden(t, "handshakes.golden", golden.String(), *pftest.Update)
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -17,8 +16,6 @@ import (
 
 	"tlsproxy/internal/pftest"
 )
-
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
 func fastOpts(w *warnings) Options {
 	o := Options{Timeout: 2 * time.Second, RetryDelay: 10 * time.Millisecond}
@@ -106,7 +103,7 @@ func TestRequestGolden(t *testing.T) {
 			fmt.Fprintf(&golden, "== %s\nC: %s\nS: %s\n=> %s\n\n", tc.name, show(got), show(sent), res)
 		})
 	}
-	pftest.Golden(t, "exchanges.golden", golden.String(), *update)
+	pftest.Golden(t, "exchanges.golden", golden.String(), *pftest.Update)
 }
 
 func result3(ok bool, d time.Duration, err error) string {

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tlsproxy/internal/pftest"
 )
 
 // cipherStrings are evaluated by EvalCipherString and compared with what
@@ -158,7 +160,7 @@ func readCipherGolden(t *testing.T) map[string]opensslAnswer {
 // 3.0 and Go know, EvalCipherString selects the suite iff OpenSSL does,
 // in the same order; strings OpenSSL refuses as malformed are errors.
 func TestCipherStringGolden(t *testing.T) {
-	if *update {
+	if *pftest.Update {
 		if _, err := exec.LookPath("openssl"); err != nil {
 			t.Fatal("-update needs the openssl command")
 		}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
-	"flag"
 	"net"
 	"strings"
 	"testing"
@@ -12,8 +11,6 @@ import (
 
 	"tlsproxy/internal/pftest"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 
 type serverResult struct {
 	state  tls.ConnectionState
@@ -271,7 +268,7 @@ func TestContextGolden(t *testing.T) {
 		b.WriteString(nv.Name + "=" + nv.Value + "\n")
 	}
 	b.WriteString(info.PeerCertLine("[127.0.0.1]:48660") + "\n")
-	pftest.Golden(t, "context-tls13-clientcert.golden", b.String(), *update)
+	pftest.Golden(t, "context-tls13-clientcert.golden", b.String(), *pftest.Update)
 }
 
 // TestResumption checks that session tickets issued through one
