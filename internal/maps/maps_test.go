@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -175,5 +176,42 @@ func TestPostmapTables(t *testing.T) {
 				t.Errorf("Changed() = %q after postmap, want %q", c, want)
 			}
 		})
+	}
+}
+
+// TestRegexpFlags: each flag letter toggles its option (i turns the
+// default case folding off); an unknown one skips its rule with a warning.
+func TestRegexpFlags(t *testing.T) {
+	dir, a, b := fixture(t)
+	re := filepath.Join(dir, "flags")
+	if err := os.WriteFile(re, []byte("/^Case\\./i "+a+"\n/^q/q "+b+"\n/^é/é "+b+"\n/^any/ "+b+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{"regexp", "pcre"} {
+		for _, tc := range []struct {
+			key, want string
+			found     bool
+		}{
+			{"Case.example", "AAA\n", true},
+			{"case.example", "", false},
+			{"q.example", "", false},
+			{"ANY.example", "BBB\n", true},
+		} {
+			var l logRec
+			m, err := Open("tls_server_sni_maps", typ+":"+re, l.env())
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, found, err := m.Find(tc.key)
+			if err != nil || found != tc.found || v != tc.want {
+				t.Errorf("%s: Find(%q) = %q, %v, %v; want %q, %v", typ, tc.key, v, found, err, tc.want, tc.found)
+			}
+			want := []string{
+				"warning: " + typ + " map " + re + ", line 2: unknown regexp option \"q\": skipping this rule",
+				"warning: " + typ + " map " + re + ", line 3: unknown regexp option \"é\": skipping this rule"}
+			if !slices.Equal(l.lines, want) {
+				t.Errorf("%s: logs\n%s\nwant\n%s", typ, strings.Join(l.lines, "\n"), strings.Join(want, "\n"))
+			}
+		}
 	}
 }

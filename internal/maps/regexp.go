@@ -192,24 +192,28 @@ func (p *reParser) getPattern(s string) (pattern, string, bool) {
 	return pat, s[i:], true
 }
 
+// toggle flips, for each letter of flags, the option opts names by it;
+// an unknown letter is warned about and makes it return false.
+func (p *reParser) toggle(flags string, opts map[rune]*bool) bool {
+	for _, f := range flags {
+		o := opts[f]
+		if o == nil {
+			p.warnf("unknown regexp option \"%c\": skipping this rule", f)
+			return false
+		}
+		*o = !*o
+	}
+	return true
+}
+
 // compile turns a pattern into a Go regexp under the table type's flags.
 func (p *reParser) compile(pat pattern) (*regexp.Regexp, bool) {
 	text := pat.text
 	var prefix string
 	if p.typ == "regexp" {
 		icase, newline, extended := true, false, true
-		for _, f := range pat.flags {
-			switch f {
-			case 'i':
-				icase = !icase
-			case 'm':
-				newline = !newline
-			case 'x':
-				extended = !extended
-			default:
-				p.warnf("unknown regexp option \"%c\": skipping this rule", f)
-				return nil, false
-			}
+		if !p.toggle(pat.flags, map[rune]*bool{'i': &icase, 'm': &newline, 'x': &extended}) {
+			return nil, false
 		}
 		if !extended {
 			p.warnf("basic regular expressions (option \"x\") are not supported by this implementation" +
@@ -226,27 +230,12 @@ func (p *reParser) compile(pat pattern) (*regexp.Regexp, bool) {
 		}
 	} else {
 		icase, dotall, multiline, extended, anchored, ungreedy := true, true, false, false, false, false
-		for _, f := range pat.flags {
-			switch f {
-			case 'i':
-				icase = !icase
-			case 'm':
-				multiline = !multiline
-			case 's':
-				dotall = !dotall
-			case 'x':
-				extended = !extended
-			case 'A':
-				anchored = !anchored
-			case 'U':
-				ungreedy = !ungreedy
-			case 'E', 'X':
-				// $ only at the very end (E): Go's $ is that already
-				// without m; PCRE's extra checks (X): nothing to do.
-			default:
-				p.warnf("unknown regexp option \"%c\": skipping this rule", f)
-				return nil, false
-			}
+		// $ only at the very end (E): Go's $ is that already without m;
+		// PCRE's extra checks (X): nothing to do.
+		var endOnly, extra bool
+		if !p.toggle(pat.flags, map[rune]*bool{'i': &icase, 'm': &multiline, 's': &dotall, 'x': &extended,
+			'A': &anchored, 'U': &ungreedy, 'E': &endOnly, 'X': &extra}) {
+			return nil, false
 		}
 		if extended {
 			text = stripExtended(text)
