@@ -146,3 +146,20 @@ func ListenUnix(t testing.TB, path string) *net.UnixListener {
 	t.Cleanup(func() { ln.Close() })
 	return ln
 }
+
+// AcceptOne accepts one connection on ln in a goroutine and delivers on
+// the channel what serve returns for it (the connection is closed after
+// that), or what fail returns for the error when Accept fails.
+func AcceptOne[R any](ln net.Listener, serve func(net.Conn) R, fail func(error) R) <-chan R {
+	ch := make(chan R, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			ch <- fail(err)
+			return
+		}
+		defer c.Close()
+		ch <- serve(c)
+	}()
+	return ch
+}

@@ -336,3 +336,28 @@ func TestClientHello(t *testing.T) {
 		t.Errorf("not one handshake record holding a ClientHello: % x", rec[:min(len(rec), 9)])
 	}
 }
+
+func TestAcceptOne(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := AcceptOne(ln, func(c net.Conn) string {
+		b := make([]byte, 2)
+		_, err := io.ReadFull(c, b)
+		return fmt.Sprint(string(b), err)
+	}, func(err error) string { return "accept: " + err.Error() })
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("hi"))
+	if s := <-got; s != "hi<nil>" {
+		t.Errorf("served %q", s)
+	}
+	ln.Close()
+	if s := <-AcceptOne(ln, func(net.Conn) string { return "served" }, func(error) string { return "failed" }); s != "failed" {
+		t.Errorf("on a closed listener: %q", s)
+	}
+}

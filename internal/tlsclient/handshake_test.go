@@ -164,23 +164,16 @@ func serve(t *testing.T, sc serverCert, tls13, askCert bool) (string, <-chan ser
 	if askCert {
 		cfg.ClientAuth = tls.RequestClientCert
 	}
-	out := make(chan serverResult, 1)
-	go func() {
-		conn, err := ln.Accept()
-		if err != nil {
-			out <- serverResult{err: err}
-			return
-		}
-		defer conn.Close()
+	out := pftest.AcceptOne(ln, func(conn net.Conn) serverResult {
 		tc := tls.Server(conn, cfg)
-		err = tc.Handshake()
+		err := tc.Handshake()
 		res := serverResult{sni: sni, err: err}
 		if err == nil {
 			res.clientCert = len(tc.ConnectionState().PeerCertificates) > 0
 			_, _ = io.Copy(io.Discard, tc) // until the client closes
 		}
-		out <- res
-	}()
+		return res
+	}, func(err error) serverResult { return serverResult{err: err} })
 	return ln.Addr().String(), out
 }
 

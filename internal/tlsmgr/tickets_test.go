@@ -338,26 +338,18 @@ func handshake(t *testing.T, server, client *tls.Config) bool {
 		resumed bool
 		err     error
 	}
-	done := make(chan res, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			done <- res{err: err}
-			return
-		}
-		defer c.Close()
+	done := pftest.AcceptOne(ln, func(c net.Conn) res {
 		c.SetDeadline(time.Now().Add(10 * time.Second))
 		tc := tls.Server(c, server)
 		if err := tc.Handshake(); err != nil {
-			done <- res{err: err}
-			return
+			return res{err: err}
 		}
-		_, err = tc.Write([]byte{1})
+		_, err := tc.Write([]byte{1})
 		if err == nil {
 			_, err = io.ReadFull(tc, make([]byte, 1))
 		}
-		done <- res{tc.ConnectionState().DidResume, err}
-	}()
+		return res{tc.ConnectionState().DidResume, err}
+	}, func(err error) res { return res{err: err} })
 	c, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)

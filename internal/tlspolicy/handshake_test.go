@@ -28,25 +28,18 @@ func handshake(t *testing.T, srv *Server, client *tls.Config) (serverResult, tls
 	}
 	defer ln.Close()
 	deadline := time.Now().Add(10 * time.Second)
-	done := make(chan serverResult, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			done <- serverResult{err: err}
-			return
-		}
-		defer c.Close()
+	done := pftest.AcceptOne(ln, func(c net.Conn) serverResult {
 		c.SetDeadline(deadline)
 		cfg, served := srv.SessionConfig()
 		tc := tls.Server(c, cfg)
-		err = tc.Handshake()
+		err := tc.Handshake()
 		if err == nil {
 			// Complete the exchange so that a TLS 1.3 client learns
 			// about late rejections before we report.
 			_, err = tc.Write([]byte("ok"))
 		}
-		done <- serverResult{state: tc.ConnectionState(), served: served(), err: err}
-	}()
+		return serverResult{state: tc.ConnectionState(), served: served(), err: err}
+	}, func(err error) serverResult { return serverResult{err: err} })
 	conn, err := net.Dial("tcp", ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
