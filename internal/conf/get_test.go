@@ -95,13 +95,31 @@ func TestInheritance(t *testing.T) {
 	}
 }
 
+// getCase is one call of a typed getter: the settings (name, value
+// pairs), the parameter, and the value or a part of the error wanted.
+type getCase[T comparable] struct {
+	set     []string
+	param   string
+	want    T
+	wantErr string
+}
+
+// checkGets runs each case through get (Config.Bool, Int or Time) on a
+// fresh configuration.
+func checkGets[T comparable](t *testing.T, what string, get func(*Config, string) (T, error), tests []getCase[T]) {
+	t.Helper()
+	for _, tc := range tests {
+		c := newTestConfig(t, nil, tc.set...)
+		got, err := get(c, tc.param)
+		checkErr(t, err, tc.wantErr)
+		if tc.wantErr == "" && got != tc.want {
+			t.Errorf("%s(%s) with %q = %v, want %v", what, tc.param, tc.set, got, tc.want)
+		}
+	}
+}
+
 func TestBool(t *testing.T) {
-	tests := []struct {
-		set     []string
-		param   string
-		want    bool
-		wantErr string
-	}{
+	checkGets(t, "Bool", (*Config).Bool, []getCase[bool]{
 		{param: "tlsproxy_tls_always_issue_session_ids", want: true},
 		{param: "tlsproxy_use_tls", want: false},
 		{set: []string{"smtpd_use_tls", "yes"}, param: "tlsproxy_use_tls", want: true},
@@ -111,24 +129,11 @@ func TestBool(t *testing.T) {
 		{set: []string{"smtp_use_tls", "1"}, param: "tlsproxy_client_use_tls", wantErr: "bad boolean configuration: tlsproxy_client_use_tls = 1"},
 		{set: []string{"tls_preempt_cipherlist", " yes"}, param: "tls_preempt_cipherlist", wantErr: "bad boolean configuration"},
 		{param: "unknown_bool", wantErr: "bad boolean configuration: unknown_bool = "},
-	}
-	for _, tc := range tests {
-		c := newTestConfig(t, nil, tc.set...)
-		got, err := c.Bool(tc.param)
-		checkErr(t, err, tc.wantErr)
-		if tc.wantErr == "" && got != tc.want {
-			t.Errorf("Bool(%s) with %q = %v, want %v", tc.param, tc.set, got, tc.want)
-		}
-	}
+	})
 }
 
 func TestInt(t *testing.T) {
-	tests := []struct {
-		set     []string
-		param   string
-		want    int
-		wantErr string
-	}{
+	checkGets(t, "Int", (*Config).Int, []getCase[int]{
 		{param: "tlsproxy_tls_ccert_verifydepth", want: 9},
 		{param: "tlsproxy_client_scert_verifydepth", want: 9},
 		{set: []string{"smtpd_tls_ccert_verifydepth", "5"}, param: "tlsproxy_tls_ccert_verifydepth", want: 5},
@@ -143,24 +148,11 @@ func TestInt(t *testing.T) {
 		{set: []string{"max_use", "2147483648"}, param: "max_use", wantErr: "bad numerical configuration"},
 		{set: []string{"max_use", "99999999999999999999999"}, param: "max_use", wantErr: "bad numerical configuration"},
 		{set: []string{"smtpd_tls_ccert_verifydepth", "-3"}, param: "smtpd_tls_ccert_verifydepth", want: -3}, // min 0 = unchecked
-	}
-	for _, tc := range tests {
-		c := newTestConfig(t, nil, tc.set...)
-		got, err := c.Int(tc.param)
-		checkErr(t, err, tc.wantErr)
-		if tc.wantErr == "" && got != tc.want {
-			t.Errorf("Int(%s) with %q = %d, want %d", tc.param, tc.set, got, tc.want)
-		}
-	}
+	})
 }
 
 func TestTime(t *testing.T) {
-	tests := []struct {
-		set     []string
-		param   string
-		want    time.Duration
-		wantErr string
-	}{
+	checkGets(t, "Time", (*Config).Time, []getCase[time.Duration]{
 		{param: "tlsproxy_watchdog_timeout", want: 10 * time.Second},
 		{param: "max_idle", want: 100 * time.Second},
 		{param: "ipc_timeout", want: time.Hour},
@@ -179,15 +171,7 @@ func TestTime(t *testing.T) {
 		{set: []string{"max_idle", "4000w"}, param: "max_idle", wantErr: "bad time value or unit: 4000w"},
 		{set: []string{"smtpd_tls_session_cache_timeout", "101d"}, param: "smtpd_tls_session_cache_timeout", wantErr: "invalid smtpd_tls_session_cache_timeout: 8726400 (max 8640000)"},
 		{set: []string{"smtpd_tls_session_cache_timeout", "0"}, param: "smtpd_tls_session_cache_timeout", want: 0},
-	}
-	for _, tc := range tests {
-		c := newTestConfig(t, nil, tc.set...)
-		got, err := c.Time(tc.param)
-		checkErr(t, err, tc.wantErr)
-		if tc.wantErr == "" && got != tc.want {
-			t.Errorf("Time(%s) with %q = %v, want %v", tc.param, tc.set, got, tc.want)
-		}
-	}
+	})
 }
 
 func TestConvTime(t *testing.T) {
