@@ -115,6 +115,14 @@ func wait(t *testing.T, ch chan result) result {
 	return result{}
 }
 
+// wantEnd waits for Run to return on ch and checks why it did.
+func wantEnd(t *testing.T, ch chan result, reason string) {
+	t.Helper()
+	if r := wait(t, ch); r.reason != reason {
+		t.Fatalf("Run = %q, want %q", r.reason, reason)
+	}
+}
+
 func TestStatusAroundEachAccept(t *testing.T) {
 	d, path, conns := setup(t)
 	n := &recNotifier{}
@@ -164,9 +172,7 @@ func TestDrainOnMasterEOF(t *testing.T) {
 	default:
 	}
 	c.Close()
-	if r := wait(t, done); r.reason != EndDrained {
-		t.Fatalf("Run = %q, want %q", r.reason, EndDrained)
-	}
+	wantEnd(t, done, EndDrained)
 }
 
 func TestDrainWhenStatusWriteFails(t *testing.T) {
@@ -176,9 +182,7 @@ func TestDrainWhenStatusWriteFails(t *testing.T) {
 	c := dial(t, path)
 	<-conns
 	c.Close()
-	if r := wait(t, done); r.reason != EndDrained {
-		t.Fatalf("Run = %q, want %q", r.reason, EndDrained)
-	}
+	wantEnd(t, done, EndDrained)
 }
 
 func TestIdleExit(t *testing.T) {
@@ -194,17 +198,13 @@ func TestIdleExit(t *testing.T) {
 	case <-time.After(150 * time.Millisecond):
 	}
 	c.Close()
-	if r := wait(t, done); r.reason != EndIdle {
-		t.Fatalf("Run = %q, want %q", r.reason, EndIdle)
-	}
+	wantEnd(t, done, EndIdle)
 }
 
 func TestRetirementDrains(t *testing.T) {
 	d, _, _ := setup(t)
 	d.Retire = 20 * time.Millisecond
-	if r := wait(t, start(d)); r.reason != EndDrained {
-		t.Fatalf("Run = %q, want %q", r.reason, EndDrained)
-	}
+	wantEnd(t, start(d), EndDrained)
 }
 
 func TestWatchdogFiresWhenLoopIsStuck(t *testing.T) {
@@ -237,9 +237,7 @@ func TestWatchdogQuietWhenIdle(t *testing.T) {
 	d.MaxIdle = 300 * time.Millisecond // ten watchdog periods of nothing
 	fired := make(chan struct{}, 1)
 	d.OnWatchdog = func() { fired <- struct{}{} }
-	if r := wait(t, start(d)); r.reason != EndIdle {
-		t.Fatalf("Run = %q, want %q", r.reason, EndIdle)
-	}
+	wantEnd(t, start(d), EndIdle)
 	select {
 	case <-fired:
 		t.Fatal("watchdog fired while the loop was idle")
