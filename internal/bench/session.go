@@ -101,11 +101,18 @@ func (d *Dialer) Open(ln *net.TCPListener, cfg *tls.Config) (*Session, error) {
 		s.Close()
 		return nil, err
 	}
-	if err := tc.Handshake(); err != nil {
+	return s.established(tc.Handshake(), "TLS handshake")
+}
+
+// established ends Open with the outcome hsErr of the remote peer's
+// handshake (what names it in an error): the deadline cleared, or s
+// closed.
+func (s *Session) established(hsErr error, what string) (*Session, error) {
+	if hsErr != nil {
 		s.Close()
-		return nil, fmt.Errorf("TLS handshake: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, hsErr)
 	}
-	if err := tc.SetDeadline(time.Time{}); err != nil {
+	if err := s.Conn.SetDeadline(time.Time{}); err != nil {
 		s.Close()
 		return nil, err
 	}
@@ -140,15 +147,7 @@ func (d *Dialer) openClientRole(ln *net.TCPListener, cfg *tls.Config) (*Session,
 		return nil, err
 	}
 	s := &Session{Plain: plain, Conn: tc, Client: true}
-	if err := <-hs; err != nil {
-		s.Close()
-		return nil, fmt.Errorf("TLS handshake (remote server): %w", err)
-	}
-	if err := tc.SetDeadline(time.Time{}); err != nil {
-		s.Close()
-		return nil, err
-	}
-	return s, nil
+	return s.established(<-hs, "TLS handshake (remote server)")
 }
 
 // Ping sends msg from the SMTP client's end to the server's end and reply
