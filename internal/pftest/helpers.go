@@ -163,3 +163,17 @@ func AcceptOne[R any](ln net.Listener, serve func(net.Conn) R, fail func(error) 
 	}()
 	return ch
 }
+
+// WantErr checks err against want, a part of the error text a case
+// expects ("" = none), and stops the test when they disagree. It reports
+// whether the case goes on: true when no error was wanted nor had.
+func WantErr(t testing.TB, err error, want string) bool {
+	t.Helper()
+	switch {
+	case want == "" && err != nil:
+		t.Fatalf("unexpected error: %v", err)
+	case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+		t.Fatalf("err = %v, want one containing %q", err, want)
+	}
+	return want == ""
+}

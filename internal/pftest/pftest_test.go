@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -95,13 +96,10 @@ func TestReadLists(t *testing.T) {
 				}
 			}()
 			got, err := tc.read(b)
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("error %v, want %q", err, tc.wantErr)
-				}
+			if !WantErr(t, err, tc.wantErr) {
 				return
 			}
-			if err != nil || got != tc.want {
+			if got != tc.want {
 				t.Fatalf("got %d, %v; want %d", got, err, tc.want)
 			}
 			b.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -359,5 +357,31 @@ func TestAcceptOne(t *testing.T) {
 	ln.Close()
 	if s := <-AcceptOne(ln, func(net.Conn) string { return "served" }, func(error) string { return "failed" }); s != "failed" {
 		t.Errorf("on a closed listener: %q", s)
+	}
+}
+
+func TestWantErr(t *testing.T) {
+	for _, tc := range []struct {
+		err        error
+		want       string
+		goOn, fail bool
+	}{
+		{nil, "", true, false},
+		{errors.New("bad thing"), "bad", false, false},
+		{errors.New("bad thing"), "", false, true},
+		{nil, "bad", false, true},
+		{errors.New("other"), "bad", false, true},
+	} {
+		f := &failTB{TB: t}
+		var goOn bool
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			goOn = WantErr(f, tc.err, tc.want)
+		}()
+		<-done
+		if failed := len(f.msgs) > 0; failed != tc.fail || (!failed && goOn != tc.goOn) {
+			t.Errorf("WantErr(%v, %q): failures %q, goes on %v", tc.err, tc.want, f.msgs, goOn)
+		}
 	}
 }

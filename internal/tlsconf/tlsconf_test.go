@@ -3,11 +3,11 @@ package tlsconf
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"tlsproxy/internal/conf"
 	"tlsproxy/internal/logs"
+	"tlsproxy/internal/pftest"
 	"tlsproxy/internal/tlspolicy"
 )
 
@@ -54,14 +54,8 @@ func TestLoad(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, err := load(t, tt.mainCf, tt.overrides)
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("err = %v, want %q", err, tt.err)
-				}
+			if !pftest.WantErr(t, err, tt.err) {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if !tt.check(s) {
 				t.Errorf("settings %+v", s)
