@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"crypto/tls"
-	"crypto/x509"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -26,8 +25,7 @@ func fakeServer(t *testing.T, noopReply string) *target {
 	if err != nil {
 		t.Fatal(err)
 	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(ca.CertPEM)
+	roots := pftest.CertPool(t, ca.CertPEM)
 	ln, err := net.Listen("tcp4", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -40,8 +40,7 @@ func newInstance(t *testing.T, mainCF string) *instance {
 	ca := pftest.NewCA(t, "Test CA")
 	cert, key := ca.Issue(t, "mx.example.test", []string{"mx.example.test"}, pftest.KeyECDSA256)
 	pftest.WriteFiles(t, dir, map[string][]byte{"cert.pem": cert, "key.pem": key})
-	in.pool = x509.NewCertPool()
-	in.pool.AppendCertsFromPEM(ca.CertPEM)
+	in.pool = pftest.CertPool(t, ca.CertPEM)
 	for _, d := range []string{in.confDir, filepath.Join(in.queueDir, "private")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)

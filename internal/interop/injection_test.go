@@ -3,11 +3,9 @@ package interop
 import (
 	"bufio"
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -61,13 +59,7 @@ func inject(t *testing.T, in *instance, injected string) injectionOutcome {
 		out.plainReplies = append(out.plainReplies, strings.TrimRight(line, "\r\n"))
 	}
 	_ = c.raw.SetDeadline(time.Now().Add(30 * time.Second))
-	pemData, err := os.ReadFile(in.cert)
-	if err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(pemData)
-	tc := tls.Client(bufConn{c.raw, io.MultiReader(c.r, c.raw)}, &tls.Config{RootCAs: roots, ServerName: "localhost"})
+	tc := tls.Client(bufConn{c.raw, io.MultiReader(c.r, c.raw)}, &tls.Config{RootCAs: certFilePool(t, in.cert), ServerName: "localhost"})
 	if out.handshakeErr = tc.Handshake(); out.handshakeErr != nil {
 		c.raw.Close()
 		return out

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tlsproxy/internal/pftest"
 )
 
 // smtpClient speaks just enough SMTP to reach postscreen's STARTTLS. Every
@@ -105,19 +107,21 @@ func (c *smtpClient) greetAndStartTLS() {
 	}
 }
 
+// certFilePool is the pool of the PEM certificates in the file path.
+func certFilePool(t testing.TB, path string) *x509.CertPool {
+	t.Helper()
+	pemData, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pftest.CertPool(t, pemData)
+}
+
 // handshake runs a TLS handshake that must verify the instance's
 // certificate for "localhost", and switches the client to TLS.
 func (c *smtpClient) handshake(certFile string) tls.ConnectionState {
 	c.t.Helper()
-	pemData, err := os.ReadFile(certFile)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(pemData) {
-		c.t.Fatalf("no certificate in %s", certFile)
-	}
-	tc := tls.Client(c.raw, &tls.Config{RootCAs: roots, ServerName: "localhost"})
+	tc := tls.Client(c.raw, &tls.Config{RootCAs: certFilePool(c.t, certFile), ServerName: "localhost"})
 	if err := tc.Handshake(); err != nil {
 		c.t.Fatalf("TLS handshake through postscreen: %v", err)
 	}

@@ -203,3 +203,14 @@ func keyPEM(t testing.TB, key crypto.Signer) []byte {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
 }
+
+// CertPool returns a pool of the PEM certificates in pemData (a CA's
+// CertPEM, a certificate file), failing t when it holds none.
+func CertPool(t testing.TB, pemData []byte) *x509.CertPool {
+	t.Helper()
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemData) {
+		t.Fatal("pftest: no PEM certificate for the pool")
+	}
+	return pool
+}

@@ -60,8 +60,7 @@ func newFixture(t testing.TB, mod func(*tlspolicy.ServerSettings)) *fixture {
 		t.Fatal(err)
 	}
 	l, rec := maillog.NewRecorder()
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(caPEM)
+	pool := pftest.CertPool(t, caPEM)
 	// Relay directions park at every pause in their input (1 ms without
 	// any), so that every test runs the parking path; production waits
 	// 1 s, and TestRelayUnderLoad also runs directions that never park.
