@@ -271,12 +271,9 @@ func TestListener(t *testing.T) {
 }
 
 func TestListenerErrors(t *testing.T) {
-	tcp, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	tcp := pftest.ListenTCP(t)
 	defer tcp.Close()
-	f, err := tcp.(*net.TCPListener).File()
+	f, err := tcp.File()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -177,3 +177,15 @@ func WantErr(t testing.TB, err error, want string) bool {
 	}
 	return want == ""
 }
+
+// ListenTCP listens on a free loopback TCP port, failing t when it
+// cannot. The caller closes the listener (helpers that run once per
+// benchmark iteration must not pile up cleanups).
+func ListenTCP(t testing.TB) *net.TCPListener {
+	t.Helper()
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatalf("pftest: %v", err)
+	}
+	return ln
+}

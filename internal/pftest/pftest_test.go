@@ -336,10 +336,7 @@ func TestClientHello(t *testing.T) {
 }
 
 func TestAcceptOne(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := ListenTCP(t)
 	got := AcceptOne(ln, func(c net.Conn) string {
 		b := make([]byte, 2)
 		_, err := io.ReadFull(c, b)

@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -64,10 +63,7 @@ func hostileServerChain(t testing.TB) hostileChain {
 // that sends the hostile chain and returns the session, evaluated.
 func hostileHandshake(tb testing.TB, cl *Client, level int, srv *tls.Config, tlsa ...TLSA) (*Session, Result) {
 	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		tb.Fatal(err)
-	}
+	ln := pftest.ListenTCP(tb)
 	defer ln.Close()
 	done := make(chan struct{})
 	go func() {

@@ -144,10 +144,7 @@ func serve(t *testing.T, sc serverCert, tls13, askCert bool) (string, <-chan ser
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := pftest.ListenTCP(t)
 	t.Cleanup(func() { ln.Close() })
 	var sni string
 	cfg := &tls.Config{

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"tlsproxy/internal/logs"
+	"tlsproxy/internal/pftest"
 )
 
 // sharedStore stands in for tlsmgr's smtp cache: one map that several
@@ -78,10 +79,7 @@ func TestSharedSessionCache(t *testing.T) {
 		return c
 	}
 	// One listener: without SNI, crypto/tls files sessions by address.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := pftest.ListenTCP(t)
 	defer ln.Close()
 	connect := func(c *Client, st Start) (resumed bool, status int, log *recLog) {
 		t.Helper()

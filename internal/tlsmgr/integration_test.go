@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"tlsproxy/internal/pftest"
 )
 
 // realTLSMgr starts a throwaway loopback Postfix instance with
@@ -57,10 +59,7 @@ func realTLSMgr(t *testing.T) string {
 func freePorts(t *testing.T, n int) []int {
 	var ports []int
 	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
+		ln := pftest.ListenTCP(t)
 		defer ln.Close()
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}

@@ -329,10 +329,7 @@ func TestResumptionOverTLS(t *testing.T) {
 // TLS 1.3 NewSessionTicket.
 func handshake(t *testing.T, server, client *tls.Config) bool {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := pftest.ListenTCP(t)
 	defer ln.Close()
 	type res struct {
 		resumed bool

@@ -22,10 +22,7 @@ type serverResult struct {
 // and srv, and returns the server's view, the client's state and error.
 func handshake(t *testing.T, srv *Server, client *tls.Config) (serverResult, tls.ConnectionState, error) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := pftest.ListenTCP(t)
 	defer ln.Close()
 	deadline := time.Now().Add(10 * time.Second)
 	done := pftest.AcceptOne(ln, func(c net.Conn) serverResult {

@@ -98,10 +98,7 @@ func BenchmarkNormalClientHandshake(b *testing.B) {
 
 func benchClientHandshake(b *testing.B, cert tls.Certificate) {
 	srv := hostileServer(b)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
+	ln := pftest.ListenTCP(b)
 	defer ln.Close()
 	go func() {
 		for {

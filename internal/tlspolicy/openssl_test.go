@@ -3,7 +3,6 @@ package tlspolicy
 import (
 	"context"
 	"crypto/tls"
-	"net"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -67,10 +66,7 @@ func opensslFixture(t *testing.T, cn string) (*fixture, ServerSettings) {
 // report of the certificate served that SessionConfig gave.
 func opensslHandshake(t *testing.T, srv *Server, args []string) (*tls.Conn, func() *tls.Certificate) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	ln := pftest.ListenTCP(t)
 	defer ln.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	args = append([]string{"s_client", "-connect", ln.Addr().String(), "-brief"}, args...)
@@ -80,7 +76,7 @@ func opensslHandshake(t *testing.T, srv *Server, args []string) (*tls.Conn, func
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Wait(); cancel() })
-	ln.(*net.TCPListener).SetDeadline(time.Now().Add(10 * time.Second))
+	ln.SetDeadline(time.Now().Add(10 * time.Second))
 	c, err := ln.Accept()
 	if err != nil {
 		t.Fatal(err)
