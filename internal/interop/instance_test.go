@@ -153,16 +153,24 @@ func ourBinary(t *testing.T) string {
 		mu.Lock()
 		buildPath = filepath.Join(dir, "tlsproxy")
 		mu.Unlock()
-		cmd := exec.Command(goTool(), "build", "-o", buildPath, "tlsproxy/cmd/tlsproxy")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			build.err = fmt.Errorf("go build tlsproxy/cmd/tlsproxy: %v\n%s", err, out)
-		}
+		_, build.err = goBuild(root, dir, "tlsproxy")
 	})
 	if build.err != nil {
 		t.Fatal(build.err)
 	}
 	return buildPath
+}
+
+// goBuild builds tlsproxy/cmd/name of the module at root into dir and
+// returns the program's path.
+func goBuild(root, dir, name string) (string, error) {
+	bin := filepath.Join(dir, name)
+	cmd := exec.Command(goTool(), "build", "-o", bin, "tlsproxy/cmd/"+name)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build tlsproxy/cmd/%s: %v\n%s", name, err, out)
+	}
+	return bin, nil
 }
 
 // runScript runs scripts/pfinstance.sh with args and returns its output.

@@ -149,11 +149,9 @@ func makePKI() (*pki, error) {
 // policyTool builds cmd/tlsproxy-policy into a directory of t.
 func policyTool(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "tlsproxy-policy")
-	cmd := exec.Command(goTool(), "build", "-o", bin, "tlsproxy/cmd/tlsproxy-policy")
-	cmd.Dir = moduleRoot(t)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build tlsproxy/cmd/tlsproxy-policy: %v\n%s", err, out)
+	bin, err := goBuild(moduleRoot(t), t.TempDir(), "tlsproxy-policy")
+	if err != nil {
+		t.Fatal(err)
 	}
 	return bin
 }

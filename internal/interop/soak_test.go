@@ -19,11 +19,9 @@ func TestSoakShort(t *testing.T) {
 	requireInterop(t)
 	in := instanceFor(t, impl{"ours", ourBinary}, false)
 	dir := t.TempDir()
-	soakBin := filepath.Join(dir, "tlsproxy-soak")
-	build := exec.Command(goTool(), "build", "-o", soakBin, "tlsproxy/cmd/tlsproxy-soak")
-	build.Dir = moduleRoot(t)
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build tlsproxy/cmd/tlsproxy-soak: %v\n%s", err, out)
+	soakBin, err := goBuild(moduleRoot(t), dir, "tlsproxy-soak")
+	if err != nil {
+		t.Fatal(err)
 	}
 	report := filepath.Join(dir, "soak.json")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
