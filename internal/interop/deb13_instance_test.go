@@ -121,6 +121,18 @@ var deb13Deliberate = []deb13KnownDiff{
 		}},
 }
 
+// applyDiffs applies each fix of diffs to s in turn and returns the
+// result with the features of the fixes that changed something.
+func applyDiffs(s string, diffs []deb13KnownDiff) (string, []string) {
+	var features []string
+	for _, k := range diffs {
+		if f := k.fix(s); f != s {
+			s, features = f, append(features, k.feature)
+		}
+	}
+	return s, features
+}
+
 // compareDeb13 compares normalized log text of Debian 13's tlsproxy (deb)
 // and ours. Equal passes, and so does equal after the deliberate
 // differences (logged). If ours equals deb after the known differences
@@ -133,23 +145,13 @@ func compareDeb13(t *testing.T, what, deb, ours string) {
 		t.Logf("%s: Debian 13's tlsproxy and ours log the same:\n%s", what, ours)
 		return
 	}
-	fixed, features := ours, []string(nil)
-	for _, k := range deb13Deliberate {
-		if f := k.fix(fixed); f != fixed {
-			fixed, features = f, append(features, k.feature)
-		}
-	}
+	fixed, features := applyDiffs(ours, deb13Deliberate)
 	if fixed == deb {
 		t.Logf("%s: Debian 13's tlsproxy and ours log the same but for differences by design: %s\ndebian 13:\n%s\nours:\n%s",
 			what, strings.Join(features, "; "), deb, ours)
 		return
 	}
-	var pending []string
-	for _, k := range deb13KnownDiffs {
-		if f := k.fix(fixed); f != fixed {
-			fixed, pending = f, append(pending, k.feature)
-		}
-	}
+	fixed, pending := applyDiffs(fixed, deb13KnownDiffs)
 	if fixed == deb {
 		t.Skipf("%s: KNOWN DIFFERENCE, ours differs from Debian 13's tlsproxy only where a pending feature is missing: %s\ndebian 13:\n%s\nours:\n%s",
 			what, strings.Join(pending, "; "), deb, ours)
