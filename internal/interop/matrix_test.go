@@ -158,34 +158,26 @@ func TestClientMatrix(t *testing.T) {
 			failOrSkip(t, tool+" not installed (scripts/install-deps.sh)")
 		}
 	}
-	tool := policyTool(t)
-	for _, p := range []policy{policyDefault, policyTLS12High, policyEncrypt} {
-		for _, im := range impls {
-			t.Run(p.name+"/"+im.name, func(t *testing.T) {
-				t.Parallel()
-				in := policyInstanceFor(t, im, p)
-				pred := predict(t, tool, in)
-				var summary []string
-				for _, c := range matrixClients {
-					want := c.allowed(pred)
-					offset := in.logSize(t)
-					ok, port, detail := c.run(t, in)
-					if ok != want {
-						t.Errorf("%s: success=%v, policy allows=%v\n%s", c.name, ok, want, detail)
-					}
-					if port != 0 {
-						seg := sessionLog(t, in, offset, port)
-						re := regexp.MustCompile(fmt.Sprintf(`(?m)postfix/tlsproxy\[\d+\]: \w+ TLS connection established from \[127\.0\.0\.1\]:%d: `, port))
-						if re.MatchString(seg) != ok {
-							t.Errorf("%s: success=%v but established logged=%v:\n%s", c.name, ok, !ok, tlsproxyLines(seg))
-						}
-					}
-					summary = append(summary, fmt.Sprintf("%s=%v", c.name, map[bool]string{true: "ok", false: "refused"}[ok]))
+	forPredictedPolicies(t, func(t *testing.T, _ impl, in *instance, pred prediction) {
+		var summary []string
+		for _, c := range matrixClients {
+			want := c.allowed(pred)
+			offset := in.logSize(t)
+			ok, port, detail := c.run(t, in)
+			if ok != want {
+				t.Errorf("%s: success=%v, policy allows=%v\n%s", c.name, ok, want, detail)
+			}
+			if port != 0 {
+				seg := sessionLog(t, in, offset, port)
+				re := regexp.MustCompile(fmt.Sprintf(`(?m)postfix/tlsproxy\[\d+\]: \w+ TLS connection established from \[127\.0\.0\.1\]:%d: `, port))
+				if re.MatchString(seg) != ok {
+					t.Errorf("%s: success=%v but established logged=%v:\n%s", c.name, ok, !ok, tlsproxyLines(seg))
 				}
-				t.Logf("%s", strings.Join(summary, ", "))
-			})
+			}
+			summary = append(summary, fmt.Sprintf("%s=%v", c.name, map[bool]string{true: "ok", false: "refused"}[ok]))
 		}
-	}
+		t.Logf("%s", strings.Join(summary, ", "))
+	})
 }
 
 // TestClientCertificates presents client certificates with crypto/tls:

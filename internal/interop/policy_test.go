@@ -146,6 +146,22 @@ func makePKI() (*pki, error) {
 	return p, nil
 }
 
+// forPredictedPolicies runs check in parallel subtests on an instance of
+// every implementation under each of the default, TLS 1.2 high and
+// encrypt policies, with what tlsproxy-policy predicts that it offers.
+func forPredictedPolicies(t *testing.T, check func(t *testing.T, im impl, in *instance, pred prediction)) {
+	tool := policyTool(t)
+	for _, p := range []policy{policyDefault, policyTLS12High, policyEncrypt} {
+		for _, im := range impls {
+			t.Run(p.name+"/"+im.name, func(t *testing.T) {
+				t.Parallel()
+				in := policyInstanceFor(t, im, p)
+				check(t, im, in, predict(t, tool, in))
+			})
+		}
+	}
+}
+
 // policyTool builds cmd/tlsproxy-policy into a directory of t.
 func policyTool(t *testing.T) string {
 	t.Helper()

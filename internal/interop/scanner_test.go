@@ -106,37 +106,29 @@ func TestScannerPolicies(t *testing.T) {
 	if _, err := exec.LookPath("sslscan"); err != nil {
 		failOrSkip(t, "sslscan not installed (Debian package sslscan; scripts/install-deps.sh)")
 	}
-	tool := policyTool(t)
 	known := goSuiteNames()
-	for _, p := range []policy{policyDefault, policyTLS12High, policyEncrypt} {
-		for _, im := range impls {
-			t.Run(p.name+"/"+im.name, func(t *testing.T) {
-				t.Parallel()
-				in := policyInstanceFor(t, im, p)
-				want := predict(t, tool, in)
-				got := runSSLScan(t, in)
-				var keep map[string]bool
-				if im.name != "ours" {
-					keep = known
-				}
-				if !slices.Equal(got.protocols, want.protocols) {
-					t.Errorf("protocols: sslscan %v, predicted %v", got.protocols, want.protocols)
-				}
-				n := 0
-				for _, proto := range []string{"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"} {
-					n += len(want.ciphers[proto])
-					if !sameSet(got.ciphers[proto], want.ciphers[proto], keep) {
-						t.Errorf("%s suites:\nsslscan   %s\npredicted %s", proto,
-							strings.Join(got.ciphers[proto], " "), strings.Join(want.ciphers[proto], " "))
-					}
-				}
-				t.Logf("%d protocols, %d suites as predicted", len(want.protocols), n)
-				if t.Failed() {
-					t.Logf("tlsproxy-policy:\n%s", want.report)
-				}
-			})
+	forPredictedPolicies(t, func(t *testing.T, im impl, in *instance, want prediction) {
+		got := runSSLScan(t, in)
+		var keep map[string]bool
+		if im.name != "ours" {
+			keep = known
 		}
-	}
+		if !slices.Equal(got.protocols, want.protocols) {
+			t.Errorf("protocols: sslscan %v, predicted %v", got.protocols, want.protocols)
+		}
+		n := 0
+		for _, proto := range []string{"TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3"} {
+			n += len(want.ciphers[proto])
+			if !sameSet(got.ciphers[proto], want.ciphers[proto], keep) {
+				t.Errorf("%s suites:\nsslscan   %s\npredicted %s", proto,
+					strings.Join(got.ciphers[proto], " "), strings.Join(want.ciphers[proto], " "))
+			}
+		}
+		t.Logf("%d protocols, %d suites as predicted", len(want.protocols), n)
+		if t.Failed() {
+			t.Logf("tlsproxy-policy:\n%s", want.report)
+		}
+	})
 }
 
 // failOrSkip skips, or fails when the interop tests are required.
