@@ -48,27 +48,50 @@ func normalizeDeb13(s string) string {
 func TestDeb13ServerRole(t *testing.T) {
 	requireDeb13(t)
 	clients := serverClients(deb13Rules(serverRoleRules))
-	var lmu sync.Mutex
-	lines := map[string]string{} // impl/client → normalized tlsproxy lines
+	var logs deb13Logs
 	t.Run("impls", func(t *testing.T) {
 		for _, im := range deb13Impls {
 			t.Run(im.name, func(t *testing.T) {
 				t.Parallel()
 				runClients(t, instanceFor(t, im, false), clients, func(client, seg string) {
-					lmu.Lock()
-					lines[im.name+"/"+client] = normalizeDeb13(tlsproxyLines(seg))
-					lmu.Unlock()
+					logs.set(im.name, client, tlsproxyLines(seg))
 				})
 			})
 		}
 	})
+	var names []string
 	for _, cl := range clients {
-		t.Run("compare/"+cl.name, func(t *testing.T) {
-			deb, ours := lines["deb13-debian/"+cl.name], lines["deb13-ours/"+cl.name]
+		names = append(names, cl.name)
+	}
+	logs.compare(t, "%s session", names...)
+}
+
+// deb13Logs gathers the tlsproxy lines of each session, normalized, by
+// implementation and session, from parallel subtests.
+type deb13Logs struct {
+	mu    sync.Mutex
+	lines map[string]string // impl/session → lines
+}
+
+func (l *deb13Logs) set(impl, session, lines string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lines == nil {
+		l.lines = map[string]string{}
+	}
+	l.lines[impl+"/"+session] = normalizeDeb13(lines)
+}
+
+// compare compares Debian 13's lines of each session with ours, a
+// subtest each; what words a session's name for the messages.
+func (l *deb13Logs) compare(t *testing.T, what string, sessions ...string) {
+	for _, s := range sessions {
+		t.Run("compare/"+s, func(t *testing.T) {
+			deb, ours := l.lines["deb13-debian/"+s], l.lines["deb13-ours/"+s]
 			if deb == "" || ours == "" {
 				t.Skip("a session above failed; nothing to compare")
 			}
-			compareDeb13(t, cl.name+" session", deb, ours)
+			compareDeb13(t, fmt.Sprintf(what, s), deb, ours)
 		})
 	}
 }
@@ -84,8 +107,7 @@ func TestDeb13ClientRoleReuse(t *testing.T) {
 	if established == crEstablished {
 		t.Fatal("crEstablished no longer names the key exchange as expected; update this test")
 	}
-	var lmu sync.Mutex
-	lines := map[string]string{} // impl/sink → normalized tlsproxy lines
+	var logs deb13Logs
 	t.Run("impls", func(t *testing.T) {
 		for _, im := range deb13Impls {
 			t.Run(im.name, func(t *testing.T) {
@@ -94,9 +116,7 @@ func TestDeb13ClientRoleReuse(t *testing.T) {
 				t.Run("smtpd-sink", func(t *testing.T) {
 					c := crCase{name: "sink.test", transport: "sinkrelay", host: "127.0.0.1", word: "Trusted"}
 					_, seg := crReuseWith(t, cr, c, cr.sinkPort, established)
-					lmu.Lock()
-					lines[im.name+"/smtpd-sink"] = normalizeDeb13(crLinesFor(seg, cr.sinkPort, c.host))
-					lmu.Unlock()
+					logs.set(im.name, "smtpd-sink", crLinesFor(seg, cr.sinkPort, c.host))
 				})
 				t.Run("close-notify", func(t *testing.T) {
 					c := crCase{name: "closesink", transport: "sinkrelay", host: "127.0.0.1", word: "Trusted"}
@@ -113,22 +133,12 @@ func TestDeb13ClientRoleReuse(t *testing.T) {
 					if s.end != endCloseNotify {
 						t.Errorf("the TLS session to the sink ended with %s, want %s", s.end, endCloseNotify)
 					}
-					lmu.Lock()
-					lines[im.name+"/close-notify"] = normalizeDeb13(crLinesFor(seg, cr.closeSink.port, c.host))
-					lmu.Unlock()
+					logs.set(im.name, "close-notify", crLinesFor(seg, cr.closeSink.port, c.host))
 				})
 			})
 		}
 	})
-	for _, sink := range []string{"smtpd-sink", "close-notify"} {
-		t.Run("compare/"+sink, func(t *testing.T) {
-			deb, ours := lines["deb13-debian/"+sink], lines["deb13-ours/"+sink]
-			if deb == "" || ours == "" {
-				t.Skip("a delivery above failed; nothing to compare")
-			}
-			compareDeb13(t, "client role, "+sink, deb, ours)
-		})
-	}
+	logs.compare(t, "client role, %s", "smtpd-sink", "close-notify")
 }
 
 // TestDeb13Resumption: TestResumptionAcrossProcesses with Debian 13's
