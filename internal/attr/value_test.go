@@ -10,11 +10,7 @@ import (
 // Expected values follow glibc's sscanf("%u%c") (checked on Debian 12)
 // except where noted: out-of-range numbers are rejected on purpose.
 func TestParseInt(t *testing.T) {
-	tests := []struct {
-		in   string
-		want int
-		ok   bool
-	}{
+	checkParse(t, "ParseInt", ParseInt, []parseCase[int]{
 		{"300", 300, true},
 		{"0", 0, true},
 		{" 12", 12, true}, // leading white space skipped
@@ -40,24 +36,11 @@ func TestParseInt(t *testing.T) {
 		{"4294967296", 0, false},           // glibc: 0
 		{"99999999999999999999", 0, false}, // glibc: -1
 		{"-4294967296", 0, false},
-	}
-	for _, tc := range tests {
-		got, err := ParseInt(tc.in)
-		if (err == nil) != tc.ok || got != tc.want {
-			t.Errorf("ParseInt(%q) = %d, %v; want %d, ok=%v", tc.in, got, err, tc.want, tc.ok)
-		}
-		if err != nil && (err != ErrMalformedNumber || err.Error() != "malformed numerical data") {
-			t.Errorf("ParseInt(%q) error %q", tc.in, err)
-		}
-	}
+	})
 }
 
 func TestParseLong(t *testing.T) {
-	tests := []struct {
-		in   string
-		want int64
-		ok   bool
-	}{
+	checkParse(t, "ParseLong", ParseLong, []parseCase[int64]{
 		{"300", 300, true},
 		{"18446744073709551615", -1, true},
 		{"-1", -1, true},
@@ -67,11 +50,28 @@ func TestParseLong(t *testing.T) {
 		{"18446744073709551616", 0, false}, // glibc saturates to -1
 		{"3 ", 0, false},
 		{"", 0, false},
-	}
+	})
+}
+
+// parseCase is a number as written and what ParseInt or ParseLong makes
+// of it.
+type parseCase[T int | int64] struct {
+	in   string
+	want T
+	ok   bool
+}
+
+// checkParse runs the cases through parse, whose only error is
+// ErrMalformedNumber.
+func checkParse[T int | int64](t *testing.T, name string, parse func(string) (T, error), tests []parseCase[T]) {
+	t.Helper()
 	for _, tc := range tests {
-		got, err := ParseLong(tc.in)
+		got, err := parse(tc.in)
 		if (err == nil) != tc.ok || got != tc.want {
-			t.Errorf("ParseLong(%q) = %d, %v; want %d, ok=%v", tc.in, got, err, tc.want, tc.ok)
+			t.Errorf("%s(%q) = %d, %v; want %d, ok=%v", name, tc.in, got, err, tc.want, tc.ok)
+		}
+		if err != nil && (err != ErrMalformedNumber || err.Error() != "malformed numerical data") {
+			t.Errorf("%s(%q) error %q", name, tc.in, err)
 		}
 	}
 }
