@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"crypto/tls"
 	"fmt"
 	"path/filepath"
@@ -9,7 +8,6 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
-	"time"
 
 	"tlsproxy/internal/logs"
 	"tlsproxy/internal/pfclient"
@@ -203,10 +201,6 @@ func clientInitRequest(t *testing.T, fx *fixture, path string, scfg *tls.Config,
 		}
 	}
 	c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := fx.rec.Wait(ctx, "DISCONNECT "+endpoint); err != nil {
-		t.Fatal(err)
-	}
+	waitLine(t, fx, "DISCONNECT "+endpoint)
 	return st
 }

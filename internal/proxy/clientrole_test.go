@@ -1,11 +1,9 @@
 package proxy
 
 import (
-	"context"
 	"crypto/tls"
 	"io"
 	"testing"
-	"time"
 
 	"tlsproxy/internal/logs"
 	"tlsproxy/internal/pfclient"
@@ -85,11 +83,7 @@ func TestClientRoleSession(t *testing.T) {
 			if rest, err := io.ReadAll(remote); err != nil || len(rest) != 0 {
 				t.Fatalf("remote after close: %q, %v", rest, err)
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := fx.rec.Wait(ctx, "DISCONNECT [127.0.0.1]:25"); err != nil {
-				t.Fatal(err)
-			}
+			waitLine(t, fx, "DISCONNECT [127.0.0.1]:25")
 			wantLines(t, fx.rec, []string{"CONNECT to [127.0.0.1]:25",
 				"Untrusted TLS connection established to mx.example.test[127.0.0.1]:25: ",
 				"DISCONNECT [127.0.0.1]:25"}, []string{"warning:", "handshake failed"})
@@ -123,11 +117,7 @@ func TestClientRoleInjection(t *testing.T) {
 	if err != nil || len(all) != 0 {
 		t.Fatalf("smtp side got %q, %v; want EOF and nothing", all, err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := fx.rec.Wait(ctx, "DISCONNECT [127.0.0.1]:26"); err != nil {
-		t.Fatal(err)
-	}
+	waitLine(t, fx, "DISCONNECT [127.0.0.1]:26")
 	wantLines(t, fx.rec, []string{"CONNECT to [127.0.0.1]:26",
 		"TLS handshake failed for service=", "DISCONNECT [127.0.0.1]:26"}, []string{"established"})
 }

@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -176,11 +175,7 @@ func TestProbe(t *testing.T) {
 		t.Fatalf("probe: status %d, %v", st, err)
 	}
 	c.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := fx.rec.Wait(ctx, "DISCONNECT [127.0.0.1]:41220"); err != nil {
-		t.Fatal(err)
-	}
+	waitLine(t, fx, "DISCONNECT [127.0.0.1]:41220")
 	wantLines(t, fx.rec, []string{"CONNECT from [127.0.0.1]:41220", "DISCONNECT [127.0.0.1]:41220"},
 		[]string{"handshake failed", "warning:"})
 }

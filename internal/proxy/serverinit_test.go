@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"crypto/tls"
 	"fmt"
 	"strings"
@@ -104,11 +103,7 @@ func TestServerSettingsG5(t *testing.T) {
 			}
 			tconn.Close()
 			c.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := fx.rec.Wait(ctx, "DISCONNECT "+ep); err != nil {
-				t.Fatal(err)
-			}
+			waitLine(t, fx, "DISCONNECT "+ep)
 			seg := fx.rec.Lines()[from:]
 			checkInOrder(t, i, seg, append([]string{"CONNECT from " + ep}, tc.lines...))
 			for _, a := range tc.absent {

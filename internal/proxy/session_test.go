@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
@@ -492,11 +491,7 @@ func TestSessionPanicIsContained(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitDone(t, bad)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := fx.rec.Wait(ctx, "relay for [127.0.0.1]:1002 ended by internal error: injected fault"); err != nil {
-		t.Fatal(err)
-	}
+	waitLine(t, fx, "relay for [127.0.0.1]:1002 ended by internal error: injected fault")
 	// The other session still relays both ways.
 	if _, err := tGood.Write([]byte("ping\r\n")); err != nil {
 		t.Fatal(err)
