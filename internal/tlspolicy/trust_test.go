@@ -44,6 +44,25 @@ func TestTrust(t *testing.T) {
 		t.Fatal(err)
 	}
 	expired, _ := x509.ParseCertificate(der)
+	// A CA younger than an expired leaf it issued: no one time at
+	// which the whole chain is valid.
+	youngTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(43), Subject: pkix.Name{CommonName: "Young CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	youngDER, err := x509.CreateCertificate(nil, youngTmpl, youngTmpl, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	young, _ := x509.ParseCertificate(youngDER)
+	pftest.WriteFiles(t, f.dir, map[string][]byte{"young.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: youngDER})})
+	tmpl.SerialNumber = big.NewInt(44)
+	der, err = x509.CreateCertificate(nil, tmpl, young, key.Public(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expiredYoung, _ := x509.ParseCertificate(der)
 	otherLeaf, err := x509.ParseCertificate(pemDER(t, func() []byte { c, _ := other.Issue(t, "o.example.test", nil, pftest.KeyEd25519); return c }()))
 	if err != nil {
 		t.Fatal(err)
@@ -64,6 +83,7 @@ func TestTrust(t *testing.T) {
 		{"depth 1", f.caFile, "", 1, client, true, ""},
 		{"depth 0", f.caFile, "", 0, client, false, "certificate chain longer than limit(0)"},
 		{"expired", f.caFile, "", 9, expired, false, "certificate has expired"},
+		{"expired, CA younger", f.dir + "/young.pem", "", 9, expiredYoung, false, "certificate has expired"},
 		{"self-signed", f.caFile, "", 9, other.Cert, false, "self-signed certificate"},
 	}
 	for _, tt := range tests {

@@ -147,6 +147,8 @@ func (s *Server) failure(b *ChainBuilder, chain []*x509.Certificate, inter *x509
 	chains, err := leaf.Verify(x509.VerifyOptions{Roots: s.verifyPool, Intermediates: inter,
 		CurrentTime: leaf.NotBefore.Add(time.Second), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}})
 	var unknown x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	now := time.Now()
 	switch {
 	case errors.As(err, &unknown):
 		top := chain[len(chain)-1]
@@ -154,11 +156,31 @@ func (s *Server) failure(b *ChainBuilder, chain []*x509.Certificate, inter *x509
 			return "self-signed certificate"
 		}
 		return "untrusted issuer " + OneLine(top.Issuer)
+	case errors.As(err, &invalid) && invalid.Reason == x509.Expired && invalid.Cert != nil:
+		// An issuer outside its period when the leaf's began (a CA
+		// younger than an expired leaf): crypto/x509 builds chains at
+		// one time only, OpenSSL regardless of time, and then finds
+		// the periods wrong. Word the first one that is wrong now.
+		if why := outOfPeriod(append(slices.Clone(chain), invalid.Cert), now); why != "" {
+			return why
+		}
+		return "certificate chain does not verify: " + err.Error()
 	case err != nil:
 		return "certificate chain does not verify: " + err.Error()
 	}
-	now := time.Now()
-	for _, c := range chains[0] {
+	if why := outOfPeriod(chains[0], now); why != "" {
+		return why
+	}
+	if len(chains[0])-1 > s.verifyDepth {
+		return fmt.Sprintf("certificate chain longer than limit(%d)", s.verifyDepth)
+	}
+	return "not designated for use as a client certificate"
+}
+
+// outOfPeriod words the first of certs (leaf first) that is not valid at
+// now, "" if all are.
+func outOfPeriod(certs []*x509.Certificate, now time.Time) string {
+	for _, c := range certs {
 		switch {
 		case now.Before(c.NotBefore):
 			return "certificate not yet valid"
@@ -166,8 +188,5 @@ func (s *Server) failure(b *ChainBuilder, chain []*x509.Certificate, inter *x509
 			return "certificate has expired"
 		}
 	}
-	if len(chains[0])-1 > s.verifyDepth {
-		return fmt.Sprintf("certificate chain longer than limit(%d)", s.verifyDepth)
-	}
-	return "not designated for use as a client certificate"
+	return ""
 }
