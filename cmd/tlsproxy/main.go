@@ -31,6 +31,7 @@ import (
 	"tlsproxy/internal/conf"
 	"tlsproxy/internal/daemon"
 	"tlsproxy/internal/jail"
+	"tlsproxy/internal/libcrypto"
 	"tlsproxy/internal/logs"
 	"tlsproxy/internal/maillog"
 	"tlsproxy/internal/master"
@@ -193,6 +194,10 @@ func run(args []string, environ []string, stderr io.Writer) int {
 		log.Infof("expecting Postfix %v clients (%s)", gens.Expect, from)
 	}
 	tlspolicy.SetRelease(logRelease(cfg, gens))
+	// Handshake failures in the words of the OpenSSL release this
+	// process runs with: the system's libcrypto, that of Postfix's own
+	// tlsproxy (a pure-Go build has none and keeps OpenSSL 3.0's).
+	tlspolicy.SetOpenSSLVersion(libcrypto.Describe())
 
 	// Jail: setgid, setgroups, chroot, chdir("/"), setuid.
 	spec := jail.Spec{}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // This file words a failed TLS handshake (or a failed record later on) the
@@ -16,21 +17,30 @@ import (
 //
 //	error:CODE:LIBRARY::REASON:FILE:LINE:[DATA:]
 //
-// as OpenSSL 3 prints an error code and Postfix appends the source
-// location and optional data. Alert rules, fail2ban filters and pflogsumm
-// key on the reason words, so the common failures get the code and reason
-// OpenSSL would report for the same bytes on the wire (checked side by side
-// with Debian's tlsproxy through real postscreen in internal/interop).
-// FILE and LINE name an OpenSSL source location there; ours names the Go
-// package that found the problem and line 0, keeping the field count.
+// as OpenSSL 3 prints an error code (the function field between the two
+// colons is empty from 3.0 on) and Postfix appends the source location
+// and optional data. Alert rules, fail2ban filters and pflogsumm key on
+// the reason words, so the common failures get the code and reason
+// OpenSSL would report for the same bytes on the wire (checked side by
+// side with the C tlsproxy of Debian 12, OpenSSL 3.0, and Debian 13,
+// OpenSSL 3.5, through real postscreen in internal/interop).
+//
+// FILE and LINE name the source that found the problem. For the C
+// tlsproxy that is an OpenSSL file ("../ssl/record/ssl3_record.c:341");
+// ours names the file of Go's crypto/tls that makes the check
+// ("crypto/tls/conn.go"), with line 0: the line changes with every Go
+// release and an error value does not carry it. The fields keep their
+// form, a relative source path and a number.
+//
 // Failures without an OpenSSL counterpart in the table keep Go's text,
 // with protocol version codes written as names (TLSv1.2, not 303).
+//
+// OpenSSL 3.2 rewrote the record layer and renamed some reasons; what
+// differs between the releases checked (3.0 and 3.5) is an opensslWords
+// setting (SetOpenSSLVersion).
 
-// libraryFile and libraryLine fill the source location fields.
-const (
-	libraryFile = "crypto/tls"
-	libraryLine = 0
-)
+// goTLS is the source directory of the files named in FILE.
+const goTLS = "crypto/tls/"
 
 // opensslError is one entry of OpenSSL's error queue: a packed code
 // (library << 23 | reason), the library's name and the reason's words.
@@ -57,13 +67,16 @@ var (
 	errBadRecordMAC        = opensslError{0x0A000119, libSSL, "decryption failed or bad record mac"}
 	errLengthMismatch      = opensslError{0x0A00009F, libSSL, "length mismatch"}
 	errPacketTooLong       = opensslError{0x0A0000C6, libSSL, "packet length too long"}
+	errDataTooLong         = opensslError{0x0A000092, libSSL, "data length too long"}
 	errExcessiveMessage    = opensslError{0x0A000098, libSSL, "excessive message size"}
 	errInappropriateFallbk = opensslError{0x0A000175, libSSL, "inappropriate fallback"}
+	errRecordLayerFailure  = opensslError{0x0A000139, libSSL, "record layer failure"}
 	errCipherOperation     = opensslError{0x1C800066, libProvider, "cipher operation failed"}
 )
 
-// alertReason holds OpenSSL's words for a TLS alert received from the
-// peer; its reason code is 1000 plus the alert number.
+// alertReason holds OpenSSL 3.0's words for a TLS alert received from
+// the peer; its reason code is 1000 plus the alert number. From 3.2 on
+// the "sslv3 alert" words read "ssl/tls alert".
 var alertReason = map[uint8]string{
 	10:  "sslv3 alert unexpected message",
 	20:  "sslv3 alert bad record mac",
@@ -119,9 +132,69 @@ const (
 	alertDecodeError       = 50
 )
 
-// format renders e as Postfix prints one queue entry, data included.
-func (e opensslError) format(data string) string {
-	s := fmt.Sprintf("error:%08X:%s::%s:%s:%d:", e.code, e.lib, e.reason, libraryFile, libraryLine)
+// opensslWords are the differences between OpenSSL releases that show
+// in the entries.
+type opensslWords struct {
+	// recordLayer32: OpenSSL 3.2's record layer. An oversized record
+	// is "data length too long"; an error of the record layer that
+	// sends an alert is followed by "record layer failure"; "sslv3
+	// alert" reads "ssl/tls alert".
+	recordLayer32 bool
+}
+
+// words is the setting in use, 3.0's unless SetOpenSSLVersion said
+// otherwise.
+var words atomic.Pointer[opensslWords]
+
+// SetOpenSSLVersion makes LibraryProblems use the words of the OpenSSL
+// release that version names, as OpenSSL_version(OPENSSL_VERSION) writes
+// it ("OpenSSL 3.5.9 29 Sep 2026"): that of the libcrypto this process
+// runs with, which is the system's, the library Postfix's own tlsproxy
+// would use. 3.2 and later get 3.2's words; anything else (an earlier
+// release, other text such as a pure-Go build's) keeps 3.0's. It
+// reports whether 3.2's words are now in use. Call it before serving.
+func SetOpenSSLVersion(version string) bool {
+	w := &opensslWords{recordLayer32: openSSL32(version)}
+	words.Store(w)
+	return w.recordLayer32
+}
+
+// openSSL32 reports whether version names OpenSSL 3.2 or later.
+func openSSL32(version string) bool {
+	rest, ok := strings.CutPrefix(version, "OpenSSL ")
+	if !ok {
+		return false
+	}
+	num, _, _ := strings.Cut(rest, " ")
+	parts := strings.SplitN(num, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	major, err1 := strconv.Atoi(parts[0])
+	minor, err2 := strconv.Atoi(parts[1])
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return major > 3 || major == 3 && minor >= 2
+}
+
+func currentWords() opensslWords {
+	if w := words.Load(); w != nil {
+		return *w
+	}
+	return opensslWords{}
+}
+
+// format renders e as Postfix prints one queue entry found in Go's file
+// goFile, data included.
+func (e opensslError) format(w opensslWords, goFile, data string) string {
+	reason := e.reason
+	if w.recordLayer32 {
+		if r, ok := strings.CutPrefix(reason, "sslv3 alert "); ok {
+			reason = "ssl/tls alert " + r
+		}
+	}
+	s := fmt.Sprintf("error:%08X:%s::%s:%s%s:0:", e.code, e.lib, reason, goTLS, goFile)
 	if data != "" {
 		s += data + ":"
 	}
@@ -138,23 +211,42 @@ func LibraryProblems(err error, vers, suite uint16) []string {
 	if err == nil {
 		return nil
 	}
-	if e, data, ok := opensslReason(err, vers); ok {
-		if e == errBadRecordMAC && vers != 0 && vers <= tls.VersionTLS12 && isGCM(suite) {
-			// OpenSSL's AES-GCM provider queues its own entry first
-			// (in TLS 1.2 only; TLS 1.3 records fail without it).
-			return []string{errCipherOperation.format(""), e.format(data)}
-		}
-		return []string{e.format(data)}
+	r, ok := opensslReason(err, vers)
+	if !ok {
+		return []string{VersionNames(err.Error())}
 	}
-	return []string{VersionNames(err.Error())}
+	w := currentWords()
+	if r.err == errPacketTooLong && w.recordLayer32 {
+		r.err = errDataTooLong
+	}
+	var out []string
+	if r.err == errBadRecordMAC && vers != 0 && vers <= tls.VersionTLS12 && isGCM(suite) {
+		// OpenSSL's AES-GCM provider queues its own entry first
+		// (in TLS 1.2 only; TLS 1.3 records fail without it).
+		out = append(out, errCipherOperation.format(w, r.file, ""))
+	}
+	out = append(out, r.err.format(w, r.file, r.data))
+	if r.recordAlert && w.recordLayer32 {
+		out = append(out, errRecordLayerFailure.format(w, r.file, ""))
+	}
+	return out
 }
 
-// opensslReason finds OpenSSL's reason for err, with the data OpenSSL
-// attaches (the alert number of a received alert).
-func opensslReason(err error, vers uint16) (opensslError, string, bool) {
+// reason is what opensslReason found.
+type reason struct {
+	err  opensslError
+	data string // what OpenSSL attaches (the number of a received alert)
+	file string // Go's file that found the problem
+	// recordAlert: a record the record layer rejects with an alert
+	// (not a first record that is no TLS at all, which gets none).
+	recordAlert bool
+}
+
+// opensslReason finds OpenSSL's reason for err.
+func opensslReason(err error, vers uint16) (reason, bool) {
 	var rh tls.RecordHeaderError
 	if errors.As(err, &rh) && strings.HasPrefix(rh.Msg, "first record does not look like a TLS handshake") {
-		return recordHeaderReason(rh), "", true
+		return reason{err: recordHeaderReason(rh), file: "conn.go"}, true
 	}
 	var op *net.OpError
 	if errors.As(err, &op) && op.Err != nil {
@@ -164,45 +256,49 @@ func opensslReason(err error, vers uint16) (opensslError, string, bool) {
 		case op.Op == "remote error" && vers == 0:
 			// An alert before any ClientHello: OpenSSL does not
 			// expect an alert record yet.
-			return errUnexpectedMessage, "", true
+			return reason{err: errUnexpectedMessage, file: "conn.go"}, true
 		case op.Op == "remote error":
 			words, ok := alertReason[n]
 			if !ok {
 				words = "reason(" + strconv.Itoa(1000+int(n)) + ")"
 			}
-			return opensslError{0x0A000000 | uint32(1000+int(n)), libSSL, words}, "SSL alert number " + strconv.Itoa(int(n)), true
+			return reason{err: opensslError{0x0A000000 | uint32(1000+int(n)), libSSL, words},
+				data: "SSL alert number " + strconv.Itoa(int(n)), file: "conn.go"}, true
 		case op.Op == "local error" && n == alertBadRecordMAC:
-			return errBadRecordMAC, "", true
+			return reason{err: errBadRecordMAC, file: "conn.go", recordAlert: true}, true
 		case op.Op == "local error" && n == alertUnexpectedMessage:
-			return errUnexpectedMessage, "", true
+			return reason{err: errUnexpectedMessage, file: "conn.go"}, true
 		case op.Op == "local error" && n == alertDecodeError:
-			return errLengthMismatch, "", true
+			return reason{err: errLengthMismatch, file: "conn.go"}, true
 		}
 	}
 	msg := err.Error()
 	for _, p := range goPrefixes {
 		if strings.HasPrefix(msg, p.prefix) {
-			return p.err, "", true
+			return reason{err: p.err, file: p.file, recordAlert: p.recordAlert}, true
 		}
 	}
-	return opensslError{}, "", false
+	return reason{}, false
 }
 
 // goPrefixes maps crypto/tls's plain error texts (made with errors.New or
-// fmt.Errorf, so only their words tell them apart) to OpenSSL's reasons.
+// fmt.Errorf, so only their words tell them apart) to OpenSSL's reasons,
+// with the file of crypto/tls that makes the text.
 var goPrefixes = []struct {
-	prefix string
-	err    opensslError
+	prefix      string
+	err         opensslError
+	file        string
+	recordAlert bool
 }{
-	{"tls: client offered only unsupported versions", errUnsupportedProtocol},
-	{"tls: unsupported SSLv2 handshake received", errUnsupportedProtocol},
-	{"tls: server selected unsupported protocol version", errUnsupportedProtocol},
-	{"tls: no cipher suite supported by both client and server", errNoSharedCipher},
-	{"tls: received unexpected handshake message", errUnexpectedMessage},
-	{"tls: received record with version", errWrongVersionNumber},
-	{"tls: oversized record received", errPacketTooLong},
-	{"tls: handshake message of length", errExcessiveMessage},
-	{"tls: client using inappropriate protocol fallback", errInappropriateFallbk},
+	{"tls: client offered only unsupported versions", errUnsupportedProtocol, "handshake_server.go", false},
+	{"tls: unsupported SSLv2 handshake received", errUnsupportedProtocol, "conn.go", false},
+	{"tls: server selected unsupported protocol version", errUnsupportedProtocol, "handshake_client.go", false},
+	{"tls: no cipher suite supported by both client and server", errNoSharedCipher, "handshake_server.go", false},
+	{"tls: received unexpected handshake message", errUnexpectedMessage, "common.go", false},
+	{"tls: received record with version", errWrongVersionNumber, "conn.go", true},
+	{"tls: oversized record received", errPacketTooLong, "conn.go", true},
+	{"tls: handshake message of length", errExcessiveMessage, "conn.go", false},
+	{"tls: client using inappropriate protocol fallback", errInappropriateFallbk, "handshake_server.go", false},
 }
 
 // recordHeaderReason words a first record that is no TLS handshake record

@@ -133,8 +133,11 @@ func (c *corruptAfterCCS) Write(p []byte) (int, error) {
 }
 
 const (
-	wantCipherOp = "error:1C800066:Provider routines::cipher operation failed:crypto/tls:0:"
-	wantBadMAC   = "error:0A000119:SSL routines::decryption failed or bad record mac:crypto/tls:0:"
+	wantCipherOp = "error:1C800066:Provider routines::cipher operation failed:crypto/tls/conn.go:0:"
+	wantBadMAC   = "error:0A000119:SSL routines::decryption failed or bad record mac:crypto/tls/conn.go:0:"
+	// OpenSSL 3.2+ adds it after an error of its record layer that
+	// sends an alert.
+	wantRecordLayer = "error:0A000139:SSL routines::record layer failure:crypto/tls/conn.go:0:"
 )
 
 // TestLibraryProblemsHandshakes fails real crypto/tls handshakes the way
@@ -145,38 +148,41 @@ func TestLibraryProblemsHandshakes(t *testing.T) {
 	tests := []struct {
 		name   string
 		client func(net.Conn)
-		want   []string
+		want   []string // OpenSSL 3.0's words (Debian 12)
+		want35 []string // OpenSSL 3.5's (Debian 13), if they differ
 	}{
 		{"TLS 1.0 only", goClient(&tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS10}, false),
-			[]string{"error:0A000102:SSL routines::unsupported protocol:crypto/tls:0:"}},
+			[]string{"error:0A000102:SSL routines::unsupported protocol:crypto/tls/handshake_server.go:0:"}, nil},
 		{"TLS 1.1 only", goClient(&tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}, false),
-			[]string{"error:0A000102:SSL routines::unsupported protocol:crypto/tls:0:"}},
+			[]string{"error:0A000102:SSL routines::unsupported protocol:crypto/tls/handshake_server.go:0:"}, nil},
 		{"SSLv2 hello", sendRaw("\x80\x1f\x01\x03\x01\x00\x06\x00\x00\x00\x10\x00\x00\x2f\x00\x00\x350123456789abcdef"),
-			[]string{"error:0A000102:SSL routines::unsupported protocol:crypto/tls:0:"}},
+			[]string{"error:0A000102:SSL routines::unsupported protocol:crypto/tls/conn.go:0:"}, nil},
 		{"RC4 only", goClient(&tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_RSA_WITH_RC4_128_SHA}}, false),
-			[]string{"error:0A0000C1:SSL routines::no shared cipher:crypto/tls:0:"}},
+			[]string{"error:0A0000C1:SSL routines::no shared cipher:crypto/tls/handshake_server.go:0:"}, nil},
 		{"client rejects the certificate", goClient(&tls.Config{}, false),
-			[]string{"error:0A000412:SSL routines::sslv3 alert bad certificate:crypto/tls:0:SSL alert number 42:"}},
+			[]string{"error:0A000412:SSL routines::sslv3 alert bad certificate:crypto/tls/conn.go:0:SSL alert number 42:"},
+			[]string{"error:0A000412:SSL routines::ssl/tls alert bad certificate:crypto/tls/conn.go:0:SSL alert number 42:"}},
 		{"bad record MAC, TLS 1.2 AES-GCM", goClient(&tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12,
 			CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384}}, true),
-			[]string{wantCipherOp, wantBadMAC}},
+			[]string{wantCipherOp, wantBadMAC}, []string{wantCipherOp, wantBadMAC, wantRecordLayer}},
 		{"bad record MAC, TLS 1.2 ChaCha20", goClient(&tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12,
 			CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256}}, true),
-			[]string{wantBadMAC}},
-		{"bad record MAC, TLS 1.3", goClient(&tls.Config{InsecureSkipVerify: true}, true), []string{wantBadMAC}},
-		{"HTTP GET", sendRaw("GET / HTTP/1.0\r\n\r\n"), []string{"error:0A00009C:SSL routines::http request:crypto/tls:0:"}},
-		{"HTTP POST", sendRaw("POST / HTTP/1.0\r\n\r\n"), []string{"error:0A00009C:SSL routines::http request:crypto/tls:0:"}},
-		{"HTTP HEAD", sendRaw("HEAD / HTTP/1.0\r\n\r\n"), []string{"error:0A00009C:SSL routines::http request:crypto/tls:0:"}},
-		{"HTTP PUT", sendRaw("PUT / HTTP/1.0\r\n\r\n"), []string{"error:0A00009C:SSL routines::http request:crypto/tls:0:"}},
-		{"proxy CONNECT", sendRaw("CONNECT a:443 HTTP/1.0\r\n\r\n"), []string{"error:0A00009B:SSL routines::https proxy request:crypto/tls:0:"}},
-		{"text", sendRaw("this is not a ClientHello\r\n"), []string{"error:0A00010B:SSL routines::wrong version number:crypto/tls:0:"}},
-		{"handshake type, version 3.48", sendRaw("\x16\x30\x30\x00\x05hello"), []string{"error:0A00010B:SSL routines::wrong version number:crypto/tls:0:"}},
-		{"Finished first", sendRaw("\x16\x03\x01\x00\x10\x14\x00\x00\x0c0123456789ab"), []string{"error:0A0000F4:SSL routines::unexpected message:crypto/tls:0:"}},
-		{"application data first", sendRaw("\x17\x03\x03\x00\x05hello"), []string{"error:0A0000F4:SSL routines::unexpected message:crypto/tls:0:"}},
-		{"ChangeCipherSpec first", sendRaw("\x14\x03\x03\x00\x01\x01"), []string{"error:0A0000F4:SSL routines::unexpected message:crypto/tls:0:"}},
-		{"alert first", sendRaw("\x15\x03\x03\x00\x02\x02\x28"), []string{"error:0A0000F4:SSL routines::unexpected message:crypto/tls:0:"}},
-		{"short ClientHello", sendRaw("\x16\x03\x01\x00\x08\x01\x00\x00\x04\x03\x03\x00\x00"), []string{"error:0A00009F:SSL routines::length mismatch:crypto/tls:0:"}},
-		{"oversized record", sendRaw("\x16\x03\x01\xff\xff"), []string{"error:0A0000C6:SSL routines::packet length too long:crypto/tls:0:"}},
+			[]string{wantBadMAC}, []string{wantBadMAC, wantRecordLayer}},
+		{"bad record MAC, TLS 1.3", goClient(&tls.Config{InsecureSkipVerify: true}, true), []string{wantBadMAC}, []string{wantBadMAC, wantRecordLayer}},
+		{"HTTP GET", sendRaw("GET / HTTP/1.0\r\n\r\n"), []string{"error:0A00009C:SSL routines::http request:crypto/tls/conn.go:0:"}, nil},
+		{"HTTP POST", sendRaw("POST / HTTP/1.0\r\n\r\n"), []string{"error:0A00009C:SSL routines::http request:crypto/tls/conn.go:0:"}, nil},
+		{"HTTP HEAD", sendRaw("HEAD / HTTP/1.0\r\n\r\n"), []string{"error:0A00009C:SSL routines::http request:crypto/tls/conn.go:0:"}, nil},
+		{"HTTP PUT", sendRaw("PUT / HTTP/1.0\r\n\r\n"), []string{"error:0A00009C:SSL routines::http request:crypto/tls/conn.go:0:"}, nil},
+		{"proxy CONNECT", sendRaw("CONNECT a:443 HTTP/1.0\r\n\r\n"), []string{"error:0A00009B:SSL routines::https proxy request:crypto/tls/conn.go:0:"}, nil},
+		{"text", sendRaw("this is not a ClientHello\r\n"), []string{"error:0A00010B:SSL routines::wrong version number:crypto/tls/conn.go:0:"}, nil},
+		{"handshake type, version 3.48", sendRaw("\x16\x30\x30\x00\x05hello"), []string{"error:0A00010B:SSL routines::wrong version number:crypto/tls/conn.go:0:"}, nil},
+		{"Finished first", sendRaw("\x16\x03\x01\x00\x10\x14\x00\x00\x0c0123456789ab"), []string{"error:0A0000F4:SSL routines::unexpected message:crypto/tls/common.go:0:"}, nil},
+		{"application data first", sendRaw("\x17\x03\x03\x00\x05hello"), []string{"error:0A0000F4:SSL routines::unexpected message:crypto/tls/conn.go:0:"}, nil},
+		{"ChangeCipherSpec first", sendRaw("\x14\x03\x03\x00\x01\x01"), []string{"error:0A0000F4:SSL routines::unexpected message:crypto/tls/conn.go:0:"}, nil},
+		{"alert first", sendRaw("\x15\x03\x03\x00\x02\x02\x28"), []string{"error:0A0000F4:SSL routines::unexpected message:crypto/tls/conn.go:0:"}, nil},
+		{"short ClientHello", sendRaw("\x16\x03\x01\x00\x08\x01\x00\x00\x04\x03\x03\x00\x00"), []string{"error:0A00009F:SSL routines::length mismatch:crypto/tls/conn.go:0:"}, nil},
+		{"oversized record", sendRaw("\x16\x03\x01\xff\xff"), []string{"error:0A0000C6:SSL routines::packet length too long:crypto/tls/conn.go:0:"},
+			[]string{"error:0A000092:SSL routines::data length too long:crypto/tls/conn.go:0:", wantRecordLayer}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -184,9 +190,20 @@ func TestLibraryProblemsHandshakes(t *testing.T) {
 			if err == nil {
 				t.Fatal("handshake succeeded")
 			}
-			got := LibraryProblems(err, st.Version, st.CipherSuite)
-			if !slices.Equal(got, tc.want) {
-				t.Errorf("Go error %q (version %x, suite %x):\n got %q\nwant %q", err, st.Version, st.CipherSuite, got, tc.want)
+			want35 := tc.want35
+			if want35 == nil {
+				want35 = tc.want
+			}
+			for _, w := range []struct {
+				version string
+				want    []string
+			}{{openSSL30, tc.want}, {openSSL35, want35}} {
+				withOpenSSL(t, w.version, func() {
+					got := LibraryProblems(err, st.Version, st.CipherSuite)
+					if !slices.Equal(got, w.want) {
+						t.Errorf("%s, Go error %q (version %x, suite %x):\n got %q\nwant %q", w.version, err, st.Version, st.CipherSuite, got, w.want)
+					}
+				})
 			}
 		})
 	}
@@ -203,16 +220,16 @@ func TestLibraryProblemsErrors(t *testing.T) {
 		want []string
 	}{
 		{"nil", nil, 0, nil},
-		{"unknown ca", remote(48), tls.VersionTLS13, []string{"error:0A000418:SSL routines::tlsv1 alert unknown ca:crypto/tls:0:SSL alert number 48:"}},
-		{"certificate unknown", remote(46), tls.VersionTLS12, []string{"error:0A000416:SSL routines::sslv3 alert certificate unknown:crypto/tls:0:SSL alert number 46:"}},
-		{"protocol version", remote(70), tls.VersionTLS12, []string{"error:0A00042E:SSL routines::tlsv1 alert protocol version:crypto/tls:0:SSL alert number 70:"}},
-		{"alert without words", remote(255), tls.VersionTLS12, []string{"error:0A0004E7:SSL routines::reason(1255):crypto/tls:0:SSL alert number 255:"}},
-		{"alert before hello", remote(46), 0, []string{"error:0A0000F4:SSL routines::unexpected message:crypto/tls:0:"}},
-		{"wrapped", fmt.Errorf("handshake: %w", remote(48)), tls.VersionTLS13, []string{"error:0A000418:SSL routines::tlsv1 alert unknown ca:crypto/tls:0:SSL alert number 48:"}},
+		{"unknown ca", remote(48), tls.VersionTLS13, []string{"error:0A000418:SSL routines::tlsv1 alert unknown ca:crypto/tls/conn.go:0:SSL alert number 48:"}},
+		{"certificate unknown", remote(46), tls.VersionTLS12, []string{"error:0A000416:SSL routines::sslv3 alert certificate unknown:crypto/tls/conn.go:0:SSL alert number 46:"}},
+		{"protocol version", remote(70), tls.VersionTLS12, []string{"error:0A00042E:SSL routines::tlsv1 alert protocol version:crypto/tls/conn.go:0:SSL alert number 70:"}},
+		{"alert without words", remote(255), tls.VersionTLS12, []string{"error:0A0004E7:SSL routines::reason(1255):crypto/tls/conn.go:0:SSL alert number 255:"}},
+		{"alert before hello", remote(46), 0, []string{"error:0A0000F4:SSL routines::unexpected message:crypto/tls/conn.go:0:"}},
+		{"wrapped", fmt.Errorf("handshake: %w", remote(48)), tls.VersionTLS13, []string{"error:0A000418:SSL routines::tlsv1 alert unknown ca:crypto/tls/conn.go:0:SSL alert number 48:"}},
 		{"record version", errors.New("tls: received record with version 301 when expecting version 303"), tls.VersionTLS12,
-			[]string{"error:0A00010B:SSL routines::wrong version number:crypto/tls:0:"}},
+			[]string{"error:0A00010B:SSL routines::wrong version number:crypto/tls/conn.go:0:"}},
 		{"server version", errors.New("tls: server selected unsupported protocol version 301"), 0,
-			[]string{"error:0A000102:SSL routines::unsupported protocol:crypto/tls:0:"}},
+			[]string{"error:0A000102:SSL routines::unsupported protocol:crypto/tls/handshake_client.go:0:"}},
 		{"unmapped, version names", errors.New("tls: something about versions [302 301] and version 304"), 0,
 			[]string{"tls: something about versions [TLSv1.1 TLSv1] and version TLSv1.3"}},
 		{"unmapped, other numbers", errors.New("tls: record 301 of version 3031 length 303x"), 0,
@@ -223,6 +240,73 @@ func TestLibraryProblemsErrors(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := LibraryProblems(tc.err, tc.vers, 0); !slices.Equal(got, tc.want) {
 				t.Errorf("got %q\nwant %q", got, tc.want)
+			}
+		})
+	}
+}
+
+const (
+	openSSL30 = "OpenSSL 3.0.19 27 Jan 2026"
+	openSSL35 = "OpenSSL 3.5.9 29 Sep 2026"
+)
+
+// withOpenSSL runs f with the words of OpenSSL version, then restores
+// the words in use before.
+func withOpenSSL(t *testing.T, version string, f func()) {
+	t.Helper()
+	old := words.Load()
+	defer words.Store(old)
+	SetOpenSSLVersion(version)
+	f()
+}
+
+// TestLibraryProblemsOpenSSL35 covers OpenSSL 3.2+'s words for errors
+// made by hand, as Debian 13's tlsproxy logs them.
+func TestLibraryProblemsOpenSSL35(t *testing.T) {
+	remote := func(n uint8) error { return &net.OpError{Op: "remote error", Err: tls.AlertError(n)} }
+	tests := []struct {
+		name string
+		err  error
+		want []string
+	}{
+		{"certificate expired", remote(45), []string{"error:0A000415:SSL routines::ssl/tls alert certificate expired:crypto/tls/conn.go:0:SSL alert number 45:"}},
+		{"unknown ca", remote(48), []string{"error:0A000418:SSL routines::tlsv1 alert unknown ca:crypto/tls/conn.go:0:SSL alert number 48:"}},
+		{"record version", errors.New("tls: received record with version 301 when expecting version 303"),
+			[]string{"error:0A00010B:SSL routines::wrong version number:crypto/tls/conn.go:0:", wantRecordLayer}},
+		{"unsupported versions", errors.New("tls: client offered only unsupported versions: [302 301]"),
+			[]string{"error:0A000102:SSL routines::unsupported protocol:crypto/tls/handshake_server.go:0:"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			withOpenSSL(t, openSSL35, func() {
+				if got := LibraryProblems(tc.err, tls.VersionTLS12, 0); !slices.Equal(got, tc.want) {
+					t.Errorf("got %q\nwant %q", got, tc.want)
+				}
+			})
+		})
+	}
+}
+
+// TestSetOpenSSLVersion: which version texts select 3.2's words.
+func TestSetOpenSSLVersion(t *testing.T) {
+	tests := []struct {
+		version string
+		want    bool
+	}{
+		{openSSL30, false},
+		{openSSL35, true},
+		{"OpenSSL 3.2.0 23 Nov 2023", true},
+		{"OpenSSL 3.1.8 11 Feb 2025", false},
+		{"OpenSSL 4.0.0 1 Apr 2026", true},
+		{"OpenSSL 1.1.1w  11 Sep 2023", false},
+		{"pure Go (built without -tags libcrypto)", false},
+		{"LibreSSL 3.9.2", false},
+		{"", false},
+	}
+	for _, tc := range tests {
+		withOpenSSL(t, openSSL30, func() {
+			if got := SetOpenSSLVersion(tc.version); got != tc.want {
+				t.Errorf("SetOpenSSLVersion(%q) = %v, want %v", tc.version, got, tc.want)
 			}
 		})
 	}
