@@ -111,11 +111,13 @@ func (ss *session) serverHandshake() []tlspolicy.NameValue {
 		}
 		ss.srv.Tickets.Install(cfg, ss.serverid+"|"+ss.srv.TicketScope, cacheLog)
 	}
-	ss.tconn = tls.Server(ss.remote, cfg)
+	ss.watch = tlspolicy.NewAlertWatch(ss.remote)
+	ss.tconn = tls.Server(ss.watch, cfg)
 	if err := ss.runHandshake(); err != nil {
 		ss.handshakeProblem(err)
 		return nil
 	}
+	ss.watch.Stop()
 	ss.shaken = true
 	cs := ss.tconn.ConnectionState()
 	if cs.DidResume && mask&tlspolicy.LogCache != 0 {

@@ -13,6 +13,8 @@ func (ss *session) logLibraryProblem(err error) {
 		st := ss.tconn.ConnectionState()
 		vers, suite = st.Version, st.CipherSuite
 	}
+	// A TLS 1.3 client's plaintext alert: OpenSSL reports the alert.
+	err = ss.watch.PlainAlert(err, vers)
 	for _, text := range tlspolicy.LibraryProblems(err, vers, suite) {
 		ss.srv.Log.Warnf("TLS library problem: %s", text)
 	}

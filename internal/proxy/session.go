@@ -146,6 +146,7 @@ type session struct {
 	// From the hand-over and the handshake (handshake.go).
 	remote   net.Conn // the passed remote socket, once received
 	tconn    *tls.Conn
+	watch    *tlspolicy.AlertWatch // the server role's records, during the handshake
 	tlsAttrs []tlspolicy.NameValue // the TLS context, once shaken
 	shaken   bool                  // handshake completed
 

@@ -311,3 +311,91 @@ func TestSetOpenSSLVersion(t *testing.T) {
 		})
 	}
 }
+
+// thenPlainAlert passes the client's first write (its ClientHello) and
+// sends a plaintext alert record (unknown CA) in place of the next one,
+// as an OpenSSL TLS 1.3 client does when it rejects the certificate.
+type thenPlainAlert struct {
+	net.Conn
+	writes int
+}
+
+func (c *thenPlainAlert) Write(p []byte) (int, error) {
+	c.writes++
+	switch c.writes {
+	case 1:
+		return c.Conn.Write(p)
+	case 2:
+		if _, err := io.WriteString(c.Conn, "\x15\x03\x03\x00\x02\x02\x30"); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
+
+// TestPlainAlert: the plaintext alert of a TLS 1.3 client is reported as
+// that alert (OpenSSL's server accepts it), not as crypto/tls's bad
+// record MAC; without a watch, or with TLS 1.2, nothing changes.
+func TestPlainAlert(t *testing.T) {
+	for _, watched := range []bool{true, false} {
+		sc, cc := net.Pipe()
+		var conn net.Conn = sc
+		w := NewAlertWatch(sc)
+		if watched {
+			conn = w
+		} else {
+			w = nil
+		}
+		srv := tls.Server(conn, &tls.Config{Certificates: []tls.Certificate{reasonServerCert(t)}})
+		if err := sc.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_ = tls.Client(&thenPlainAlert{Conn: cc}, &tls.Config{InsecureSkipVerify: true}).Handshake()
+			cc.Close()
+		}()
+		err := srv.Handshake()
+		vers := srv.ConnectionState().Version
+		sc.Close()
+		<-done
+		got := LibraryProblems(w.PlainAlert(err, vers), vers, 0)
+		want := []string{"error:0A000418:SSL routines::tlsv1 alert unknown ca:crypto/tls/conn.go:0:SSL alert number 48:"}
+		if !watched {
+			want = []string{wantBadMAC}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("watched %v: Go error %v (version %x):\n got %q\nwant %q", watched, err, vers, got, want)
+		}
+	}
+	// Other errors and versions pass through.
+	w := &AlertWatch{alert: 48}
+	other := errors.New("tls: no cipher suite supported by both client and server")
+	if got := w.PlainAlert(other, tls.VersionTLS13); got != other {
+		t.Errorf("other error changed: %v", got)
+	}
+	badMAC := &net.OpError{Op: "local error", Err: tls.AlertError(20)}
+	if got := w.PlainAlert(badMAC, tls.VersionTLS12); got != error(badMAC) {
+		t.Errorf("TLS 1.2 error changed: %v", got)
+	}
+}
+
+// TestAlertWatchScan feeds records in pieces of every size.
+func TestAlertWatchScan(t *testing.T) {
+	stream := "\x16\x03\x01\x00\x03abc" + "\x15\x03\x03\x00\x02\x02\x2a" + "\x17\x03\x03\x00\x01z"
+	for size := 1; size <= len(stream); size++ {
+		w := &AlertWatch{alert: -1}
+		for i := 0; i < len(stream); i += size {
+			w.scan([]byte(stream[i:min(i+size, len(stream))]))
+		}
+		if w.alert != 42 || w.nhdr != 0 || w.left != 0 {
+			t.Errorf("pieces of %d: alert %d, header %d, left %d; want 42, 0, 0", size, w.alert, w.nhdr, w.left)
+		}
+	}
+	w := &AlertWatch{alert: -1}
+	w.scan([]byte("\x15\x03\x03\x00\x03\x02\x2a\x00"))
+	if w.alert != -1 {
+		t.Errorf("3-byte alert record taken for an alert: %d", w.alert)
+	}
+}
