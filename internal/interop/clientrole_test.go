@@ -443,6 +443,7 @@ func TestClientRoleLevels(t *testing.T) {
 	requireInterop(t)
 	var omu sync.Mutex
 	outcomes := map[string]map[string]crOutcome{} // impl → case → outcome
+	logs := map[string]string{}                   // impl → log of all deliveries
 	t.Run("impls", func(t *testing.T) {
 		for _, im := range impls {
 			t.Run(im.name, func(t *testing.T) {
@@ -496,7 +497,7 @@ func TestClientRoleLevels(t *testing.T) {
 					t.Logf("log since the deliveries began:\n%s", seg)
 				}
 				omu.Lock()
-				outcomes[im.name] = got
+				outcomes[im.name], logs[im.name] = got, seg
 				omu.Unlock()
 			})
 		}
@@ -523,6 +524,7 @@ func TestClientRoleLevels(t *testing.T) {
 		fmt.Fprintf(&b, "%-20s %-9s %-9s%s\n", c.name, d.status, o.status, mark)
 	}
 	t.Logf("side by side:\n%s", b.String())
+	compareLineForms(t, "client role", logs["debian"], logs["ours"], false)
 }
 
 // crUnexpectedWarnings returns tlsproxy's warning (or worse) lines that

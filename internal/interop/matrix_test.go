@@ -210,6 +210,7 @@ func TestClientCertificates(t *testing.T) {
 		{"required, self-signed", policyEncrypt, &ca.selfSigned, "Untrusted"},
 	}
 	lines := map[string]map[string]string{} // case -> impl -> normalized tlsproxy lines
+	logs := map[string]string{}             // impl -> log segments of all cases
 	for _, im := range impls {
 		t.Run(im.name, func(t *testing.T) {
 			for _, c := range cases {
@@ -240,6 +241,7 @@ func TestClientCertificates(t *testing.T) {
 						lines[c.name] = map[string]string{}
 					}
 					lines[c.name][im.name] = normalize(seg, port)
+					logs[im.name] += seg
 					t.Logf("%s", tlsproxyLines(seg))
 				})
 			}
@@ -259,6 +261,7 @@ func TestClientCertificates(t *testing.T) {
 			t.Logf("%s: other tlsproxy lines differ:\ndebian:\n%sours:\n%s", c.name, deb, ours)
 		}
 	}
+	compareLineForms(t, "client certificates", logs["debian"], logs["ours"], true)
 }
 
 // normalize keeps the message text of tlsproxy's lines, with the
