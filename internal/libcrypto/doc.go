@@ -20,13 +20,19 @@
 // [Available] reports false, [NewRSA] and [NewECDSA] return
 // [ErrUnavailable], and callers keep using Go's own private keys.
 //
-// [NewRSA] and [NewECDSA] make test signatures (RSA: one per padding;
-// ECDSA: one per digest length) and verify them in Go, so that a broken
-// build or library (or an ECDSA private scalar that does not match its
-// public key) fails at start-up, and so that OpenSSL has loaded its
-// configuration before the daemon enters its chroot jail and drops
+// [NewRSA] and [NewECDSA] load OpenSSL's configuration, once per process,
+// so that this happens before the daemon enters its chroot jail and drops
 // privileges (the algorithms themselves are built into its default
-// provider: signing inside a jail with a digest not used before works).
+// provider: signing inside a jail with a padding or digest not used
+// before opens no file). [NewECDSA] makes test signatures (one per digest
+// length) and verifies them in Go, so that a broken build or library, or
+// a private scalar that does not match its public key, fails at
+// start-up. [NewRSA] does not sign: an RSA-2048 signature costs about a
+// fifth of a whole session's CPU, and every process would pay two. An
+// RSA key's Go and C halves come from the same key, and [RSAKey.Sign]
+// verifies the first signature with each padding in Go before it hands
+// it out, so a broken build or library fails the first handshake instead
+// of sending a bad signature.
 //
 // RSA decryption (the rarely used TLS RSA key exchange) stays in Go, and
 // so do ECDSA signatures requested without a random source (crypto/ecdsa's

@@ -1,13 +1,14 @@
 package libcrypto
 
 // The build-independent half of RSAKey: option checking, the Go fallback
-// for anything libcrypto is not asked to do, and the start-up self-test.
+// for anything libcrypto is not asked to do, and the check of the first
+// signature with each padding.
 // The C half (cKey, newCKey, Available, Describe) is in rsa_cgo.go or,
 // without cgo and the libcrypto tag, in rsa_nocgo.go.
 
 import (
 	"crypto"
-	_ "crypto/md5" // digests for the self-test
+	_ "crypto/md5" // digests libcrypto signs (MD5+SHA-1 for TLS 1.0 and 1.1)
 	"crypto/rsa"
 	_ "crypto/sha1"
 	_ "crypto/sha256"
@@ -15,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync/atomic"
 )
 
 // ErrUnavailable is returned by NewRSA and NewECDSA when the package was
@@ -27,6 +29,9 @@ var ErrUnavailable = errors.New("libcrypto: not available (built without cgo and
 type RSAKey struct {
 	priv *rsa.PrivateKey
 	c    *cKey
+	// checked[padding] is set once a signature with that padding
+	// (0: PKCS #1 v1.5, 1: PSS) has been verified in Go (see Sign).
+	checked [2]atomic.Bool
 }
 
 var (
@@ -34,20 +39,19 @@ var (
 	_ crypto.Decrypter = (*RSAKey)(nil)
 )
 
-// NewRSA loads k into libcrypto and checks, by signing once with each
-// padding TLS uses (PKCS #1 v1.5 and PSS, SHA-256) and verifying in Go,
-// that libcrypto signs correctly.
+// NewRSA loads k into libcrypto (and OpenSSL's configuration, once per
+// process). It does not sign: the first signature with each padding is
+// verified in Go before Sign returns it (see Sign), which catches a
+// broken build or library without the two test signatures at every
+// process start that this package used to make (an RSA-2048 signature
+// costs as much CPU as a fifth of a whole session).
 // k must not be modified afterwards.
 func NewRSA(k *rsa.PrivateKey) (*RSAKey, error) {
 	c, err := newCKey(k)
 	if err != nil {
 		return nil, err
 	}
-	key := &RSAKey{priv: k, c: c}
-	if err := key.selfTest(); err != nil {
-		return nil, err
-	}
-	return key, nil
+	return &RSAKey{priv: k, c: c}, nil
 }
 
 // Public returns the *rsa.PublicKey.
@@ -76,7 +80,10 @@ var libcryptoHashes = map[crypto.Hash]bool{
 // PKCS#1 v1.5 (crypto.MD5SHA1 for TLS 1.0 and 1.1) or *rsa.PSSOptions.
 // rand is ignored when libcrypto signs (it uses its own generator for
 // blinding and PSS salts). Digests libcrypto is not set up for (hash 0,
-// SHA-3, ...) are signed by Go.
+// SHA-3, ...) are signed by Go. The first libcrypto signature with each
+// padding is verified with Go's public key before it is returned; if it
+// does not verify, Sign returns an error instead (and checks again the
+// next time).
 func (k *RSAKey) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	p := signParams{hash: opts.HashFunc()}
 	if pss, ok := opts.(*rsa.PSSOptions); ok {
@@ -91,28 +98,21 @@ func (k *RSAKey) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]
 	if len(digest) != p.hash.Size() {
 		return nil, fmt.Errorf("libcrypto: %d-byte digest for %v, want %d", len(digest), p.hash, p.hash.Size())
 	}
-	return k.c.sign(p, digest)
-}
-
-// rsaSelfTests are one signature with each padding: enough to catch a
-// broken build at start-up and to have OpenSSL initialise itself before
-// the jail, at about 0.75 ms each for RSA-2048 (every tlsproxy process
-// pays them). TestSign checks every digest and padding TLS uses.
-var rsaSelfTests = []crypto.SignerOpts{
-	crypto.SHA256,
-	&rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: crypto.SHA256},
-}
-
-// selfTest signs one digest with each of rsaSelfTests and verifies each
-// signature with Go.
-func (k *RSAKey) selfTest() error {
-	opts, err := signAndVerify(k, nil, rsaSelfTests, func(d, sig []byte, opts crypto.SignerOpts) error {
-		return verify(&k.priv.PublicKey, d, sig, opts)
-	})
+	sig, err := k.c.sign(p, digest)
 	if err != nil {
-		return fmt.Errorf("libcrypto: self-test %v (PSS=%v): %w", opts.HashFunc(), isPSS(opts), err)
+		return nil, err
 	}
-	return nil
+	pad := 0
+	if p.pss {
+		pad = 1
+	}
+	if !k.checked[pad].Load() {
+		if err := verify(&k.priv.PublicKey, digest, sig, opts); err != nil {
+			return nil, fmt.Errorf("libcrypto: first %v signature (PSS=%v) does not verify: %w", p.hash, p.pss, err)
+		}
+		k.checked[pad].Store(true)
+	}
+	return sig, nil
 }
 
 // signAndVerify has s sign, with rand, a digest of one message for each of
@@ -132,11 +132,6 @@ func signAndVerify(s crypto.Signer, rand io.Reader, tests []crypto.SignerOpts,
 		}
 	}
 	return nil, nil
-}
-
-func isPSS(opts crypto.SignerOpts) bool {
-	_, ok := opts.(*rsa.PSSOptions)
-	return ok
 }
 
 // digest hashes msg with h; for crypto.MD5SHA1 it returns MD5 || SHA-1.

@@ -431,3 +431,42 @@ func benchHandshake(b *testing.B, s crypto.Signer) {
 		}
 	}
 }
+
+// TestFirstSignatureChecked: Sign verifies the first libcrypto signature
+// of each padding in Go and refuses one that does not verify (here: the
+// C key is another key than the Go half, as a broken library would sign),
+// again on the next call; once one verified, that padding is trusted.
+func TestFirstSignatureChecked(t *testing.T) {
+	good, _ := newKey(t, "rsa2048.pem")
+	other, _ := newKey(t, "rsa3072.pem")
+	pss := &rsa.PSSOptions{Hash: crypto.SHA256, SaltLength: rsa.PSSSaltLengthEqualsHash}
+	d := digest(crypto.SHA256, []byte("first signature"))
+	tests := []struct {
+		name    string
+		key     *RSAKey
+		opts    crypto.SignerOpts
+		pad     int
+		wantErr bool
+	}{
+		{"pkcs1, matching", &RSAKey{priv: good.priv, c: good.c}, crypto.SHA256, 0, false},
+		{"pss, matching", &RSAKey{priv: good.priv, c: good.c}, pss, 1, false},
+		{"pkcs1, libcrypto signs with another key", &RSAKey{priv: good.priv, c: other.c}, crypto.SHA256, 0, true},
+		{"pss, libcrypto signs with another key", &RSAKey{priv: good.priv, c: other.c}, pss, 1, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for call := range 2 {
+				sig, err := tc.key.Sign(nil, d, tc.opts)
+				if gotErr := err != nil; gotErr != tc.wantErr {
+					t.Fatalf("call %d: Sign = %x, %v; want error %v", call, sig, err, tc.wantErr)
+				}
+				if got := tc.key.checked[tc.pad].Load(); got == tc.wantErr {
+					t.Fatalf("call %d: checked[%d] = %v", call, tc.pad, got)
+				}
+				if got := tc.key.checked[1-tc.pad].Load(); got {
+					t.Fatalf("call %d: the other padding is marked checked", call)
+				}
+			}
+		})
+	}
+}
