@@ -103,7 +103,10 @@ type relayState struct {
 // it has traffic and parks (no goroutine at all) while it waits; the
 // direction that finishes last ends the session (session.free).
 func (ss *session) relay() bool {
-	ss.rd = nil // the request reader and its buffer are done with
+	// What the hand-over needed is done with: the request reader and its
+	// buffer, the second list and the TLS context sent to the client.
+	// An idle session keeps only what the relay and free() use.
+	ss.rd, ss.props, ss.tlsAttrs = nil, nil, nil
 	// The limits of the hand-over end here: from now on only the
 	// inactivity timer and the per-write deadlines apply.
 	_ = ss.plain.SetDeadline(time.Time{})
