@@ -29,6 +29,16 @@ func pair(t testing.TB) (a, b *net.TCPConn) {
 	return a, b
 }
 
+// waiter registers c with p, failing the test when it cannot.
+func waiter(t testing.TB, p *Poller, c *net.TCPConn) *Waiter {
+	t.Helper()
+	w, err := p.NewWaiter(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
 // resumed waits (bounded) for ch and fails the test if it does not come.
 func resumed(t *testing.T, ch <-chan struct{}, what string) {
 	t.Helper()
@@ -84,10 +94,7 @@ func TestWait(t *testing.T) {
 			if tc.before != nil {
 				tc.before(a)
 			}
-			w, err := p.NewWaiter(b)
-			if err != nil {
-				t.Fatal(err)
-			}
+			w := waiter(t, &p, b)
 			ch := make(chan struct{})
 			if err := w.Wait(func() { close(ch) }); err != nil {
 				t.Fatal(err)
@@ -118,10 +125,7 @@ func TestWait(t *testing.T) {
 func TestRewait(t *testing.T) {
 	var p Poller
 	a, b := pair(t)
-	w, err := p.NewWaiter(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := waiter(t, &p, b)
 	buf := make([]byte, 16)
 	for i := range 50 {
 		ch := make(chan struct{})
@@ -148,10 +152,7 @@ func TestRewait(t *testing.T) {
 func TestCancelledWaitIgnoresLateInput(t *testing.T) {
 	var p Poller
 	a, b := pair(t)
-	w, err := p.NewWaiter(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := waiter(t, &p, b)
 	var runs atomic.Int32
 	if err := w.Wait(func() { runs.Add(1) }); err != nil {
 		t.Fatal(err)
@@ -171,10 +172,7 @@ func TestCancelledWaitIgnoresLateInput(t *testing.T) {
 func TestWaitOnClosedConn(t *testing.T) {
 	var p Poller
 	_, b := pair(t)
-	w, err := p.NewWaiter(b)
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := waiter(t, &p, b)
 	b.Close()
 	if err := w.Wait(func() {}); err == nil {
 		t.Fatal("Wait on a closed connection succeeded")
@@ -193,10 +191,7 @@ func TestCancelRacesInput(t *testing.T) {
 	var runs atomic.Int32
 	for range conns {
 		a, b := pair(t)
-		w, err := p.NewWaiter(b)
-		if err != nil {
-			t.Fatal(err)
-		}
+		w := waiter(t, &p, b)
 		wg.Add(1)
 		var once atomic.Bool
 		f := func() {
