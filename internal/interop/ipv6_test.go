@@ -13,31 +13,37 @@ import (
 // "[::1]:port" in its request, and tlsproxy gets an IPv6 socket. The
 // log lines of both binaries must carry the IPv6 endpoint.
 func TestServerRoleIPv6(t *testing.T) {
+	forIPv6Impls(t, "ipv6", func(port6 int) []string {
+		return []string{"--master-line", fmt.Sprintf("[::1]:%d inet n - n - 1 postscreen", port6)}
+	}, func(t *testing.T, in *instance) {
+		offset := in.logSize(t)
+		c := dialSMTP(t, fmt.Sprintf("[::1]:%d", in.port6))
+		c.greetAndStartTLS()
+		st := c.handshake(in.cert)
+		c.expect("EHLO client.test", 250, "250 ")
+		c.expect("QUIT", 221, "221 ")
+		ep := regexp.QuoteMeta(fmt.Sprintf("[::1]:%d", c.port))
+		seg := in.waitLog(t, offset, regexp.MustCompile(`(?m)postfix/tlsproxy\[\d+\]: DISCONNECT `+ep+`$`))
+		checkLog(t, seg, session{}, []logRule{
+			{"CONNECT", `postfix/tlsproxy\[\d+\]: CONNECT from ` + ep + `$`, true},
+			{"established", `postfix/tlsproxy\[\d+\]: Anonymous TLS connection established from ` + ep + `: TLSv1\.3 with cipher \S+ \(\d+/\d+ bits\) key-exchange ` + kexOf(st) + ` server-signature RSA-PSS \(2048 bits\) server-digest SHA256$`, true},
+			{"no warning", `postfix/tlsproxy\[\d+\]: (warning|fatal|panic):`, false},
+		})
+		if !strings.Contains(seg, "postfix/postscreen") {
+			t.Errorf("postscreen logged nothing for the session:\n%s", seg)
+		}
+	})
+}
+
+// forIPv6Impls runs test, for every implementation in parallel, on its
+// instance with IPv6 on (ipv6Instance, key and the implementation's name
+// as the key).
+func forIPv6Impls(t *testing.T, key string, more func(port6 int) []string, test func(t *testing.T, in *instance)) {
 	requireIPv6(t)
 	for _, im := range impls {
 		t.Run(im.name, func(t *testing.T) {
 			t.Parallel()
-			bin := im.binary(t)
-			in := ipv6Instance(t, "ipv6:"+im.name, bin, func(port6 int) []string {
-				return []string{"--master-line", fmt.Sprintf("[::1]:%d inet n - n - 1 postscreen", port6)}
-			})
-			port6 := in.port6
-			offset := in.logSize(t)
-			c := dialSMTP(t, fmt.Sprintf("[::1]:%d", port6))
-			c.greetAndStartTLS()
-			st := c.handshake(in.cert)
-			c.expect("EHLO client.test", 250, "250 ")
-			c.expect("QUIT", 221, "221 ")
-			ep := regexp.QuoteMeta(fmt.Sprintf("[::1]:%d", c.port))
-			seg := in.waitLog(t, offset, regexp.MustCompile(`(?m)postfix/tlsproxy\[\d+\]: DISCONNECT `+ep+`$`))
-			checkLog(t, seg, session{}, []logRule{
-				{"CONNECT", `postfix/tlsproxy\[\d+\]: CONNECT from ` + ep + `$`, true},
-				{"established", `postfix/tlsproxy\[\d+\]: Anonymous TLS connection established from ` + ep + `: TLSv1\.3 with cipher \S+ \(\d+/\d+ bits\) key-exchange ` + kexOf(st) + ` server-signature RSA-PSS \(2048 bits\) server-digest SHA256$`, true},
-				{"no warning", `postfix/tlsproxy\[\d+\]: (warning|fatal|panic):`, false},
-			})
-			if !strings.Contains(seg, "postfix/postscreen") {
-				t.Errorf("postscreen logged nothing for the session:\n%s", seg)
-			}
+			test(t, ipv6Instance(t, key+":"+im.name, im.binary(t), more))
 		})
 	}
 }
@@ -89,30 +95,23 @@ func freePort6() (int, error) {
 // reuse to a sink smtpd on [::1]: smtp(8) asks tlsproxy for a TLS
 // session to "[::1]:port" and passes an IPv6 socket.
 func TestClientRoleIPv6(t *testing.T) {
-	requireIPv6(t)
-	for _, im := range impls {
-		t.Run(im.name, func(t *testing.T) {
-			t.Parallel()
-			bin := im.binary(t)
-			in := ipv6Instance(t, "ipv6-client:"+im.name, bin, func(port6 int) []string {
-				return []string{
-					"--master-line", fmt.Sprintf("[::1]:%d inet n - n - - smtpd -o syslog_name=postfix/sink6 -o content_filter=discard:sink6", port6),
-					"--transport-maps", fmt.Sprintf("inline:{ sink.test=sinkrelay:[ipv6:::1]:%d }", port6)}
-			})
-			port6 := in.port6
-			cr := &crInstance{instance: in, submitPort: in.submitPort}
-			offset := cr.logSize(t)
-			qid := cr.inject(t, "rcpt@sink.test")[0]
-			ep := regexp.QuoteMeta(fmt.Sprintf("[::1]:%d", port6))
-			seg := cr.waitLog(t, offset, regexp.MustCompile(`(?m)postfix/tlsproxy\[\d+\]: DISCONNECT `+ep+`$`))
-			checkLog(t, seg, session{}, []logRule{
-				{"sent", `postfix/sinkrelay/smtp\[\d+\]: ` + qid + `: to=<rcpt@sink\.test>, relay=\S+\[::1\]:\d+, .*status=sent `, true},
-				{"CONNECT", `postfix/tlsproxy\[\d+\]: CONNECT to ` + ep + `$`, true},
-				{"established", `postfix/tlsproxy\[\d+\]: \w+ TLS connection established to \S+\[::1\]:\d+: TLSv1\.3 with cipher `, true},
-				{"smtp established", `postfix/sinkrelay/smtp\[\d+\]: \w+ TLS connection established to \S+\[::1\]:\d+: TLSv1\.3 `, true},
-				{"sink TLS", `postfix/sink6/smtpd\[\d+\]: Anonymous TLS connection established from \S+\[::1\]: TLSv1\.3 `, true},
-				{"no warning", `postfix/tlsproxy\[\d+\]: (warning|fatal|panic):`, false},
-			})
+	forIPv6Impls(t, "ipv6-client", func(port6 int) []string {
+		return []string{
+			"--master-line", fmt.Sprintf("[::1]:%d inet n - n - - smtpd -o syslog_name=postfix/sink6 -o content_filter=discard:sink6", port6),
+			"--transport-maps", fmt.Sprintf("inline:{ sink.test=sinkrelay:[ipv6:::1]:%d }", port6)}
+	}, func(t *testing.T, in *instance) {
+		cr := &crInstance{instance: in, submitPort: in.submitPort}
+		offset := cr.logSize(t)
+		qid := cr.inject(t, "rcpt@sink.test")[0]
+		ep := regexp.QuoteMeta(fmt.Sprintf("[::1]:%d", in.port6))
+		seg := cr.waitLog(t, offset, regexp.MustCompile(`(?m)postfix/tlsproxy\[\d+\]: DISCONNECT `+ep+`$`))
+		checkLog(t, seg, session{}, []logRule{
+			{"sent", `postfix/sinkrelay/smtp\[\d+\]: ` + qid + `: to=<rcpt@sink\.test>, relay=\S+\[::1\]:\d+, .*status=sent `, true},
+			{"CONNECT", `postfix/tlsproxy\[\d+\]: CONNECT to ` + ep + `$`, true},
+			{"established", `postfix/tlsproxy\[\d+\]: \w+ TLS connection established to \S+\[::1\]:\d+: TLSv1\.3 with cipher `, true},
+			{"smtp established", `postfix/sinkrelay/smtp\[\d+\]: \w+ TLS connection established to \S+\[::1\]:\d+: TLSv1\.3 `, true},
+			{"sink TLS", `postfix/sink6/smtpd\[\d+\]: Anonymous TLS connection established from \S+\[::1\]: TLSv1\.3 `, true},
+			{"no warning", `postfix/tlsproxy\[\d+\]: (warning|fatal|panic):`, false},
 		})
-	}
+	})
 }
