@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,25 +29,10 @@ func fakeServer(t *testing.T, noopReply string) *target {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-				serveSMTP(c, &tls.Config{Certificates: []tls.Certificate{cert}}, noopReply)
-			}()
-		}
-	}()
+	pftest.ServeEach(t, ln, func(c net.Conn) {
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		serveSMTP(c, &tls.Config{Certificates: []tls.Certificate{cert}}, noopReply)
+	})
 	return &target{addr: ln.Addr().String(), roots: roots}
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -188,4 +189,32 @@ func ListenTCP(t testing.TB) *net.TCPListener {
 		t.Fatalf("pftest: %v", err)
 	}
 	return ln
+}
+
+// ServeEach accepts connections on ln until it is closed and runs serve
+// on each in a goroutine of its own, closing the connection afterwards.
+// The stop it returns closes ln and waits for every goroutine; it runs
+// when the test ends too.
+func ServeEach(t testing.TB, ln net.Listener, serve func(net.Conn)) (stop func()) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				serve(c)
+			}()
+		}
+	}()
+	var once sync.Once
+	stop = func() { once.Do(func() { ln.Close(); wg.Wait() }) }
+	t.Cleanup(stop)
+	return stop
 }

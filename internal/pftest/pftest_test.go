@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -380,5 +381,37 @@ func TestWantErr(t *testing.T) {
 		if failed := len(f.msgs) > 0; failed != tc.fail || (!failed && goOn != tc.goOn) {
 			t.Errorf("WantErr(%v, %q): failures %q, goes on %v", tc.err, tc.want, f.msgs, goOn)
 		}
+	}
+}
+
+func TestServeEach(t *testing.T) {
+	ln := ListenTCP(t)
+	var served atomic.Int32
+	stop := ServeEach(t, ln, func(c net.Conn) {
+		b := make([]byte, 1)
+		if _, err := io.ReadFull(c, b); err == nil {
+			c.Write(b)
+			served.Add(1)
+		}
+	})
+	for i := range 3 {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		b := []byte{byte('a' + i)}
+		c.Write(b)
+		if _, err := io.ReadFull(c, b); err != nil || b[0] != byte('a'+i) {
+			t.Errorf("connection %d: echo %q, %v", i, b, err)
+		}
+		c.Close()
+	}
+	stop()
+	if n := served.Load(); n != 3 {
+		t.Errorf("served %d connections, want 3", n)
+	}
+	if _, err := net.Dial("tcp", ln.Addr().String()); err == nil {
+		t.Error("the listener still accepts after stop")
 	}
 }

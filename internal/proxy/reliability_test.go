@@ -134,23 +134,7 @@ func seedBytes(seed uint64) [32]byte {
 func serveUnix(t testing.TB, srv *Server) (path string, stop func()) {
 	t.Helper()
 	path = filepath.Join(t.TempDir(), "tlsproxy")
-	ln := pftest.ListenUnix(t, path)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.AcceptUnix()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() { defer wg.Done(); srv.Serve(c) }()
-		}
-	}()
-	var once sync.Once
-	stop = func() { once.Do(func() { ln.Close(); wg.Wait() }) }
-	t.Cleanup(stop)
+	stop = pftest.ServeEach(t, pftest.ListenUnix(t, path), func(c net.Conn) { srv.Serve(c.(*net.UnixConn)) })
 	return path, stop
 }
 

@@ -100,20 +100,12 @@ func benchClientHandshake(b *testing.B, cert tls.Certificate) {
 	srv := hostileServer(b)
 	ln := pftest.ListenTCP(b)
 	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			tc := tls.Client(c, clientWith(cert))
-			go func() {
-				defer tc.Close()
-				var buf [1]byte
-				_, _ = tc.Read(buf[:])
-			}()
-		}
-	}()
+	pftest.ServeEach(b, ln, func(c net.Conn) {
+		tc := tls.Client(c, clientWith(cert))
+		defer tc.Close()
+		var buf [1]byte
+		_, _ = tc.Read(buf[:])
+	})
 	b.ResetTimer()
 	for b.Loop() {
 		conn, err := net.Dial("tcp", ln.Addr().String())
