@@ -4,7 +4,8 @@
 // (FakeMaster), and a fake postscreen(8)/smtp(8) client that speaks the
 // tlsproxy request protocol and passes a descriptor (fakeclient.go), test
 // certificates (certs.go, forge.go), a socket pair and golden files
-// (helpers.go), a Go client's ClientHello (hello.go).
+// (helpers.go), loopback listeners and servers (listen.go), a Go
+// client's ClientHello (hello.go).
 //
 // It is a test-support package: import it only from _test.go files.
 package pftest

@@ -1,8 +1,8 @@
 package pftest
 
 // Small helpers shared by many packages' tests: a connected AF_UNIX
-// socket pair, a loopback TCP pair for the remote side, and golden-file
-// comparison.
+// socket pair, a loopback TCP pair for the remote side, golden-file
+// comparison and the check of an expected error.
 
 import (
 	"flag"
@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -132,39 +131,6 @@ func NewRemotePair() (client net.Conn, server *os.File, err error) {
 	return client, server, nil
 }
 
-// ListenUnix listens on an AF_UNIX stream socket at path (in a fresh
-// temporary directory when path is ""); the listener is closed when the
-// test ends.
-func ListenUnix(t testing.TB, path string) *net.UnixListener {
-	t.Helper()
-	if path == "" {
-		path = filepath.Join(t.TempDir(), "tlsproxy")
-	}
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		t.Fatalf("pftest: %v", err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	return ln
-}
-
-// AcceptOne accepts one connection on ln in a goroutine and delivers on
-// the channel what serve returns for it (the connection is closed after
-// that), or what fail returns for the error when Accept fails.
-func AcceptOne[R any](ln net.Listener, serve func(net.Conn) R, fail func(error) R) <-chan R {
-	ch := make(chan R, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			ch <- fail(err)
-			return
-		}
-		defer c.Close()
-		ch <- serve(c)
-	}()
-	return ch
-}
-
 // WantErr checks err against want, a part of the error text a case
 // expects ("" = none), and stops the test when they disagree. It reports
 // whether the case goes on: true when no error was wanted nor had.
@@ -177,44 +143,4 @@ func WantErr(t testing.TB, err error, want string) bool {
 		t.Fatalf("err = %v, want one containing %q", err, want)
 	}
 	return want == ""
-}
-
-// ListenTCP listens on a free loopback TCP port, failing t when it
-// cannot. The caller closes the listener (helpers that run once per
-// benchmark iteration must not pile up cleanups).
-func ListenTCP(t testing.TB) *net.TCPListener {
-	t.Helper()
-	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatalf("pftest: %v", err)
-	}
-	return ln
-}
-
-// ServeEach accepts connections on ln until it is closed and runs serve
-// on each in a goroutine of its own, closing the connection afterwards.
-// The stop it returns closes ln and waits for every goroutine; it runs
-// when the test ends too.
-func ServeEach(t testing.TB, ln net.Listener, serve func(net.Conn)) (stop func()) {
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				serve(c)
-			}()
-		}
-	}()
-	var once sync.Once
-	stop = func() { once.Do(func() { ln.Close(); wg.Wait() }) }
-	t.Cleanup(stop)
-	return stop
 }
