@@ -225,6 +225,16 @@ func (c *fakeConn) next(t *testing.T) string {
 	}
 }
 
+// expect checks that the next datagrams written are want, in order.
+func (c *fakeConn) expect(t *testing.T, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if got := c.next(t); got != w {
+			t.Errorf("got  %q\nwant %q", got, w)
+		}
+	}
+}
+
 func startFake(t *testing.T, c *fakeConn, dial func(string) (datagramConn, error)) *Logger {
 	t.Helper()
 	l, err := newLogger(Options{Ident: "p/t", Now: fixedNow, Pid: 9})
@@ -262,11 +272,7 @@ func TestQueueFullDrops(t *testing.T) {
 		"<22>Nov 24 20:28:30 p/t[9]: r3",
 		"<22>Nov 24 20:28:30 p/t[9]: r4",
 	}
-	for _, w := range want {
-		if got := c.next(t); got != w {
-			t.Errorf("got  %q\nwant %q", got, w)
-		}
-	}
+	c.expect(t, want...)
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -349,11 +355,7 @@ func TestWriteTimeoutNoRedial(t *testing.T) {
 		"<20>Nov 24 20:28:30 p/t[9]: warning: maillog: 2 log record(s) dropped: log socket busy or unavailable",
 		"<18>Nov 24 20:28:30 p/t[9]: fatal: c",
 	}
-	for _, w := range want {
-		if got := c.next(t); got != w {
-			t.Errorf("got  %q\nwant %q", got, w)
-		}
-	}
+	c.expect(t, want...)
 	if err := l.Close(); err != nil {
 		t.Fatal(err)
 	}
