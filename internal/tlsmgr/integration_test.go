@@ -131,12 +131,7 @@ func TestRealTLSMgr(t *testing.T) {
 	if _, err := c.Lookup(CacheSMTPD, id); !errors.Is(err, ErrNotFound) {
 		t.Errorf("Lookup before Update: %v", err)
 	}
-	if err := c.Update(CacheSMTPD, id, session); err != nil {
-		t.Errorf("Update: %v", err)
-	}
-	if got, err := c.Lookup(CacheSMTPD, id); err != nil || !bytes.Equal(got, session) {
-		t.Errorf("Lookup = %q, %v", got, err)
-	}
+	updateLookup(t, c, CacheSMTPD, id, session)
 	if err := c.Delete(CacheSMTPD, id); err != nil {
 		t.Errorf("Delete: %v", err)
 	}
@@ -144,12 +139,7 @@ func TestRealTLSMgr(t *testing.T) {
 		t.Errorf("Lookup after Delete: %v", err)
 	}
 	// The lmtp cache (the client role's, for lmtp(8)) works the same way.
-	if err := c.Update(CacheLMTP, id, session); err != nil {
-		t.Errorf("Update lmtp: %v", err)
-	}
-	if got, err := c.Lookup(CacheLMTP, id); err != nil || !bytes.Equal(got, session) {
-		t.Errorf("Lookup lmtp = %q, %v", got, err)
-	}
+	updateLookup(t, c, CacheLMTP, id, session)
 	var se *StatusError
 	if _, err := c.Lookup(CacheSMTP, id); !errors.As(err, &se) || se.Status != StatusFail {
 		t.Errorf("Lookup in a cache that is off: %v, want status -2", err)
@@ -196,5 +186,17 @@ func TestRealTLSMgr(t *testing.T) {
 	}
 	if len(w.list()) != 0 {
 		t.Errorf("warnings: %q", w.list())
+	}
+}
+
+// updateLookup stores session under id in tlsmgr's cache and reads it
+// back.
+func updateLookup(t *testing.T, c *Client, cache, id string, session []byte) {
+	t.Helper()
+	if err := c.Update(cache, id, session); err != nil {
+		t.Errorf("Update %s: %v", cache, err)
+	}
+	if got, err := c.Lookup(cache, id); err != nil || !bytes.Equal(got, session) {
+		t.Errorf("Lookup %s = %q, %v", cache, got, err)
 	}
 }
