@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"tlsproxy/internal/pftest"
 )
 
 // session is what the server should have logged about one client.
@@ -129,19 +131,7 @@ func opensslSession(t *testing.T, in *instance) session {
 	defer cancel()
 	cmd, port := sClientCommand(ctx, t, in, "-crlf", "-CAfile", in.cert, "-verify_return_error",
 		"-verify_hostname", "localhost", "-nocommands", "-brief")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = pw, pw // -brief reports the handshake on stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pw.Close()
+	stdin, pr := pftest.StartCombined(t, cmd) // -brief reports the handshake on stderr
 	waited := false
 	defer func() { // on t.Fatal: kill openssl, reap it
 		if !waited {

@@ -187,3 +187,26 @@ func StartPiped(t testing.TB, cmd *exec.Cmd) (stdin io.WriteCloser, stdout io.Re
 	}
 	return stdin, stdout
 }
+
+// StartCombined starts cmd with a pipe to its stdin and one pipe that
+// carries its stdout and stderr together, returned for reading, failing t
+// when it cannot. The caller waits for it.
+func StartCombined(t testing.TB, cmd *exec.Cmd) (stdin io.WriteCloser, out *os.File) {
+	t.Helper()
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		out.Close()
+		t.Fatal(err)
+	}
+	return stdin, out
+}

@@ -107,19 +107,7 @@ func startSClient(t *testing.T, p pair, ep string, d time.Duration, args ...stri
 	}
 	defer ln.Close()
 	cmd := exec.Command("openssl", append([]string{"s_client", "-connect", ln.Addr().String()}, args...)...)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pr, pw, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = pw, pw
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	pw.Close()
+	stdin, pr := pftest.StartCombined(t, cmd)
 	sc := &sClient{stdin: stdin, lines: make(chan string, 64)}
 	go func() {
 		defer close(sc.lines)
