@@ -361,22 +361,18 @@ func TestClientRoleRefused(t *testing.T) {
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "tlsproxy")
 	ln := pftest.ListenUnix(t, sock)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c, err := ln.AcceptUnix()
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	done := pftest.AcceptOne(ln, func(c net.Conn) error {
 		c.Write(attr.AppendList(nil, attr.List{attr.Str("protocol", "tlsproxy_protocol")}))
 		rd := attr.NewReader(c)
-		if _, err := rd.ReadList(); err == nil {
-			if _, err := rd.ReadList(); err == nil {
-				c.Write(attr.AppendList(nil, attr.List{attr.Int("status", 0)}))
-			}
+		if _, err := rd.ReadList(); err != nil {
+			return err
 		}
-	}()
+		if _, err := rd.ReadList(); err != nil {
+			return err
+		}
+		_, err := c.Write(attr.AppendList(nil, attr.List{attr.Int("status", 0)}))
+		return err
+	}, func(err error) error { return err })
 	pair := ecdsaPair(t, dir)
 	tl, err := Listen()
 	if err != nil {

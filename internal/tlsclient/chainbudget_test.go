@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -65,20 +66,15 @@ func hostileHandshake(tb testing.TB, cl *Client, level int, srv *tls.Config, tls
 	tb.Helper()
 	ln := pftest.ListenTCP(tb)
 	defer ln.Close()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	done := pftest.AcceptOne(ln, func(c net.Conn) error {
 		tc := tls.Server(c, srv)
-		if tc.Handshake() == nil {
+		err := tc.Handshake()
+		if err == nil {
 			var b [1]byte
 			_, _ = tc.Read(b[:]) // until the client closes
 		}
-	}()
+		return err
+	}, func(err error) error { return err })
 	st := baseStart(level)
 	st.MatchNames = []string{"hostname"}
 	if len(tlsa) > 0 {
