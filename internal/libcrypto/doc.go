@@ -7,7 +7,10 @@
 // P-521 ECDSA signatures are faster too. This package closes that gap and
 // nothing else: certificates, keys and the whole TLS protocol are still
 // parsed and run by Go (crypto/x509, crypto/tls); only the signature itself
-// (EVP_PKEY_sign) is done by libcrypto. (OpenSSL 3.0's P-384 is generic
+// (EVP_PKEY_sign) is done by libcrypto. RSA signatures are made on
+// signing threads of the package's own, which the calling goroutine waits
+// for through Go's poller (see signthread_cgo.go: a cgo call that long
+// costs the scheduler thread hand-offs). (OpenSSL 3.0's P-384 is generic
 // code, about three times slower than Go's: [NewECDSA] accepts P-384 keys,
 // but callers should leave them to Go.)
 //

@@ -82,8 +82,9 @@ static EVP_PKEY_CTX *tp_prepare(EVP_PKEY *key, int pad, int md_bits, int salt, u
 }
 
 // tp_sign_ctx signs tbs with a context made by tp_prepare. On failure it
-// returns 0 and sets *err.
-static int tp_sign_ctx(EVP_PKEY_CTX *ctx, const unsigned char *tbs, size_t tbslen,
+// returns 0 and sets *err. (Not static: the signing thread of
+// signthread_cgo.go calls it too.)
+int tp_sign_ctx(EVP_PKEY_CTX *ctx, const unsigned char *tbs, size_t tbslen,
 		unsigned char *sig, size_t *siglen, unsigned long *err) {
 	ERR_clear_error();
 	if (EVP_PKEY_sign(ctx, sig, siglen, tbs, tbslen) > 0)
@@ -147,6 +148,10 @@ type cKey struct {
 	pkey *C.EVP_PKEY
 	size int // EVP_PKEY_get_size: the longest signature
 	pool *ctxPool
+	// thread: sign on a signing thread (signthread_cgo.go), for RSA keys,
+	// whose signatures take long enough for a cgo call to cost the
+	// scheduler more than the hand-over does.
+	thread bool
 }
 
 // ctxParams is what a prepared context was made for.
@@ -211,7 +216,11 @@ var initErr = sync.OnceValue(func() error {
 func newCKey(k *rsa.PrivateKey) (*cKey, error) {
 	der := x509.MarshalPKCS1PrivateKey(k)
 	defer clear(der)
-	return loadCKey(C.EVP_PKEY_RSA, der)
+	c, err := loadCKey(C.EVP_PKEY_RSA, der)
+	if err == nil {
+		c.thread = true
+	}
+	return c, err
 }
 
 // loadCKey decodes der, a private key of the given EVP_PKEY type, into
@@ -289,8 +298,6 @@ func (c *cKey) evpSign(pad, mdBits, salt C.int, tbs []byte) ([]byte, error) {
 	if len(tbs) > 0 {
 		data = &tbs[0]
 	}
-	sig := make([]byte, c.size)
-	sigLen := C.size_t(len(sig))
 	var code C.ulong
 	k := ctxParams{pad, mdBits, salt}
 	ctx := c.pool.get(k)
@@ -300,18 +307,40 @@ func (c *cKey) evpSign(pad, mdBits, salt C.int, tbs []byte) ([]byte, error) {
 			return nil, libError("EVP_PKEY_sign", code)
 		}
 	}
-	ok := C.tp_sign_ctx(ctx, (*C.uchar)(unsafe.Pointer(data)), C.size_t(len(tbs)),
-		(*C.uchar)(unsafe.Pointer(&sig[0])), &sigLen, &code)
-	if ok == 1 {
-		c.pool.put(k, ctx)
-	} else {
-		C.EVP_PKEY_CTX_free(ctx) // its state after a failure is unknown
+	if c.thread {
+		tsig, ok, code, err := signOnThread(ctx, tbs, c.size)
+		switch {
+		case err == nil:
+			c.done(k, ctx, ok)
+			if !ok {
+				return nil, libError("EVP_PKEY_sign", code)
+			}
+			return tsig, nil
+		case err != errNoThread:
+			runtime.KeepAlive(c) // ctx may still be in use: neither pooled nor freed
+			return nil, err
+		}
 	}
-	runtime.KeepAlive(c)
-	if ok != 1 {
+	sig := make([]byte, c.size)
+	sigLen := C.size_t(len(sig))
+	ok := C.tp_sign_ctx(ctx, (*C.uchar)(unsafe.Pointer(data)), C.size_t(len(tbs)),
+		(*C.uchar)(unsafe.Pointer(&sig[0])), &sigLen, &code) == 1
+	c.done(k, ctx, ok)
+	if !ok {
 		return nil, libError("EVP_PKEY_sign", code)
 	}
 	return sig[:sigLen], nil
+}
+
+// done gives back a context after a signature: to the pool, or freed when
+// the signature failed (its state is unknown then).
+func (c *cKey) done(k ctxParams, ctx *C.EVP_PKEY_CTX, ok bool) {
+	if ok {
+		c.pool.put(k, ctx)
+	} else {
+		C.EVP_PKEY_CTX_free(ctx)
+	}
+	runtime.KeepAlive(c)
 }
 
 // evpSignFresh is evpSign with a context made for this signature alone
