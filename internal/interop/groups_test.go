@@ -50,7 +50,7 @@ func groupsSession(t *testing.T, in *instance, curves []tls.CurveID) (tls.CurveI
 // session offering curves against in, whose group must be want (0:
 // refused). It returns the group, the key exchange of tlsproxy's
 // established line ("" when there is none) and the session's log
-// segment; a refused session must log no established line.
+// segment; a refused session must log no established line, and OpenSSL's reason.
 func groupsCase(t *testing.T, in *instance, name string, curves []tls.CurveID, want tls.CurveID) (got tls.CurveID, kex, seg string) {
 	t.Helper()
 	offset := in.logSize(t)
@@ -65,6 +65,11 @@ func groupsCase(t *testing.T, in *instance, name string, curves []tls.CurveID, w
 	}
 	if got == 0 && kex != "" {
 		t.Errorf("%s: refused, but logged established", name)
+	}
+	// A refusal for want of a common group is worded by OpenSSL's reason
+	// (both releases, both implementations).
+	if got == 0 && !strings.Contains(seg, "warning: TLS library problem: error:0A000065:SSL routines::no suitable key share:") {
+		t.Errorf("%s: refused without OpenSSL's \"no suitable key share\":\n%s", name, tlsproxyLines(seg))
 	}
 	return got, kex, seg
 }

@@ -60,6 +60,7 @@ const (
 var (
 	errUnsupportedProtocol = opensslError{0x0A000102, libSSL, "unsupported protocol"}
 	errNoSharedCipher      = opensslError{0x0A0000C1, libSSL, "no shared cipher"}
+	errNoSuitableKeyShare  = opensslError{0x0A000065, libSSL, "no suitable key share"}
 	errHTTPRequest         = opensslError{0x0A00009C, libSSL, "http request"}
 	errHTTPSProxyRequest   = opensslError{0x0A00009B, libSSL, "https proxy request"}
 	errWrongVersionNumber  = opensslError{0x0A00010B, libSSL, "wrong version number"}
@@ -294,6 +295,9 @@ var goPrefixes = []struct {
 	{"tls: unsupported SSLv2 handshake received", errUnsupportedProtocol, "conn.go", false},
 	{"tls: server selected unsupported protocol version", errUnsupportedProtocol, "handshake_client.go", false},
 	{"tls: no cipher suite supported by both client and server", errNoSharedCipher, "handshake_server.go", false},
+	// TLS 1.3 with no key-exchange group in common (e.g. an X25519-only
+	// client and tls_eecdh_auto_curves = prime256v1).
+	{"tls: no key exchanges supported by both client and server", errNoSuitableKeyShare, "handshake_server_tls13.go", false},
 	{"tls: received unexpected handshake message", errUnexpectedMessage, "common.go", false},
 	{"tls: received record with version", errWrongVersionNumber, "conn.go", true},
 	{"tls: oversized record received", errPacketTooLong, "conn.go", true},

@@ -228,6 +228,8 @@ func TestLibraryProblemsErrors(t *testing.T) {
 		{"wrapped", fmt.Errorf("handshake: %w", remote(48)), tls.VersionTLS13, []string{"error:0A000418:SSL routines::tlsv1 alert unknown ca:crypto/tls/conn.go:0:SSL alert number 48:"}},
 		{"record version", errors.New("tls: received record with version 301 when expecting version 303"), tls.VersionTLS12,
 			[]string{"error:0A00010B:SSL routines::wrong version number:crypto/tls/conn.go:0:"}},
+		{"no common group", errors.New("tls: no key exchanges supported by both client and server"), tls.VersionTLS13,
+			[]string{"error:0A000065:SSL routines::no suitable key share:crypto/tls/handshake_server_tls13.go:0:"}},
 		{"server version", errors.New("tls: server selected unsupported protocol version 301"), 0,
 			[]string{"error:0A000102:SSL routines::unsupported protocol:crypto/tls/handshake_client.go:0:"}},
 		{"unmapped, version names", errors.New("tls: something about versions [302 301] and version 304"), 0,
