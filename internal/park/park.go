@@ -14,12 +14,17 @@
 // The Poller is one epoll(7) instance served by one goroutine. Sockets stay
 // owned by Go's net package (and its own poller); this package only adds a
 // one-shot, level-triggered interest in readability, so no input that
-// arrived before or during Wait is missed.
+// arrived before or during Wait is missed. The epoll instance is itself
+// non-blocking and watched by Go's poller: the goroutine reads events
+// without waiting in the kernel, so no thread sleeps in epoll_wait(2) and
+// no wake-up has to hand the runtime's processor from one thread to
+// another.
 package park
 
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -32,7 +37,9 @@ type Poller struct {
 	once    sync.Once
 	initErr error
 	epfd    int
-	broken  atomic.Bool // the event loop failed; Wait refuses
+	ep      *os.File        // epfd, in Go's poller; kept so that it stays open
+	epRaw   syscall.RawConn // of ep
+	broken  atomic.Bool     // the event loop failed; Wait refuses
 	waits   atomic.Uint64
 
 	mu     sync.Mutex
@@ -71,6 +78,18 @@ func (p *Poller) Start() error {
 		fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 		if err != nil {
 			p.initErr = fmt.Errorf("park: epoll_create1: %w", err)
+			return
+		}
+		// Non-blocking, so that os.NewFile puts it in Go's poller.
+		if err := unix.SetNonblock(fd, true); err != nil {
+			_ = unix.Close(fd)
+			p.initErr = fmt.Errorf("park: epoll instance: %w", err)
+			return
+		}
+		p.ep = os.NewFile(uintptr(fd), "park epoll")
+		if p.epRaw, err = p.ep.SyscallConn(); err != nil {
+			_ = p.ep.Close()
+			p.initErr = fmt.Errorf("park: epoll instance: %w", err)
 			return
 		}
 		p.epfd = fd
@@ -179,15 +198,26 @@ func (p *Poller) Parked() int {
 func (p *Poller) Waits() uint64 { return p.waits.Load() }
 
 // loop waits for events and resumes their connections; it runs for the
-// life of the process.
+// life of the process. It collects events with a zero timeout and, when
+// there are none, lets Go's poller wait for the epoll instance to become
+// readable.
 func (p *Poller) loop() {
 	events := make([]unix.EpollEvent, 128)
 	for {
-		n, err := unix.EpollWait(p.epfd, events, -1)
-		if err != nil {
-			if err == unix.EINTR {
-				continue
+		var n int
+		var werr error
+		err := p.epRaw.Read(func(fd uintptr) bool {
+			n, werr = unix.EpollWait(int(fd), events, 0)
+			if werr == unix.EINTR {
+				n, werr = 0, nil
+				return true // try again
 			}
+			return werr != nil || n > 0
+		})
+		if err == nil {
+			err = werr
+		}
+		if err != nil {
 			// Cannot happen with a valid epfd; keep the parked
 			// connections from hanging by waking them all.
 			p.mu.Lock()

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // pair returns both ends of a loopback TCP connection.
@@ -229,5 +231,27 @@ func TestNewWaiterNeedsSocket(t *testing.T) {
 	}
 	if err := w.Wait(func() {}); !errors.Is(err, ErrClosed) && err == nil {
 		t.Fatal("Wait on a closed socket succeeded")
+	}
+}
+
+// TestEpollInGoPoller: the epoll instance is non-blocking and in Go's
+// poller, so that the loop waits there and no thread sleeps in
+// epoll_wait(2); parking still works on it (TestWait and the rest).
+func TestEpollInGoPoller(t *testing.T) {
+	p := &Poller{}
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	flags, err := unix.FcntlInt(uintptr(p.epfd), unix.F_GETFL, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if flags&unix.O_NONBLOCK == 0 {
+		t.Errorf("epoll instance flags %#x: not O_NONBLOCK", flags)
+	}
+	// (Not p.ep.Fd(): that would make the descriptor blocking.)
+	var held uintptr
+	if err := p.epRaw.Control(func(fd uintptr) { held = fd }); err != nil || int(held) != p.epfd {
+		t.Errorf("epoll instance not held as an *os.File: fd %d, %v; want %d", held, err, p.epfd)
 	}
 }
