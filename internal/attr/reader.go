@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // BufSize is the size of a Reader's buffer and the most it asks for in one
@@ -84,22 +85,41 @@ type Reader struct {
 
 	rd      io.Reader
 	buf     []byte
-	r, w    int    // buf[r:w] is read but not consumed
-	readErr error  // error from the last read, reported once the buffer is empty
-	tok     []byte // scratch space for the token being read
-	left    int    // bytes the current list may still consume
+	pooled  *[]byte // the pool's hold on buf, nil once released
+	r, w    int     // buf[r:w] is read but not consumed
+	readErr error   // error from the last read, reported once the buffer is empty
+	tok     []byte  // scratch space for the token being read
+	left    int     // bytes the current list may still consume
 }
 
 // NewReader returns a Reader with the default limits.
 func NewReader(rd io.Reader) *Reader {
-	return &Reader{
+	r := &Reader{
 		MaxNameLen:  DefaultMaxNameLen,
 		MaxValueLen: DefaultMaxValueLen,
 		MaxListLen:  DefaultMaxListLen,
 		MaxAttrs:    DefaultMaxAttrs,
 		rd:          rd,
-		buf:         make([]byte, BufSize),
+		pooled:      bufPool.Get().(*[]byte),
 	}
+	r.buf = *r.pooled
+	return r
+}
+
+// bufPool holds the buffers of released Readers: a daemon that reads a
+// request or two per session then reuses one buffer instead of
+// allocating a fresh one each time.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, BufSize); return &b }}
+
+// Release gives r's buffer back for another Reader; r must not be used
+// afterwards. Calling it is optional (an unreleased buffer is collected
+// as garbage) and it may be called more than once.
+func (r *Reader) Release() {
+	if r == nil || r.pooled == nil {
+		return
+	}
+	bufPool.Put(r.pooled)
+	r.pooled, r.buf, r.rd = nil, nil, nil
 }
 
 // Buffered returns the number of bytes read from the underlying reader but

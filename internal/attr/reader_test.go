@@ -316,3 +316,43 @@ func TestRoundTripProperty(t *testing.T) {
 		}
 	}
 }
+
+// TestRelease checks that a released Reader's buffer, full of another
+// stream's bytes, does not leak into the lists of the Readers made after
+// it, and that Release may be called twice and on nil.
+func TestRelease(t *testing.T) {
+	tests := []struct {
+		name string
+		old  List // read, partly, by the released Reader
+		next List // read by a new Reader afterwards
+	}{
+		{"short after long", List{Str("name", strings.Repeat("x", BufSize))}, List{Str("a", "b")}},
+		{"same names", List{Str("status", "1"), Str("extra", "left unread")}, List{Str("status", "0")}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for range 20 { // the pool may hand back any released buffer, or none
+				r := NewReader(bytes.NewReader(AppendList(nil, tt.old)))
+				if _, err := r.ReadList(); err != nil {
+					t.Fatal(err)
+				}
+				r.Release()
+				r.Release()
+				n := NewReader(bytes.NewReader(AppendList(nil, tt.next)))
+				got, err := n.ReadList()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(got, tt.next) {
+					t.Fatalf("read %v, want %v", got, tt.next)
+				}
+				if _, err := n.ReadList(); err != io.EOF {
+					t.Fatalf("after the list: %v, want EOF", err)
+				}
+				n.Release()
+			}
+		})
+	}
+	var r *Reader
+	r.Release()
+}

@@ -186,3 +186,23 @@ func ping(b *testing.B, plain *net.UnixConn, tc *tls.Conn) {
 		b.Fatal(err)
 	}
 }
+
+// BenchmarkFullSession runs whole server-role sessions one after another:
+// hand-over, full TLS handshake (RSA-2048), one byte each way, close. Both
+// ends live in this process, so read B/op and allocs/op as the sum of
+// the test client's and the server's; -memprofile with -focus
+// 'proxy.\(\*Server\).Start' shows the server's alone.
+//
+//	go test -run '^$' -bench FullSession -benchtime 400x ./internal/proxy
+func BenchmarkFullSession(b *testing.B) {
+	fx := newFixture(b, nil)
+	path := fx.listen(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		plain, tc, rc := established(b, fx, path, "[127.0.0.1]:25", 30, 30)
+		ping(b, plain, tc)
+		tc.Close()
+		plain.Close()
+		rc.Close()
+	}
+}

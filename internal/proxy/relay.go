@@ -106,6 +106,7 @@ func (ss *session) relay() bool {
 	// What the hand-over needed is done with: the request reader and its
 	// buffer, the second list and the TLS context sent to the client.
 	// An idle session keeps only what the relay and free() use.
+	ss.rd.Release() // its buffer serves the next session
 	ss.rd, ss.props, ss.tlsAttrs = nil, nil, nil
 	// The limits of the hand-over end here: from now on only the
 	// inactivity timer and the per-write deadlines apply.

@@ -188,6 +188,7 @@ func (s *Server) Start(c Conn, done func()) {
 			ss.fault = fmt.Sprintf("%v\n%s", p, debug.Stack())
 		}
 		ss.free()
+		ss.rd.Release()
 	}()
 	ss.run()
 }
