@@ -97,7 +97,7 @@ type Server struct {
 	SessionSlack time.Duration
 	// ParkAfter is how long a relay direction waits for input with a
 	// goroutine before it parks in Poller (no goroutine, no buffer);
-	// zero means 1 s, a negative value never parks.
+	// zero means 250 ms, a negative value never parks.
 	ParkAfter time.Duration
 	// Poller parks idle relay directions; nil means a process-wide one.
 	Poller *park.Poller
