@@ -93,7 +93,11 @@ func (p *Poller) Start() error {
 			return
 		}
 		p.epfd = fd
+		// Under mu: a Cancel (take) may run at the same time, on a
+		// Poller whose first Wait is still starting it.
+		p.mu.Lock()
 		p.parked = make(map[uint64]func())
+		p.mu.Unlock()
 		go p.loop()
 	})
 	return p.initErr

@@ -255,3 +255,35 @@ func TestEpollInGoPoller(t *testing.T) {
 		t.Errorf("epoll instance not held as an *os.File: fd %d, %v; want %d", held, err, p.epfd)
 	}
 }
+
+// TestCancelWhileStarting: Cancel on a Poller whose first Wait is starting
+// it at the same moment (under -race: the map Start makes is written under
+// the lock that Cancel takes).
+func TestCancelWhileStarting(t *testing.T) {
+	for range 20 {
+		p := &Poller{}
+		a, _ := pair(t)
+		w1, err := p.NewWaiter(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w2, err := p.NewWaiter(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if err := w1.Wait(func() {}); err != nil {
+				t.Error(err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			_ = w2.Cancel() // nothing of w2's is registered: nil
+		}()
+		wg.Wait()
+		w1.Close()
+	}
+}
