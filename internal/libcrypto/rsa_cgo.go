@@ -103,22 +103,12 @@ int tp_sign_ctx(EVP_PKEY_CTX *ctx, const unsigned char *tbs, size_t tbslen,
 static int tp_sign(EVP_PKEY *key, int pad, int md_bits, int salt,
 		const unsigned char *tbs, size_t tbslen,
 		unsigned char *sig, size_t *siglen, unsigned long *err) {
-	const EVP_MD *md = tp_md(md_bits);
-	EVP_PKEY_CTX *ctx;
+	EVP_PKEY_CTX *ctx = tp_prepare(key, pad, md_bits, salt, err);
 	int ok;
 
-	ERR_clear_error();
-	ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
-	ok = ctx != NULL
-		&& EVP_PKEY_sign_init(ctx) > 0
-		&& (pad == 0 || EVP_PKEY_CTX_set_rsa_padding(ctx, pad) > 0)
-		&& (md == NULL || EVP_PKEY_CTX_set_signature_md(ctx, md) > 0)
-		&& (pad != RSA_PKCS1_PSS_PADDING || (md != NULL
-			&& EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) > 0
-			&& EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, salt) > 0))
-		&& EVP_PKEY_sign(ctx, sig, siglen, tbs, tbslen) > 0;
-	if (!ok)
-		*err = tp_error();
+	if (ctx == NULL)
+		return 0;
+	ok = tp_sign_ctx(ctx, tbs, tbslen, sig, siglen, err);
 	EVP_PKEY_CTX_free(ctx);
 	return ok;
 }
