@@ -56,7 +56,11 @@ echo "$deb"
 
 echo "== install"
 dpkg -i "$deb" >/dev/null
-"$prog" --version | tee /dev/stderr | grep -q "^tlsproxy (Go re-implementation" || fail "$prog is not ours after install"
+# Printed through the shell's own stderr: reopening /dev/stderr (tee
+# /dev/stderr) would truncate a log file that stderr is redirected to.
+version=$("$prog" --version) || fail "$prog --version failed"
+printf '%s\n' "$version" >&2
+grep -q "^tlsproxy (Go re-implementation" <<<"$version" || fail "$prog is not ours after install"
 "$prog" --version | grep -q '^commit: [0-9a-f]\{40\}' || fail "--version names no commit"
 go_m=$(PATH=/usr/local/go/bin:$PATH go version -m "$prog")
 # vcs.revision where go build finds the repository (-buildvcs; not in a
