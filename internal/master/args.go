@@ -8,7 +8,7 @@ import (
 )
 
 // Options holds the command line master(8) gives an event server
-// (master.cf → argv, see the master-daemon spec §1). Unset numeric
+// (master.cf → argv, as master(8) builds it; docs/configuration.md). Unset numeric
 // options are -1, except Sockets which defaults to 1.
 type Options struct {
 	Chroot        bool     // -c: chroot to queue_directory after pre-init

@@ -28,7 +28,7 @@ func TestRequest(t *testing.T) {
 		serverid string
 		want     string
 	}{
-		// tlsproxy-protocol spec §6.1 (postscreen 3.7, 82 bytes).
+		// A postscreen 3.7 request (82 bytes; docs/protocol.md, "Attribute lists").
 		{"postscreen", "[127.0.0.1]:38510", 1, 300, 300, "smtpd",
 			"remote_endpoint\x00[127.0.0.1]:38510\x00flags\x001\x00timeout\x00300\x00timeout\x00300\x00serverid\x00smtpd\x00\x00"},
 		// §3.1: smtp(8) client role, CLIENT|SEND_CONTEXT, 300/600.
