@@ -34,6 +34,7 @@ import (
 	"syscall"
 	"time"
 
+	"tlsproxy/internal/fdclose"
 	"tlsproxy/internal/logs"
 	"tlsproxy/internal/sockio"
 )
@@ -124,6 +125,9 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 					return
 				}
 				if errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+					if fdclose.Flush() > 0 {
+						continue // descriptors of ended sessions came free
+					}
 					outOfFDs <- err // the loop drains: this goroutine is done
 					return
 				}

@@ -28,6 +28,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -211,7 +212,7 @@ func (p *Poller) loop() {
 		var n int
 		var werr error
 		err := p.epRaw.Read(func(fd uintptr) bool {
-			n, werr = unix.EpollWait(int(fd), events, 0)
+			n, werr = pollNow(int(fd), events)
 			if werr == unix.EINTR {
 				n, werr = 0, nil
 				return true // try again
@@ -241,4 +242,18 @@ func (p *Poller) loop() {
 			}
 		}
 	}
+}
+
+// pollNow collects the events that are ready without waiting. It is a raw
+// system call: with a zero timeout it cannot block, and unlike
+// unix.EpollWait it does not tell the scheduler of a system call, which
+// would wake the runtime's monitor thread when the process had been idle
+// (see internal/fdclose).
+func pollNow(epfd int, events []unix.EpollEvent) (int, error) {
+	n, _, e := unix.RawSyscall6(unix.SYS_EPOLL_PWAIT, uintptr(epfd),
+		uintptr(unsafe.Pointer(&events[0])), uintptr(len(events)), 0, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
 }

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"tlsproxy/internal/fdclose"
 	"tlsproxy/internal/sockio"
 )
 
@@ -24,8 +25,9 @@ type Conn interface {
 
 // streamConn is one of a session's two sockets as a net.Conn: the
 // plaintext socket, or the remote SMTP peer's socket under crypto/tls.
-// Reads and writes are raw system calls (internal/sockio); deadlines,
-// Close and the RawConn for parking are the underlying Conn's. Errors
+// Reads and writes are raw system calls (internal/sockio), Close is
+// internal/fdclose's; deadlines and the RawConn for parking are the
+// underlying Conn's. Errors
 // are *net.OpError, as crypto/tls and the relay expect of a net.Conn: a
 // read timeout is a net.Error with Timeout, which parking relies on.
 //
@@ -109,6 +111,12 @@ func (c *streamConn) Write(b []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// Close ends the socket at once and leaves the rest of the closing to
+// internal/fdclose, which keeps the end of a session from waking the Go
+// runtime's monitor thread. Only session.close calls it, once nothing else
+// uses the socket.
+func (c *streamConn) Close() error { return fdclose.Close(c.Conn) }
 
 func (c *streamConn) LocalAddr() net.Addr  { return c.local }
 func (c *streamConn) RemoteAddr() net.Addr { return c.remote }
