@@ -18,10 +18,11 @@
 // nothing uses) on the socket's descriptor number, which drops the
 // process's reference to the socket exactly as close(2) would (FIN, or
 // RST when input was left unread; EOF for a UNIX-domain peer). The
-// *os.File itself, now holding the placeholder, is closed a little later
-// (Delay) together with the others that ended meanwhile, which releases
-// Go's poller registration and the descriptor number; one flush wakes the
-// monitor at most once.
+// *os.File itself, now holding the placeholder, is closed later, by a
+// flush that closes every file that waits, which releases Go's poller
+// registration and the descriptor number: ending sessions start a flush
+// at most every Delay (or when maxPending wait), a timer after MaxDelay
+// when sessions stop ending. One flush wakes the monitor at most once.
 //
 // The caller must own the connection outright: no other goroutine may be
 // reading, writing or waiting on it (a waiter would not be woken until the
@@ -44,11 +45,16 @@ type Conn interface {
 	io.Closer
 }
 
-// Delay is how long a closed connection's descriptor may wait for the
-// flush that gives it back.
-const Delay = 20 * time.Millisecond
+// Delay is how often, at most, ending sessions start a flush: the first
+// Close at least this long after the last flush starts the next one, for
+// everything that waits.
+const Delay = 100 * time.Millisecond
 
-// maxPending flushes at once when this many connections wait.
+// MaxDelay bounds how long a descriptor waits when sessions stop ending:
+// a timer flushes then.
+const MaxDelay = time.Second
+
+// maxPending starts a flush at once when this many connections wait.
 const maxPending = 128
 
 // flushChunk is how many connections a flush closes before it lets other
@@ -68,13 +74,17 @@ var placeholder = func() int {
 	return int(fd)
 }()
 
+// clock is time.Now, but for tests.
+var clock = time.Now
+
 var pending struct {
 	sync.Mutex
 	list  []io.Closer
+	last  time.Time // of the last flush
 	timer *time.Timer
 }
 
-// Close ends c's socket now and closes c itself at the next flush. The
+// Close ends c's socket now and closes c itself at a later flush. The
 // error is c.Close's when c could not be handled this way (it is then
 // closed at once), else nil.
 func Close(c Conn) error {
@@ -93,16 +103,20 @@ func Close(c Conn) error {
 	}
 	pending.Lock()
 	pending.list = append(pending.list, c)
-	n := len(pending.list)
-	if n == 1 {
+	now := clock()
+	flush := len(pending.list) >= maxPending || now.Sub(pending.last) >= Delay
+	switch {
+	case flush:
+		pending.last = now // no other Close starts one meanwhile
+	case len(pending.list) == 1:
 		if pending.timer == nil {
-			pending.timer = time.AfterFunc(Delay, func() { Flush() })
+			pending.timer = time.AfterFunc(MaxDelay, func() { Flush() })
 		} else {
-			pending.timer.Reset(Delay)
+			pending.timer.Reset(MaxDelay)
 		}
 	}
 	pending.Unlock()
-	if n >= maxPending {
+	if flush {
 		go Flush()
 	}
 	return nil
@@ -114,6 +128,7 @@ func Flush() int {
 	pending.Lock()
 	list := pending.list
 	pending.list = nil
+	pending.last = clock()
 	if pending.timer != nil {
 		pending.timer.Stop()
 	}

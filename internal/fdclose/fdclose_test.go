@@ -67,6 +67,8 @@ func TestClose(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			leak.AtEnd(t)
+			stopClock(t)(time.Now())
+			Flush() // the last flush is now: Close does not start one
 			client, server := pftest.RemotePair(t)
 			if tc.unread {
 				if _, err := client.Write([]byte("unread")); err != nil {
@@ -104,9 +106,76 @@ func TestClose(t *testing.T) {
 	}
 }
 
-// TestDelayedFlush: without an explicit Flush, the timer closes what waits.
-func TestDelayedFlush(t *testing.T) {
+// stopClock fixes the package's clock at a moment the test chooses and
+// starts with nothing pending; the clock is restored when the test ends.
+func stopClock(t *testing.T) (set func(time.Time)) {
+	Flush()
+	var at time.Time
+	clock = func() time.Time { return at }
+	t.Cleanup(func() { clock = time.Now; Flush() })
+	return func(t time.Time) { at = t }
+}
+
+// TestFlushTriggers: what starts the flush that closes a Conn.
+func TestFlushTriggers(t *testing.T) {
+	cases := []struct {
+		name      string
+		sinceLast time.Duration // from the last flush to the Close
+		others    int           // connections already pending
+		flushes   bool          // the Close starts a flush
+	}{
+		{"soon after a flush: it waits", Delay / 2, 0, false},
+		{"a Delay after the last flush", Delay, 0, true},
+		{"the maxPending-th connection", 0, maxPending - 1, true},
+		{"one fewer than maxPending waits", 0, maxPending - 2, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			leak.AtEnd(t)
+			set := stopClock(t)
+			t0 := time.Now()
+			set(t0)
+			Flush() // the last flush is at t0
+			for range tc.others {
+				r, w, err := os.Pipe()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := Close(r); err != nil {
+					t.Fatal(err)
+				}
+				w.Close()
+			}
+			set(t0.Add(tc.sinceLast))
+			_, server := pftest.RemotePair(t)
+			c := signalled{server, make(chan error, 1)}
+			if err := Close(c); err != nil {
+				t.Fatal(err)
+			}
+			if !tc.flushes {
+				if n := Pending(); n != tc.others+1 {
+					t.Fatalf("%d pending, want %d", n, tc.others+1)
+				}
+				return // the cleanup flushes
+			}
+			select {
+			case err := <-c.closed:
+				if err != nil {
+					t.Fatalf("flush: Close: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("no flush 10 s after Close")
+			}
+		})
+	}
+}
+
+// TestMaxDelay: when no further Close comes, the timer flushes.
+func TestMaxDelay(t *testing.T) {
 	leak.AtEnd(t)
+	set := stopClock(t)
+	set(time.Now())
+	Flush()
 	_, server := pftest.RemotePair(t)
 	c := signalled{server, make(chan error, 1)}
 	start := time.Now()
@@ -118,8 +187,8 @@ func TestDelayedFlush(t *testing.T) {
 		if err != nil {
 			t.Fatalf("flush: Close: %v", err)
 		}
-		if d := time.Since(start); d < Delay/2 {
-			t.Errorf("flushed after %v, before the delay of %v", d, Delay)
+		if d := time.Since(start); d < MaxDelay/2 {
+			t.Errorf("flushed after %v, before MaxDelay (%v)", d, MaxDelay)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no flush 10 s after Close")
