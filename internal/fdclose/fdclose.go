@@ -55,7 +55,7 @@ const Delay = 100 * time.Millisecond
 const MaxDelay = time.Second
 
 // maxPending starts a flush at once when this many connections wait.
-const maxPending = 128
+const maxPending = 32
 
 // flushChunk is how many connections a flush closes before it lets other
 // goroutines run: with one thread for Go code, a long flush would hold up
