@@ -26,10 +26,10 @@
 //
 // Go's poller registered the socket, not the placeholder: the kernel drops
 // that registration with the socket. When another process still holds the
-// socket (a peer that passed it and kept its copy), close(2) would leave it
-// registered too; the flush's removal then finds the placeholder and does
-// nothing, and an event on the old socket carries a sequence tag that the
-// poller no longer matches, so it is ignored.
+// socket (a peer that passed it and kept its copy), the registration stays
+// until that process closes it too: the flush's removal finds the
+// placeholder and does nothing, and an event on the old socket carries a
+// sequence tag that the poller no longer matches, so it is ignored.
 //
 // The caller must own the connection outright: no other goroutine may be
 // reading, writing or waiting on it (a waiter would not be woken until the
