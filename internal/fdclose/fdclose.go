@@ -21,7 +21,7 @@
 // *os.File itself, now holding the placeholder, is closed later, by a
 // flush that closes every file that waits, which releases Go's poller
 // registration and the descriptor number: ending sessions start a flush
-// at most every Delay (or when maxPending wait), a timer after MaxDelay
+// at most every Delay (or when MaxPending wait), a timer after MaxDelay
 // when sessions stop ending. One flush wakes the monitor at most once.
 //
 // Go's poller registered the socket, not the placeholder: the kernel drops
@@ -61,8 +61,10 @@ const Delay = 100 * time.Millisecond
 // a timer flushes then.
 const MaxDelay = time.Second
 
-// maxPending starts a flush at once when this many connections wait.
-const maxPending = 32
+// MaxPending starts a flush at once when this many connections wait. A
+// process holds at most about twice as many ended sessions' descriptors:
+// those of a flush under way, and those that wait for the next.
+const MaxPending = 32
 
 // flushChunk is how many connections a flush closes before it lets other
 // goroutines run: with one thread for Go code, a long flush would hold up
@@ -111,7 +113,7 @@ func Close(c Conn) error {
 	pending.Lock()
 	pending.list = append(pending.list, c)
 	now := clock()
-	flush := len(pending.list) >= maxPending || now.Sub(pending.last) >= Delay
+	flush := len(pending.list) >= MaxPending || now.Sub(pending.last) >= Delay
 	switch {
 	case flush:
 		pending.last = now // no other Close starts one meanwhile

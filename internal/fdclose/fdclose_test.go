@@ -126,8 +126,8 @@ func TestFlushTriggers(t *testing.T) {
 	}{
 		{"soon after a flush: it waits", Delay / 2, 0, false},
 		{"a Delay after the last flush", Delay, 0, true},
-		{"the maxPending-th connection", 0, maxPending - 1, true},
-		{"one fewer than maxPending waits", 0, maxPending - 2, false},
+		{"the MaxPending-th connection", 0, MaxPending - 1, true},
+		{"one fewer than MaxPending waits", 0, MaxPending - 2, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
