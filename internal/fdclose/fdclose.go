@@ -76,11 +76,11 @@ const flushChunk = 16
 // made when the package is initialised, before any test counts the
 // process's descriptors.
 var placeholder = func() int {
-	fd, _, e := unix.RawSyscall(unix.SYS_EVENTFD2, 0, unix.EFD_CLOEXEC, 0)
-	if e != 0 {
+	fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC)
+	if err != nil {
 		return -1
 	}
-	return int(fd)
+	return fd
 }()
 
 // clock is time.Now, but for tests.

@@ -138,6 +138,10 @@ const (
 	// OpenSSL 3.2+ adds it after an error of its record layer that
 	// sends an alert.
 	wantRecordLayer = "error:0A000139:SSL routines::record layer failure:crypto/tls/conn.go:0:"
+	// Reasons that several rows share.
+	wantHTTP         = "error:0A00009C:SSL routines::http request:crypto/tls/conn.go:0:"
+	wantWrongVersion = "error:0A00010B:SSL routines::wrong version number:crypto/tls/conn.go:0:"
+	wantUnexpected   = "error:0A0000F4:SSL routines::unexpected message:crypto/tls/conn.go:0:"
 )
 
 // TestLibraryProblemsHandshakes fails real crypto/tls handshakes the way
@@ -169,17 +173,17 @@ func TestLibraryProblemsHandshakes(t *testing.T) {
 			CipherSuites: []uint16{tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256}}, true),
 			[]string{wantBadMAC}, []string{wantBadMAC, wantRecordLayer}},
 		{"bad record MAC, TLS 1.3", goClient(&tls.Config{InsecureSkipVerify: true}, true), []string{wantBadMAC}, []string{wantBadMAC, wantRecordLayer}},
-		{"HTTP GET", sendRaw("GET / HTTP/1.0\r\n\r\n"), []string{"error:0A00009C:SSL routines::http request:crypto/tls/conn.go:0:"}, nil},
-		{"HTTP POST", sendRaw("POST / HTTP/1.0\r\n\r\n"), []string{"error:0A00009C:SSL routines::http request:crypto/tls/conn.go:0:"}, nil},
-		{"HTTP HEAD", sendRaw("HEAD / HTTP/1.0\r\n\r\n"), []string{"error:0A00009C:SSL routines::http request:crypto/tls/conn.go:0:"}, nil},
-		{"HTTP PUT", sendRaw("PUT / HTTP/1.0\r\n\r\n"), []string{"error:0A00009C:SSL routines::http request:crypto/tls/conn.go:0:"}, nil},
+		{"HTTP GET", sendRaw("GET / HTTP/1.0\r\n\r\n"), []string{wantHTTP}, nil},
+		{"HTTP POST", sendRaw("POST / HTTP/1.0\r\n\r\n"), []string{wantHTTP}, nil},
+		{"HTTP HEAD", sendRaw("HEAD / HTTP/1.0\r\n\r\n"), []string{wantHTTP}, nil},
+		{"HTTP PUT", sendRaw("PUT / HTTP/1.0\r\n\r\n"), []string{wantHTTP}, nil},
 		{"proxy CONNECT", sendRaw("CONNECT a:443 HTTP/1.0\r\n\r\n"), []string{"error:0A00009B:SSL routines::https proxy request:crypto/tls/conn.go:0:"}, nil},
-		{"text", sendRaw("this is not a ClientHello\r\n"), []string{"error:0A00010B:SSL routines::wrong version number:crypto/tls/conn.go:0:"}, nil},
-		{"handshake type, version 3.48", sendRaw("\x16\x30\x30\x00\x05hello"), []string{"error:0A00010B:SSL routines::wrong version number:crypto/tls/conn.go:0:"}, nil},
+		{"text", sendRaw("this is not a ClientHello\r\n"), []string{wantWrongVersion}, nil},
+		{"handshake type, version 3.48", sendRaw("\x16\x30\x30\x00\x05hello"), []string{wantWrongVersion}, nil},
 		{"Finished first", sendRaw("\x16\x03\x01\x00\x10\x14\x00\x00\x0c0123456789ab"), []string{"error:0A0000F4:SSL routines::unexpected message:crypto/tls/common.go:0:"}, nil},
-		{"application data first", sendRaw("\x17\x03\x03\x00\x05hello"), []string{"error:0A0000F4:SSL routines::unexpected message:crypto/tls/conn.go:0:"}, nil},
-		{"ChangeCipherSpec first", sendRaw("\x14\x03\x03\x00\x01\x01"), []string{"error:0A0000F4:SSL routines::unexpected message:crypto/tls/conn.go:0:"}, nil},
-		{"alert first", sendRaw("\x15\x03\x03\x00\x02\x02\x28"), []string{"error:0A0000F4:SSL routines::unexpected message:crypto/tls/conn.go:0:"}, nil},
+		{"application data first", sendRaw("\x17\x03\x03\x00\x05hello"), []string{wantUnexpected}, nil},
+		{"ChangeCipherSpec first", sendRaw("\x14\x03\x03\x00\x01\x01"), []string{wantUnexpected}, nil},
+		{"alert first", sendRaw("\x15\x03\x03\x00\x02\x02\x28"), []string{wantUnexpected}, nil},
 		{"short ClientHello", sendRaw("\x16\x03\x01\x00\x08\x01\x00\x00\x04\x03\x03\x00\x00"), []string{"error:0A00009F:SSL routines::length mismatch:crypto/tls/conn.go:0:"}, nil},
 		{"oversized record", sendRaw("\x16\x03\x01\xff\xff"), []string{"error:0A0000C6:SSL routines::packet length too long:crypto/tls/conn.go:0:"},
 			[]string{"error:0A000092:SSL routines::data length too long:crypto/tls/conn.go:0:", wantRecordLayer}},
@@ -224,10 +228,10 @@ func TestLibraryProblemsErrors(t *testing.T) {
 		{"certificate unknown", remote(46), tls.VersionTLS12, []string{"error:0A000416:SSL routines::sslv3 alert certificate unknown:crypto/tls/conn.go:0:SSL alert number 46:"}},
 		{"protocol version", remote(70), tls.VersionTLS12, []string{"error:0A00042E:SSL routines::tlsv1 alert protocol version:crypto/tls/conn.go:0:SSL alert number 70:"}},
 		{"alert without words", remote(255), tls.VersionTLS12, []string{"error:0A0004E7:SSL routines::reason(1255):crypto/tls/conn.go:0:SSL alert number 255:"}},
-		{"alert before hello", remote(46), 0, []string{"error:0A0000F4:SSL routines::unexpected message:crypto/tls/conn.go:0:"}},
+		{"alert before hello", remote(46), 0, []string{wantUnexpected}},
 		{"wrapped", fmt.Errorf("handshake: %w", remote(48)), tls.VersionTLS13, []string{"error:0A000418:SSL routines::tlsv1 alert unknown ca:crypto/tls/conn.go:0:SSL alert number 48:"}},
 		{"record version", errors.New("tls: received record with version 301 when expecting version 303"), tls.VersionTLS12,
-			[]string{"error:0A00010B:SSL routines::wrong version number:crypto/tls/conn.go:0:"}},
+			[]string{wantWrongVersion}},
 		{"no common group", errors.New("tls: no key exchanges supported by both client and server"), tls.VersionTLS13,
 			[]string{"error:0A000065:SSL routines::no suitable key share:crypto/tls/handshake_server_tls13.go:0:"}},
 		{"server version", errors.New("tls: server selected unsupported protocol version 301"), 0,
@@ -274,7 +278,7 @@ func TestLibraryProblemsOpenSSL35(t *testing.T) {
 		{"certificate expired", remote(45), []string{"error:0A000415:SSL routines::ssl/tls alert certificate expired:crypto/tls/conn.go:0:SSL alert number 45:"}},
 		{"unknown ca", remote(48), []string{"error:0A000418:SSL routines::tlsv1 alert unknown ca:crypto/tls/conn.go:0:SSL alert number 48:"}},
 		{"record version", errors.New("tls: received record with version 301 when expecting version 303"),
-			[]string{"error:0A00010B:SSL routines::wrong version number:crypto/tls/conn.go:0:", wantRecordLayer}},
+			[]string{wantWrongVersion, wantRecordLayer}},
 		{"unsupported versions", errors.New("tls: client offered only unsupported versions: [302 301]"),
 			[]string{"error:0A000102:SSL routines::unsupported protocol:crypto/tls/handshake_server.go:0:"}},
 	}
