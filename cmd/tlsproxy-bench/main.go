@@ -86,6 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	idle := fs.String("idle", "", "idle session counts, comma-separated (default 1000, quick 200)")
 	cidle := fs.String("client-idle", "", "idle client-role session counts, comma-separated (default 1000, quick 200)")
 	one := fs.Int("one-process", 0, "also measure this many idle sessions held by one tlsproxy process (opened one after another; slow for the C tlsproxy); -1: 10,000 or the most the open-files limit allows")
+	chroot := fs.Bool("chroot", false, "run every tlsproxy chrooted to the queue directory, as Debian's master.cf does (\"y\" in the chroot column)")
 	pause := fs.Duration("pause", 0, "wait this long after the instances have started (to attach a profiler to their masters)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -95,6 +96,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	opt := bench.DefaultOptions(*quick)
 	opt.Ours, opt.C, opt.Log = *ours, *c, stderr
+	opt.Chroot = *chroot
 	if *rounds > 0 {
 		opt.Rounds = *rounds
 	}

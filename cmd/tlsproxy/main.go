@@ -206,6 +206,9 @@ func run(args []string, environ []string, stderr io.Writer) int {
 	}
 	if opts.Chroot {
 		spec.Chroot = p.queueDir
+		// Only tls_append_default_CA makes the system's CAs needed
+		// (by a server context made for a request, after the chroot).
+		spec.SystemRoots, _ = cfg.Bool("tls_append_default_CA")
 	}
 	if err := jail.Enter(spec); err != nil {
 		return fatal("%v", err)

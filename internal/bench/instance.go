@@ -53,13 +53,17 @@ type InstanceSpec struct {
 	// Root runs another Debian release's Postfix in this tree (chroot);
 	// Dir must be inside it.
 	Root string
+	// Chroot runs every tlsproxy service chrooted to the queue
+	// directory, as Debian's master.cf has it ("y" in the chroot column).
+	Chroot bool
 }
 
 // onceService is the master.cf line of the one-session tlsproxy service.
-const onceService = "tlsproxy-once unix - - n - 0 tlsproxy -o max_use=1"
+// (%s: the chroot column).
+const onceService = "tlsproxy-once unix - - %s - 0 tlsproxy -o max_use=1"
 
 // longService is the master.cf line of the long-lived tlsproxy service.
-const longService = "tlsproxy-long unix - - n - 0 tlsproxy -o max_use=1000000 -o max_idle=3600s"
+const longService = "tlsproxy-long unix - - %s - 0 tlsproxy -o max_use=1000000 -o max_idle=3600s"
 
 // StartInstance runs "pfinstance.sh start" and reads DIR/instance.env.
 //
@@ -88,11 +92,16 @@ func StartInstance(ctx context.Context, spec InstanceSpec) (*Instance, error) {
 	for _, m := range spec.Main {
 		args = append(args, "--main", m)
 	}
+	jail := "n"
+	if spec.Chroot {
+		jail = "y"
+		args = append(args, "--chroot", "y")
+	}
 	if spec.Once {
-		args = append(args, "--master-line", onceService)
+		args = append(args, "--master-line", fmt.Sprintf(onceService, jail))
 	}
 	if spec.Long {
-		args = append(args, "--master-line", longService)
+		args = append(args, "--master-line", fmt.Sprintf(longService, jail))
 	}
 	if spec.Root != "" {
 		args = append(args, "--root", spec.Root)

@@ -3,6 +3,7 @@ package jail
 import (
 	"bufio"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -30,6 +31,7 @@ type helperReport struct {
 	RootDev uint64 // device and inode of "/" as seen inside
 	RootIno uint64
 	Cwd     string
+	Roots   int // system CA certificates crypto/x509 finds after Enter (-1: an error)
 }
 
 // TestHelperProcess is not a real test: the jail tests re-run the test
@@ -41,7 +43,7 @@ func TestHelperProcess(t *testing.T) {
 		return
 	}
 	var rep helperReport
-	err := Enter(Spec{User: os.Getenv("JAIL_USER"), Chroot: os.Getenv("JAIL_ROOT")})
+	err := Enter(Spec{User: os.Getenv("JAIL_USER"), Chroot: os.Getenv("JAIL_ROOT"), SystemRoots: os.Getenv("JAIL_ROOTS") == "1"})
 	if err != nil {
 		rep.Err = err.Error()
 	} else {
@@ -54,6 +56,10 @@ func TestHelperProcess(t *testing.T) {
 			rep.RootDev, rep.RootIno = st.Dev, st.Ino
 		}
 		rep.Cwd, _ = os.Getwd()
+		rep.Roots = -1
+		if pool, err := x509.SystemCertPool(); err == nil {
+			rep.Roots = len(pool.Subjects()) //nolint:staticcheck // a count is all it needs
+		}
 	}
 	if err := json.NewEncoder(os.Stdout).Encode(rep); err != nil {
 		os.Exit(2)
@@ -141,6 +147,8 @@ func TestEnterAsRoot(t *testing.T) {
 	}
 	dir := jailDir(t)
 	missing := filepath.Join(dir, "missing")
+	pool, err := x509.SystemCertPool()
+	hostRoots := err == nil && len(pool.Subjects()) > 0 //nolint:staticcheck // a count is all it needs
 
 	tests := []struct {
 		name     string
@@ -150,13 +158,18 @@ func TestEnterAsRoot(t *testing.T) {
 		groups   []int
 		root     string // as seen from outside
 		cwd      string
+		roots    string // "some" or "none": the system CAs crypto/x509 finds inside; "": not checked
 	}{
-		{"user and chroot", Spec{User: name, Chroot: dir}, "", uid, gid, groups, dir, "/"},
-		{"user only", Spec{User: name}, "", uid, gid, groups, "/", cwd},
-		{"chroot only", Spec{Chroot: dir}, "", 0, 0, rootGroups, dir, "/"},
-		{"nothing", Spec{}, "", 0, 0, rootGroups, "/", cwd},
-		{"missing chroot", Spec{User: name, Chroot: missing}, "chroot(" + missing + "): no such file or directory", 0, 0, nil, "", ""},
-		{"unknown user", Spec{User: "no-such-user-jailtest", Chroot: dir}, "unknown user: no-such-user-jailtest", 0, 0, nil, "", ""},
+		// Without SystemRoots the chroot leaves the system CAs behind
+		// (nothing reads them: tls_append_default_CA = no); with it
+		// they were read before.
+		{"user and chroot", Spec{User: name, Chroot: dir}, "", uid, gid, groups, dir, "/", "none"},
+		{"user, chroot, system roots", Spec{User: name, Chroot: dir, SystemRoots: true}, "", uid, gid, groups, dir, "/", "some"},
+		{"user only", Spec{User: name}, "", uid, gid, groups, "/", cwd, ""},
+		{"chroot only", Spec{Chroot: dir}, "", 0, 0, rootGroups, dir, "/", ""},
+		{"nothing", Spec{}, "", 0, 0, rootGroups, "/", cwd, ""},
+		{"missing chroot", Spec{User: name, Chroot: missing}, "chroot(" + missing + "): no such file or directory", 0, 0, nil, "", "", ""},
+		{"unknown user", Spec{User: "no-such-user-jailtest", Chroot: dir}, "unknown user: no-such-user-jailtest", 0, 0, nil, "", "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -164,7 +177,7 @@ func TestEnterAsRoot(t *testing.T) {
 			defer cancel()
 			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHelperProcess$")
 			cmd.Env = append(os.Environ(), "GO_WANT_HELPER_PROCESS=1",
-				"JAIL_USER="+tc.spec.User, "JAIL_ROOT="+tc.spec.Chroot)
+				"JAIL_USER="+tc.spec.User, "JAIL_ROOT="+tc.spec.Chroot, fmt.Sprintf("JAIL_ROOTS=%d", boolInt(tc.spec.SystemRoots)))
 			cmd.Stderr = os.Stderr
 			stdin, stdout := pftest.StartPiped(t, cmd)
 			defer func() {
@@ -193,6 +206,12 @@ func TestEnterAsRoot(t *testing.T) {
 			}
 			if rep.UID != tc.uid || rep.GID != tc.gid || !sameSet(rep.Groups, tc.groups) {
 				t.Errorf("inside: uid %d gid %d groups %v, want %d %d %v", rep.UID, rep.GID, rep.Groups, tc.uid, tc.gid, tc.groups)
+			}
+			switch {
+			case tc.roots == "some" && rep.Roots <= 0 && hostRoots:
+				t.Errorf("inside: %d system CAs, want those read before the chroot", rep.Roots)
+			case tc.roots == "none" && rep.Roots > 0:
+				t.Errorf("inside: %d system CAs, want none read (SystemRoots unset)", rep.Roots)
 			}
 			if rep.Cwd != tc.cwd {
 				t.Errorf("cwd = %q, want %q", rep.Cwd, tc.cwd)
@@ -305,4 +324,11 @@ func TestSameSet(t *testing.T) {
 			t.Errorf("sameSet(%v, %v) = %v", tc.a, tc.b, got)
 		}
 	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
