@@ -226,6 +226,7 @@ func run(args []string, environ []string, stderr io.Writer) int {
 		Log:        log,
 		MaxIdle:    p.maxIdle,
 		MaxUse:     p.maxUse,
+		HandOver:   handOver,
 		Retire:     p.retire,
 		TrimAfter:  trimAfter,
 		Watchdog:   p.watchdog,
@@ -252,6 +253,12 @@ func run(args []string, environ []string, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// handOver is how long a process that reached max_use goes on accepting
+// while master starts the next one (see daemon.Daemon.HandOver): several
+// times a start's 12 ms, so that a connection arriving meanwhile does not
+// wait for it.
+const handOver = 100 * time.Millisecond
 
 // trimAfter is the quiet time after which a process returns the memory
 // that its handshakes used to the kernel (see daemon.Daemon.TrimAfter).

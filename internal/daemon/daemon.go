@@ -10,6 +10,10 @@
 //     status socket, fd 5): stop accepting, let open sessions finish, exit;
 //   - max_idle: no client for that long, exit;
 //   - max_use: that many sessions have ended and none is open, exit;
+//     with HandOver set, first tell master the process is busy (so that
+//     master starts the next one as the next connection arrives) and go
+//     on accepting for HandOver, then drain: a connection that arrives
+//     meanwhile does not wait for the next process to start;
 //   - retirement (3.4+): after max_idle × max_use, drain as on reload;
 //   - out of descriptors (accept fails with EMFILE or ENFILE): log
 //     Postfix's error, tell master the process is busy, drain as on
@@ -72,8 +76,14 @@ type Daemon struct {
 	// Trim replaces debug.FreeOSMemory (tests).
 	Trim func()
 
-	MaxIdle  time.Duration // 0: no idle exit
-	MaxUse   int           // 0: unlimited
+	MaxIdle time.Duration // 0: no idle exit
+	MaxUse  int           // 0: unlimited
+	// HandOver is how long a process that has reached MaxUse goes on
+	// accepting after it told master it is busy, while master starts
+	// its successor; it should exceed a process's start (about 12 ms
+	// from exec to the first accept on the measured machine). 0: stop
+	// accepting at once, as Postfix's processes do.
+	HandOver time.Duration
 	Retire   time.Duration // 0: never
 	Watchdog time.Duration // 0: no watchdog
 	// OnWatchdog is called, after "fatal: watchdog timeout" was logged,
@@ -164,6 +174,9 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 		draining bool
 		idle     = newTimer(d.MaxIdle)
 		retire   = newTimer(d.Retire)
+		handOver = newTimer(d.HandOver)
+		// retiring: past max_use, master told, still accepting
+		retiring bool
 		quiet    = newTimer(d.TrimAfter)
 		tick     <-chan time.Time
 		// when Changed was last asked
@@ -171,6 +184,8 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 	)
 	defer idle.Stop()
 	defer retire.Stop()
+	handOver.Stop() // armed at max_use
+	defer handOver.Stop()
 	quiet.Stop() // armed by the first connection
 	defer quiet.Stop()
 	trim := d.Trim
@@ -210,9 +225,18 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 			wg.Wait()
 			return reason, nil
 		}
-		if !draining && d.MaxUse > 0 && used >= d.MaxUse && clients == 0 {
+		if !draining && !retiring && d.MaxUse > 0 && used >= d.MaxUse && clients == 0 {
 			reason = EndUse
-			drain()
+			if d.Status == nil || d.HandOver <= 0 {
+				drain()
+				continue
+			}
+			retiring = true
+			if err := d.Status.Taken(); err != nil {
+				drain()
+				continue
+			}
+			handOver.Reset()
 			continue
 		}
 		select {
@@ -227,7 +251,9 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 			idle.Stop()
 			quiet.Reset()
 			clients++
-			if d.Status != nil && !draining {
+			// A retiring process has told master it is busy for
+			// good: no more status for each connection.
+			if d.Status != nil && !draining && !retiring {
 				if err := d.Status.Taken(); err != nil {
 					drain()
 				}
@@ -239,7 +265,7 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 					wg.Done()
 				})
 			})
-			if d.Status != nil && !draining {
+			if d.Status != nil && !draining && !retiring {
 				if err := d.Status.Available(); err != nil {
 					// master is gone: same as EOF on fd 5.
 					drain()
@@ -279,6 +305,8 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 				drain()
 			}
 		case <-retire.C():
+			drain()
+		case <-handOver.C():
 			drain()
 		case <-quiet.C():
 			// Out of the loop: a collection of a large heap takes

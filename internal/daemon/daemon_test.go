@@ -20,6 +20,7 @@ type recNotifier struct {
 	events []string
 	block  chan struct{} // when non-nil, Taken blocks until it is closed
 	fail   bool          // Available fails (master gone)
+	takens chan struct{} // when non-nil, gets a value at each Taken
 }
 
 func (n *recNotifier) Taken() error {
@@ -29,6 +30,9 @@ func (n *recNotifier) Taken() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.events = append(n.events, "taken")
+	if n.takens != nil {
+		n.takens <- struct{}{}
+	}
 	return nil
 }
 
@@ -142,6 +146,48 @@ func TestStatusAroundEachAccept(t *testing.T) {
 	if got := n.Events(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("status records %v, want %v", got, want)
 	}
+}
+
+// TestHandOverAtUseLimit: a process at max_use with HandOver tells
+// master it is busy (so that master starts the next process) and goes on
+// serving new connections, without status records for them, until the
+// hand-over ends.
+func TestHandOverAtUseLimit(t *testing.T) {
+	d, path, conns := setup(t)
+	n := &recNotifier{takens: make(chan struct{}, 4)}
+	d.Status = n
+	d.MaxUse = 1
+	d.HandOver = time.Hour // ended below by master going away
+	gone := make(chan struct{})
+	d.MasterGone = gone
+	done := start(d)
+	c := dial(t, path)
+	<-conns
+	<-n.takens // the accept's
+	c.Close()
+	<-n.takens // the hand-over's: the session ended, max_use reached
+	c2 := dial(t, path)
+	<-conns // served during the hand-over
+	c2.Close()
+	close(gone)
+	wantEnd(t, done, EndUse)
+	want := []string{"taken", "avail", "taken"}
+	if got := n.Events(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("status records %v, want %v", got, want)
+	}
+}
+
+// TestHandOverEnds: the hand-over's end drains the process by itself.
+func TestHandOverEnds(t *testing.T) {
+	d, path, conns := setup(t)
+	d.Status = &recNotifier{}
+	d.MaxUse = 1
+	d.HandOver = 20 * time.Millisecond
+	done := start(d)
+	c := dial(t, path)
+	<-conns
+	c.Close()
+	wantEnd(t, done, EndUse)
 }
 
 func TestDrainOnMasterEOF(t *testing.T) {
