@@ -202,6 +202,53 @@ func (in *Instance) LogTail(substr string, n int) []string {
 	return out[max(0, len(out)-n):]
 }
 
+// LogSize is the maillog's current length, where LogPIDs starts.
+func (in *Instance) LogSize() int64 {
+	st, err := os.Stat(in.Log)
+	if err != nil {
+		return 0
+	}
+	return st.Size()
+}
+
+// LogPIDs counts the tlsproxy processes that logged in the maillog past
+// offset (a LogSize): every process that serves a session logs its
+// CONNECT line, so this is how many processes served the sessions of a
+// run, those that started and ended during it included.
+func (in *Instance) LogPIDs(offset int64) int {
+	f, err := os.Open(in.Log)
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	if _, err := f.Seek(offset, 0); err != nil {
+		return 0
+	}
+	return len(tlsproxyPIDs(bufio.NewScanner(f)))
+}
+
+// tlsproxyPIDs collects the process ids of the "tlsproxy[PID]:" lines.
+func tlsproxyPIDs(sc *bufio.Scanner) map[int]bool {
+	pids := map[int]bool{}
+	const tag = "tlsproxy["
+	for sc.Scan() {
+		line := sc.Text()
+		i := strings.Index(line, tag)
+		if i < 0 {
+			continue
+		}
+		rest := line[i+len(tag):]
+		j := strings.Index(rest, "]:")
+		if j <= 0 {
+			continue
+		}
+		if pid, err := strconv.Atoi(rest[:j]); err == nil && pid > 0 {
+			pids[pid] = true
+		}
+	}
+	return pids
+}
+
 // Stop runs "pfinstance.sh stop".
 func (in *Instance) Stop(ctx context.Context) error {
 	out, err := exec.CommandContext(ctx, in.script, "stop", in.Dir).CombinedOutput()

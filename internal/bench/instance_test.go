@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"bufio"
 	"maps"
+	"strings"
 	"testing"
 )
 
@@ -56,5 +58,33 @@ func TestFreePorts(t *testing.T) {
 	}
 	if len(ports) != 3 || ports[0] >= ports[1] || ports[1] >= ports[2] {
 		t.Errorf("FreePorts = %v", ports)
+	}
+}
+
+func TestTLSProxyPIDs(t *testing.T) {
+	tests := []struct {
+		name, log string
+		want      []int
+	}{
+		{"none", "", nil},
+		{"one process, three lines", "Dec  3 11:24:50 h postfix/tlsproxy[10]: CONNECT from [127.0.0.1]:1\n" +
+			"Dec  3 11:24:50 h postfix/tlsproxy[10]: Anonymous TLS connection established from [127.0.0.1]:1: TLSv1.3\n" +
+			"Dec  3 11:24:50 h postfix/tlsproxy[10]: DISCONNECT [127.0.0.1]:1\n", []int{10}},
+		{"two processes and others", "x postfix/tlsproxy[10]: CONNECT\nx postfix/master[3]: daemon started\n" +
+			"x postfix/tlsproxy-once/tlsproxy[11]: CONNECT\nx postfix/tlsmgr[4]: ok\n", []int{10, 11}},
+		{"not a pid", "x postfix/tlsproxy[]: y\nx postfix/tlsproxy[1a]: y\nx tlsproxy[12] no colon\n", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := tlsproxyPIDs(bufio.NewScanner(strings.NewReader(tc.log)))
+			if len(got) != len(tc.want) {
+				t.Fatalf("pids %v, want %v", got, tc.want)
+			}
+			for _, p := range tc.want {
+				if !got[p] {
+					t.Errorf("pids %v, want %v", got, tc.want)
+				}
+			}
+		})
 	}
 }

@@ -552,6 +552,7 @@ func (r *runner) handshakes(key, cert string, version uint16, conc int, resume b
 				return "", err
 			}
 		}
+		logAt := in.LogSize()
 		res, err := Handshakes(ctx, d, in.MasterPID, conc, r.opt.HSDur, resume)
 		if err != nil {
 			return "", err
@@ -565,8 +566,8 @@ func (r *runner) handshakes(key, cert string, version uint16, conc int, resume b
 		r.rep.AddFor(cpu+key, tg.who, float64(res.CPUPerSession())/float64(time.Microsecond))
 		r.rep.AddFor(setup+key, tg.who, p99)
 		r.checkLoad(cpu+key, tg, res, cert, version, resume)
-		return fmt.Sprintf("%s hs/s, %s µs CPU/hs, setup %s, %d processes ended, %d errors",
-			Num(res.Rate()), Num(float64(res.CPUPerSession())/1e3), spread(res.Setup), res.Ended, res.Errors), nil
+		return fmt.Sprintf("%s hs/s, %s µs CPU/hs, setup %s, %d sessions in %d processes, %d errors",
+			Num(res.Rate()), Num(float64(res.CPUPerSession())/1e3), spread(res.Setup), res.Sessions, in.LogPIDs(logAt), res.Errors), nil
 	}
 }
 
@@ -586,6 +587,7 @@ func (r *runner) paced(key string, rate float64) func(context.Context, *runner, 
 		if err := warm(d); err != nil {
 			return "", err
 		}
+		logAt := in.LogSize()
 		res, err := Paced(ctx, d, in.MasterPID, rate, 2*r.opt.HSDur)
 		if err != nil {
 			return "", err
@@ -594,8 +596,8 @@ func (r *runner) paced(key string, rate float64) func(context.Context, *runner, 
 		r.rep.AddFor("cpu/"+key, tg.who, float64(res.CPUPerSession())/float64(time.Microsecond))
 		r.rep.AddFor("setup/"+key, tg.who, p99)
 		r.checkLoad("cpu/"+key, tg, res, RSA, tls.VersionTLS13, false)
-		return fmt.Sprintf("%s sessions/s, %s µs CPU/session, setup %s, %d processes ended, %d errors",
-			Num(res.Rate()), Num(float64(res.CPUPerSession())/1e3), spread(res.Setup), res.Ended, res.Errors), nil
+		return fmt.Sprintf("%s sessions/s, %s µs CPU/session, setup %s, %d sessions in %d processes, %d errors",
+			Num(res.Rate()), Num(float64(res.CPUPerSession())/1e3), spread(res.Setup), res.Sessions, in.LogPIDs(logAt), res.Errors), nil
 	}
 }
 
