@@ -26,7 +26,10 @@ type LoadResult struct {
 	Ended    int             // tlsproxy processes that ended during the run (their CPU is counted)
 	Others   []string        // master's other children that ended (their CPU is counted too)
 	Setup    []time.Duration // per completed session: request, descriptor, handshake
-	State    tls.ConnectionState
+	// LoadCPU is the bench's own CPU time over the run: the load client
+	// (postscreen's end and the remote client) on the same machine.
+	LoadCPU time.Duration
+	State   tls.ConnectionState
 }
 
 // Rate is completed sessions per second.
@@ -165,6 +168,7 @@ func measured(masterPID int, before Usage, elapsed time.Duration, state *tls.Con
 	}
 	r.Elapsed = elapsed
 	r.CPU, r.Ended, r.Others = after.CPUSince(before)
+	r.LoadCPU = after.Self - before.Self
 	if state != nil {
 		r.State = *state
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -128,11 +129,12 @@ func Children(ppid int, comm string) ([]ProcStat, error) {
 type Usage struct {
 	Procs  map[int]ProcStat
 	Reaped time.Duration  // master's cutime + cstime
+	Self   time.Duration  // this process's own CPU time: the load client's
 	Others map[int]string // master's other children: PID → command
 }
 
-// Snapshot reads the tlsproxy children of masterPID and master's reaped
-// time. A child that master reaps during the scan would count twice (or
+// Snapshot reads the tlsproxy children of masterPID, master's reaped
+// time and this process's own CPU time. A child that master reaps during the scan would count twice (or
 // not at all), so the scan is repeated until master's reaped time is the
 // same before and after it.
 func Snapshot(masterPID int) (Usage, error) {
@@ -157,7 +159,7 @@ func Snapshot(masterPID int) (Usage, error) {
 		if err != nil {
 			return Usage{}, err
 		}
-		u := Usage{Procs: make(map[int]ProcStat, len(ps)), Others: map[int]string{}, Reaped: m1.ReapedCPU()}
+		u := Usage{Procs: make(map[int]ProcStat, len(ps)), Others: map[int]string{}, Reaped: m1.ReapedCPU(), Self: selfCPU()}
 		for _, p := range ps {
 			if p.Comm == "tlsproxy" {
 				u.Procs[p.PID] = p
@@ -171,6 +173,15 @@ func Snapshot(masterPID int) (Usage, error) {
 		}
 	}
 	return last, nil
+}
+
+// selfCPU is the user and system time of this process so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // RSS is the summed resident memory of the snapshot's processes.

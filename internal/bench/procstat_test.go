@@ -91,3 +91,17 @@ func FuzzParseStat(f *testing.F) {
 		}
 	})
 }
+
+// TestSelfCPU: the load client's CPU time grows with work it does.
+func TestSelfCPU(t *testing.T) {
+	before := selfCPU()
+	x := uint64(1)
+	for i := 0; i < 50_000_000 && selfCPU()-before < 2*time.Millisecond; i++ {
+		for j := 0; j < 1000; j++ {
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+	}
+	if got := selfCPU() - before; got < 2*time.Millisecond {
+		t.Errorf("self CPU grew by %v after a busy loop (x=%d), want at least 2ms", got, x)
+	}
+}

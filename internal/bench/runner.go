@@ -566,9 +566,18 @@ func (r *runner) handshakes(key, cert string, version uint16, conc int, resume b
 		r.rep.AddFor(cpu+key, tg.who, float64(res.CPUPerSession())/float64(time.Microsecond))
 		r.rep.AddFor(setup+key, tg.who, p99)
 		r.checkLoad(cpu+key, tg, res, cert, version, resume)
-		return fmt.Sprintf("%s hs/s, %s µs CPU/hs, setup %s, %d sessions in %d processes, %d errors",
-			Num(res.Rate()), Num(float64(res.CPUPerSession())/1e3), spread(res.Setup), res.Sessions, in.LogPIDs(logAt), res.Errors), nil
+		return fmt.Sprintf("%s hs/s, %s µs CPU/hs (load client %s), setup %s, %d sessions in %d processes, %d errors",
+			Num(res.Rate()), Num(float64(res.CPUPerSession())/1e3), Num(perSession(res.LoadCPU, res.Sessions)),
+			spread(res.Setup), res.Sessions, in.LogPIDs(logAt), res.Errors), nil
 	}
+}
+
+// perSession is d per session in µs (0 without sessions).
+func perSession(d time.Duration, sessions int) float64 {
+	if sessions == 0 {
+		return 0
+	}
+	return float64(d) / float64(sessions) / 1e3
 }
 
 // spread describes a run's setup times for the progress lines: where the
@@ -596,8 +605,9 @@ func (r *runner) paced(key string, rate float64) func(context.Context, *runner, 
 		r.rep.AddFor("cpu/"+key, tg.who, float64(res.CPUPerSession())/float64(time.Microsecond))
 		r.rep.AddFor("setup/"+key, tg.who, p99)
 		r.checkLoad("cpu/"+key, tg, res, RSA, tls.VersionTLS13, false)
-		return fmt.Sprintf("%s sessions/s, %s µs CPU/session, setup %s, %d sessions in %d processes, %d errors",
-			Num(res.Rate()), Num(float64(res.CPUPerSession())/1e3), spread(res.Setup), res.Sessions, in.LogPIDs(logAt), res.Errors), nil
+		return fmt.Sprintf("%s sessions/s, %s µs CPU/session (load client %s), setup %s, %d sessions in %d processes, %d errors",
+			Num(res.Rate()), Num(float64(res.CPUPerSession())/1e3), Num(perSession(res.LoadCPU, res.Sessions)),
+			spread(res.Setup), res.Sessions, in.LogPIDs(logAt), res.Errors), nil
 	}
 }
 
