@@ -10,10 +10,11 @@
 //     status socket, fd 5): stop accepting, let open sessions finish, exit;
 //   - max_idle: no client for that long, exit;
 //   - max_use: that many sessions have ended and none is open, exit;
-//     with HandOver set, first tell master the process is busy (so that
-//     master starts the next one as the next connection arrives) and go
-//     on accepting for HandOver, then drain: a connection that arrives
-//     meanwhile does not wait for the next process to start;
+//     with HandOver set and max_use at least 10, first tell master the
+//     process is busy (so that master starts the next one as the next
+//     connection arrives) and go on accepting for HandOver or max_use/10
+//     more connections, whichever comes first, then drain: a connection
+//     that arrives meanwhile does not wait for the next process to start;
 //   - retirement (3.4+): after max_idle × max_use, drain as on reload;
 //   - out of descriptors (accept fails with EMFILE or ENFILE): log
 //     Postfix's error, tell master the process is busy, drain as on
@@ -81,8 +82,11 @@ type Daemon struct {
 	// HandOver is how long a process that has reached MaxUse goes on
 	// accepting after it told master it is busy, while master starts
 	// its successor; it should exceed a process's start (about 12 ms
-	// from exec to the first accept on the measured machine). 0: stop
-	// accepting at once, as Postfix's processes do.
+	// from exec to the first accept on the measured machine). It also
+	// ends after MaxUse/10 more connections, so that a process serves at
+	// most a tenth more than max_use through it (none below 10, where
+	// max_use = 1 means a process per session). 0: stop accepting at
+	// once, as Postfix's processes do.
 	HandOver time.Duration
 	Retire   time.Duration // 0: never
 	Watchdog time.Duration // 0: no watchdog
@@ -176,9 +180,11 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 		retire   = newTimer(d.Retire)
 		handOver = newTimer(d.HandOver)
 		// retiring: past max_use, master told, still accepting
-		retiring bool
-		quiet    = newTimer(d.TrimAfter)
-		tick     <-chan time.Time
+		// handOverLeft more connections
+		retiring     bool
+		handOverLeft int
+		quiet        = newTimer(d.TrimAfter)
+		tick         <-chan time.Time
 		// when Changed was last asked
 		lastChanged time.Time
 	)
@@ -227,11 +233,11 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 		}
 		if !draining && !retiring && d.MaxUse > 0 && used >= d.MaxUse && clients == 0 {
 			reason = EndUse
-			if d.Status == nil || d.HandOver <= 0 {
+			if d.Status == nil || d.HandOver <= 0 || d.MaxUse/10 == 0 {
 				drain()
 				continue
 			}
-			retiring = true
+			retiring, handOverLeft = true, d.MaxUse/10
 			if err := d.Status.Taken(); err != nil {
 				drain()
 				continue
@@ -268,6 +274,11 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 			if d.Status != nil && !draining && !retiring {
 				if err := d.Status.Available(); err != nil {
 					// master is gone: same as EOF on fd 5.
+					drain()
+				}
+			}
+			if retiring && !draining {
+				if handOverLeft--; handOverLeft <= 0 {
 					drain()
 				}
 			}

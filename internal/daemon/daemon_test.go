@@ -151,43 +151,67 @@ func TestStatusAroundEachAccept(t *testing.T) {
 // TestHandOverAtUseLimit: a process at max_use with HandOver tells
 // master it is busy (so that master starts the next process) and goes on
 // serving new connections, without status records for them, until the
-// hand-over ends.
+// hand-over ends: here after max_use/10 = 2 more connections, with a
+// time limit that does not end it.
 func TestHandOverAtUseLimit(t *testing.T) {
+	const maxUse = 20
 	d, path, conns := setup(t)
-	n := &recNotifier{takens: make(chan struct{}, 4)}
+	n := &recNotifier{takens: make(chan struct{}, maxUse+2)}
 	d.Status = n
-	d.MaxUse = 1
-	d.HandOver = time.Hour // ended below by master going away
-	gone := make(chan struct{})
-	d.MasterGone = gone
+	d.MaxUse = maxUse
+	d.HandOver = time.Hour
 	done := start(d)
-	c := dial(t, path)
-	<-conns
-	<-n.takens // the accept's
-	c.Close()
-	<-n.takens // the hand-over's: the session ended, max_use reached
-	c2 := dial(t, path)
-	<-conns // served during the hand-over
-	c2.Close()
-	close(gone)
-	wantEnd(t, done, EndUse)
-	want := []string{"taken", "avail", "taken"}
+	var want []string
+	for range maxUse {
+		c := dial(t, path)
+		<-conns
+		<-n.takens // the accept's
+		c.Close()
+		want = append(want, "taken", "avail")
+	}
+	<-n.takens // the hand-over's: every session ended, max_use reached
+	want = append(want, "taken")
+	for range 2 { // served during the hand-over
+		c := dial(t, path)
+		<-conns
+		c.Close()
+	}
+	wantEnd(t, done, EndUse) // the second one ended the hand-over
 	if got := n.Events(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("status records %v, want %v", got, want)
 	}
 }
 
-// TestHandOverEnds: the hand-over's end drains the process by itself.
+// TestHandOverEnds: the hand-over's time limit drains the process by
+// itself; below a max_use of 10 there is no hand-over (max_use = 1 is a
+// process per session).
 func TestHandOverEnds(t *testing.T) {
-	d, path, conns := setup(t)
-	d.Status = &recNotifier{}
-	d.MaxUse = 1
-	d.HandOver = 20 * time.Millisecond
-	done := start(d)
-	c := dial(t, path)
-	<-conns
-	c.Close()
-	wantEnd(t, done, EndUse)
+	for _, tc := range []struct {
+		maxUse int
+		want   []string // status records
+	}{
+		{10, []string{"taken", "avail", "taken", "avail", "taken", "avail", "taken", "avail", "taken", "avail",
+			"taken", "avail", "taken", "avail", "taken", "avail", "taken", "avail", "taken", "avail", "taken"}},
+		{2, []string{"taken", "avail", "taken", "avail"}},
+	} {
+		t.Run(fmt.Sprint(tc.maxUse), func(t *testing.T) {
+			d, path, conns := setup(t)
+			n := &recNotifier{}
+			d.Status = n
+			d.MaxUse = tc.maxUse
+			d.HandOver = 20 * time.Millisecond
+			done := start(d)
+			for range tc.maxUse {
+				c := dial(t, path)
+				<-conns
+				c.Close()
+			}
+			wantEnd(t, done, EndUse)
+			if got := n.Events(); fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("status records %v, want %v", got, tc.want)
+			}
+		})
+	}
 }
 
 func TestDrainOnMasterEOF(t *testing.T) {
