@@ -23,7 +23,6 @@ type LoadResult struct {
 	FirstErr error           // the first failure, for the report
 	Elapsed  time.Duration   // from start to the end of the last session
 	CPU      time.Duration   // CPU time of every tlsproxy process over the run, ended ones too
-	Ended    int             // tlsproxy processes that ended during the run (their CPU is counted)
 	Others   []string        // master's other children that ended (their CPU is counted too)
 	Setup    []time.Duration // per completed session: request, descriptor, handshake
 	// LoadCPU is the bench's own CPU time over the run: the load client
@@ -167,7 +166,7 @@ func measured(masterPID int, before Usage, elapsed time.Duration, state *tls.Con
 		return LoadResult{}, err
 	}
 	r.Elapsed = elapsed
-	r.CPU, r.Ended, r.Others = after.CPUSince(before)
+	r.CPU, _, r.Others = after.CPUSince(before)
 	r.LoadCPU = after.Self - before.Self
 	if state != nil {
 		r.State = *state

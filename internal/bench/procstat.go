@@ -134,9 +134,9 @@ type Usage struct {
 }
 
 // Snapshot reads the tlsproxy children of masterPID, master's reaped
-// time and this process's own CPU time. A child that master reaps during the scan would count twice (or
-// not at all), so the scan is repeated until master's reaped time is the
-// same before and after it.
+// time and this process's own CPU time. A child that master reaps during
+// the scan would count twice (or not at all), so the scan is repeated
+// until master's reaped time is the same before and after it.
 func Snapshot(masterPID int) (Usage, error) {
 	master := func() (ProcStat, error) {
 		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", masterPID))

@@ -566,26 +566,25 @@ func (r *runner) handshakes(key, cert string, version uint16, conc int, resume b
 		r.rep.AddFor(cpu+key, tg.who, float64(res.CPUPerSession())/float64(time.Microsecond))
 		r.rep.AddFor(setup+key, tg.who, p99)
 		r.checkLoad(cpu+key, tg, res, cert, version, resume)
-		return fmt.Sprintf("%s hs/s, %s µs CPU/hs (load client %s), setup %s, %d sessions in %d processes, %d errors",
-			Num(res.Rate()), Num(float64(res.CPUPerSession())/1e3), Num(perSession(res.LoadCPU, res.Sessions)),
-			spread(res.Setup), res.Sessions, in.LogPIDs(logAt), res.Errors), nil
+		return progress(res, "hs/s", "hs", in.LogPIDs(logAt)), nil
 	}
 }
 
-// perSession is d per session in µs (0 without sessions).
-func perSession(d time.Duration, sessions int) float64 {
-	if sessions == 0 {
-		return 0
-	}
-	return float64(d) / float64(sessions) / 1e3
-}
-
-// spread describes a run's setup times for the progress lines: where the
-// p99 that the table keeps sits among the rest of them.
-func spread(setup []time.Duration) string {
-	us := Micros(setup)
+// progress is the progress line of a handshake run that procs processes
+// served: rate, CPU per session (ours, and the load client's), where the
+// p99 that the table keeps sits among the other setup times, and the
+// counts. rate and per name the units ("hs/s", "hs").
+func progress(res LoadResult, rate, per string, procs int) string {
+	us := Micros(res.Setup)
 	ms := func(p float64) float64 { return Percentile(us, p) / 1000 }
-	return fmt.Sprintf("p50 %.2f, p90 %.2f, p99 %.2f, p99.9 %.2f ms", ms(50), ms(90), ms(99), ms(99.9))
+	var load time.Duration
+	if res.Sessions > 0 {
+		load = res.LoadCPU / time.Duration(res.Sessions)
+	}
+	return fmt.Sprintf("%s %s, %s µs CPU/%s (load client %s), setup p50 %.2f, p90 %.2f, p99 %.2f, p99.9 %.2f ms, "+
+		"%d sessions in %d processes, %d errors",
+		Num(res.Rate()), rate, Num(float64(res.CPUPerSession())/1e3), per, Num(float64(load)/1e3),
+		ms(50), ms(90), ms(99), ms(99.9), res.Sessions, procs, res.Errors)
 }
 
 // paced measures sessions arriving at rate per second, for twice the
@@ -605,9 +604,7 @@ func (r *runner) paced(key string, rate float64) func(context.Context, *runner, 
 		r.rep.AddFor("cpu/"+key, tg.who, float64(res.CPUPerSession())/float64(time.Microsecond))
 		r.rep.AddFor("setup/"+key, tg.who, p99)
 		r.checkLoad("cpu/"+key, tg, res, RSA, tls.VersionTLS13, false)
-		return fmt.Sprintf("%s sessions/s, %s µs CPU/session (load client %s), setup %s, %d sessions in %d processes, %d errors",
-			Num(res.Rate()), Num(float64(res.CPUPerSession())/1e3), Num(perSession(res.LoadCPU, res.Sessions)),
-			spread(res.Setup), res.Sessions, in.LogPIDs(logAt), res.Errors), nil
+		return progress(res, "sessions/s", "session", in.LogPIDs(logAt)), nil
 	}
 }
 

@@ -179,9 +179,8 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 		idle     = newTimer(d.MaxIdle)
 		retire   = newTimer(d.Retire)
 		handOver = newTimer(d.HandOver)
-		// retiring: past max_use, master told, still accepting
-		// handOverLeft more connections
-		retiring     bool
+		// handOverLeft > 0: past max_use, master told, still
+		// accepting that many connections (the hand-over)
 		handOverLeft int
 		quiet        = newTimer(d.TrimAfter)
 		tick         <-chan time.Time
@@ -231,13 +230,13 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 			wg.Wait()
 			return reason, nil
 		}
-		if !draining && !retiring && d.MaxUse > 0 && used >= d.MaxUse && clients == 0 {
+		if !draining && handOverLeft == 0 && d.MaxUse > 0 && used >= d.MaxUse && clients == 0 {
 			reason = EndUse
 			if d.Status == nil || d.HandOver <= 0 || d.MaxUse/10 == 0 {
 				drain()
 				continue
 			}
-			retiring, handOverLeft = true, d.MaxUse/10
+			handOverLeft = d.MaxUse / 10
 			if err := d.Status.Taken(); err != nil {
 				drain()
 				continue
@@ -257,9 +256,9 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 			idle.Stop()
 			quiet.Reset()
 			clients++
-			// A retiring process has told master it is busy for
-			// good: no more status for each connection.
-			if d.Status != nil && !draining && !retiring {
+			// A process in its hand-over has told master it is
+			// busy for good: no more status for each connection.
+			if d.Status != nil && !draining && handOverLeft == 0 {
 				if err := d.Status.Taken(); err != nil {
 					drain()
 				}
@@ -271,14 +270,14 @@ func (d *Daemon) Run(ctx context.Context) (string, error) {
 					wg.Done()
 				})
 			})
-			if d.Status != nil && !draining && !retiring {
+			if d.Status != nil && !draining && handOverLeft == 0 {
 				if err := d.Status.Available(); err != nil {
 					// master is gone: same as EOF on fd 5.
 					drain()
 				}
 			}
-			if retiring && !draining {
-				if handOverLeft--; handOverLeft <= 0 {
+			if handOverLeft > 0 && !draining {
+				if handOverLeft--; handOverLeft == 0 {
 					drain()
 				}
 			}
