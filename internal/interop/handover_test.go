@@ -11,28 +11,50 @@ import (
 	"time"
 
 	"tlsproxy/internal/bench"
+	"tlsproxy/internal/pfversion"
 )
 
-// The hand-over at max_use under Debian's real master(8): a process that
-// has served max_use sessions, none open, tells master it is busy, so that
-// master starts the next process at the next connection, and serves that
-// connection itself (max_use/10 of them at most) while the next process
-// starts. Seen from outside: with max_use = 10 the old process serves the
-// 11th session, and a 12th, opened while the 11th is still open, is served
-// by a new process, which master started while the old one still lived.
-// Without the hand-over the old process exits after the 10th session and
-// one new process serves both. The sessions play postscreen on the
-// tlsproxy socket directly (internal/bench), one after another.
+// The hand-over at max_use under Debian 12's and Debian 13's real
+// master(8): a process that has served max_use sessions, none open, tells
+// master it is busy, so that master starts the next process at the next
+// connection, and serves that connection itself (max_use/10 of them at
+// most) while the next process starts. Seen from outside: with max_use =
+// 10 the old process serves the 11th session, and a 12th, opened while the
+// 11th is still open, is served by a new process, which master started
+// while the old one still lived. Without the hand-over the old process
+// exits after the 10th session and one new process serves both. The
+// sessions play postscreen on the tlsproxy socket directly
+// (internal/bench), one after another.
 
 func TestHandOverUnderMaster(t *testing.T) {
-	requireInterop(t)
+	for _, tc := range []struct {
+		name, root string
+		version    pfversion.Version // of the Postfix whose postscreen the test plays
+	}{
+		{"debian12", "", bench.DefaultVersion},
+		{"debian13", deb13Root(), pfversion.MustParse("3.10.13")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.root == "" {
+				requireInterop(t)
+			} else {
+				requireDeb13(t)
+			}
+			handOver(t, tc.root, tc.version)
+		})
+	}
+}
+
+// handOver runs the test under the master(8) of tree root ("" = this
+// machine's Postfix).
+func handOver(t *testing.T, root string, version pfversion.Version) {
 	const maxUse = 10
-	in := onceFor(t, "ours/max_use=10", func() (*instance, error) {
-		in, _, err := startWith(ourBinary(t), "--tlsproxy-args", fmt.Sprintf("-o max_use=%d", maxUse))
+	in := onceFor(t, "ours/max_use=10 in "+root, func() (*instance, error) {
+		in, _, err := startIn(root, ourBinary(t), "--tlsproxy-args", fmt.Sprintf("-o max_use=%d", maxUse))
 		return in, err
 	})
 	d := &bench.Dialer{
-		Opener:  bench.Postscreen{Socket: filepath.Join(in.dir, "spool", "private", "tlsproxy"), Version: bench.DefaultVersion, Timeout: 10 * time.Second},
+		Opener:  bench.Postscreen{Socket: filepath.Join(in.dir, "spool", "private", "tlsproxy"), Version: version, Timeout: 10 * time.Second},
 		TLS:     &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS13},
 		Timeout: 10 * time.Second,
 	}
